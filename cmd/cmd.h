@@ -6,7 +6,11 @@
 #ifndef VMSPEC_CMD_H
 #define VMSPEC_CMD_H
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <glib.h>
+
+#include "spec/diag.h"
 
 enum {
     EXIT_OK = 0,
@@ -24,6 +28,9 @@ typedef struct Command {
 
 int cmd_types(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_schema(int argc, char **argv);
 
 /* Parses argv with a context for `vmspec NAME ARGS`; on a usage error
  * prints it with a hint and returns false. */
@@ -33,5 +40,15 @@ gboolean cmd_parse_options(const char *name, const char *args,
 
 /* Prints "vmspec: MESSAGE" to stderr and frees err. */
 void cmd_print_error(GError *err);
+
+/* Prints every diagnostic: "file:line:col: message" lines, or with json
+ * one JSON object per line (file, line, column, severity, message). */
+void cmd_print_diags(const SpecDiags *diags, bool json, FILE *out);
+
+/* The specs in dir (*.yaml, *.yml), sorted; NULL if it can't be read. */
+GPtrArray *cmd_list_specs(const char *dir, GError **errp);
+
+/* Parses a --format value: "text" or "json". */
+bool cmd_parse_format(const char *cmd, const char *format, bool *json);
 
 #endif

@@ -9,8 +9,11 @@
 #include "spec/suggest.h"
 
 static const Command commands[] = {
+    { "check", "SPEC|DIR...", "Validate specs; no KVM needed", cmd_check },
+    { "plan", "SPEC", "Print the resolved object tree", cmd_plan },
     { "types", "", "List the registered types as a tree", cmd_types },
     { "describe", "TYPE", "Show a type's properties", cmd_describe },
+    { "schema", "", "Print the JSON Schema for specs", cmd_schema },
 };
 
 static void print_usage(FILE *out)

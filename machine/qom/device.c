@@ -1,13 +1,36 @@
 /*
  * The device base type.
  */
+#include <string.h>
+
 #include "machine/qom/device.h"
 #include "machine/qom/error.h"
 #include "machine/qom/property.h"
 
+/* virtio-blk's GET_ID answers with at most 20 bytes (virtio 1.2, 5.2.6). */
+#define DEVICE_ID_MAX 20
+
+static bool device_id_check(const char *id, GError **errp)
+{
+    size_t len = strlen(id);
+    bool ok = len > 0 && len <= DEVICE_ID_MAX && g_ascii_isalnum(id[0]);
+
+    for (size_t i = 1; ok && i < len; i++) {
+        ok = g_ascii_isalnum(id[i]) || id[i] == '-' || id[i] == '_';
+    }
+    if (!ok) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "'%s' is not a valid id: use 1 to %d letters, digits, "
+                    "'-' and '_', starting with a letter or digit", id,
+                    DEVICE_ID_MAX);
+    }
+    return ok;
+}
+
 static const Property device_props[] = {
-    PROP_STRING("id", DeviceState, id, NULL,
-                "Name of the device, unique within its list"),
+    PROP_STRING_CHECKED("id", DeviceState, id, NULL, device_id_check,
+                        "^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$",
+                        "Name of the device, unique within the VM"),
     PROP_END,
 };
 

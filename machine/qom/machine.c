@@ -14,6 +14,12 @@ static const Property machine_props[] = {
      * the upper bound is what x86_64 guests address with 4-level paging. */
     PROP_SIZE("memory", MachineState, ram_size, 256 * MiB, 16 * MiB,
               64 * TiB, "Guest RAM (512M, 2G, ...)"),
+    PROP_PATH("kernel", MachineState, kernel, true,
+              "Kernel image (x86_64: bzImage)", .group = "boot"),
+    PROP_PATH("initrd", MachineState, initrd, false,
+              "Initial ramdisk", .group = "boot"),
+    PROP_STRING("cmdline", MachineState, cmdline, "",
+                "Kernel command line", .group = "boot"),
     PROP_END,
 };
 

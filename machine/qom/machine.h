@@ -10,10 +10,15 @@
 
 #define TYPE_MACHINE "machine"
 
+#include "machine/qom/property.h"
+
 typedef struct MachineState {
     Object parent_obj;
     int64_t cpus;
     uint64_t ram_size;
+    FilePath kernel;        /* boot.kernel */
+    FilePath initrd;        /* boot.initrd */
+    char *cmdline;          /* boot.cmdline */
 } MachineState;
 
 typedef struct MachineClass {

@@ -413,6 +413,9 @@ bool object_property_set_str(Object *obj, const char *name,
         return true;
     }
     case PROP_KIND_STRING:
+        if (prop->check && !prop->check(value, errp)) {
+            return false;
+        }
         g_free(*(char **)field);
         *(char **)field = g_strdup(value);
         return true;

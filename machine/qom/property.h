@@ -11,6 +11,9 @@
  *     };
  *     ... in class_init: oc->props = virtio_blk_props;
  *
+ * Extra designated initializers may follow the description, e.g.
+ * `.group = "boot"` or `.required = true`.
+ *
  * Defaults are applied before instance_init.  Values set from strings are
  * parsed and checked per kind; the error text names the value and what was
  * expected, and callers (the spec loader) prefix where it came from.
@@ -64,6 +67,10 @@ struct Property {
     uint64_t def_size, size_min, size_max;
     const char *def_str;        /* STRING, MAC ("auto") */
     const char *const *enum_names;  /* ENUM: NULL-terminated */
+    /* STRING: optional validator for values set from text. */
+    bool (*check)(const char *value, GError **errp);
+    /* Shown by describe/schema for a checked string ("stdio|none|file:PATH") */
+    const char *format;
 };
 
 /* offsetof(State, field), checking at compile time that the field is T. */
@@ -75,34 +82,42 @@ struct Property {
         int unused;                                                         \
     }))
 
-#define PROP_INT(_name, State, field, _def, _min, _max, _desc)              \
+#define PROP_INT(_name, State, field, _def, _min, _max, _desc, ...)         \
     { .name = (_name), .kind = PROP_KIND_INT,                               \
       .offset = PROP_OFFSET(int64_t, State, field), .def_int = (_def),      \
-      .min = (_min), .max = (_max), .description = (_desc) }
-#define PROP_BOOL(_name, State, field, _def, _desc)                         \
-    { .name = (_name), .kind = PROP_KIND_BOOL,                              \
-      .offset = PROP_OFFSET(bool, State, field), .def_int = (_def),         \
-      .description = (_desc) }
-#define PROP_STRING(_name, State, field, _def, _desc)                       \
+      .min = (_min), .max = (_max), .description = (_desc),                 \
+      __VA_ARGS__ }
+#define PROP_STRING_CHECKED(_name, State, field, _def, _check, _format,     \
+                            _desc, ...)                                     \
     { .name = (_name), .kind = PROP_KIND_STRING,                            \
       .offset = PROP_OFFSET(char *, State, field), .def_str = (_def),       \
-      .description = (_desc) }
-#define PROP_SIZE(_name, State, field, _def, _min, _max, _desc)             \
+      .check = (_check), .format = (_format), .description = (_desc),       \
+      __VA_ARGS__ }
+#define PROP_BOOL(_name, State, field, _def, _desc, ...)                    \
+    { .name = (_name), .kind = PROP_KIND_BOOL,                              \
+      .offset = PROP_OFFSET(bool, State, field), .def_int = (_def),         \
+      .description = (_desc), __VA_ARGS__ }
+#define PROP_STRING(_name, State, field, _def, _desc, ...)                  \
+    { .name = (_name), .kind = PROP_KIND_STRING,                            \
+      .offset = PROP_OFFSET(char *, State, field), .def_str = (_def),       \
+      .description = (_desc), __VA_ARGS__ }
+#define PROP_SIZE(_name, State, field, _def, _min, _max, _desc, ...)        \
     { .name = (_name), .kind = PROP_KIND_SIZE,                              \
       .offset = PROP_OFFSET(uint64_t, State, field), .def_size = (_def),    \
-      .size_min = (_min), .size_max = (_max), .description = (_desc) }
-#define PROP_ENUM(_name, State, field, _def, _names, _desc)                 \
+      .size_min = (_min), .size_max = (_max), .description = (_desc),       \
+      __VA_ARGS__ }
+#define PROP_ENUM(_name, State, field, _def, _names, _desc, ...)            \
     { .name = (_name), .kind = PROP_KIND_ENUM,                              \
       .offset = PROP_OFFSET(int, State, field), .def_int = (_def),          \
-      .enum_names = (_names), .description = (_desc) }
-#define PROP_PATH(_name, State, field, _required, _desc)                    \
+      .enum_names = (_names), .description = (_desc), __VA_ARGS__ }
+#define PROP_PATH(_name, State, field, _required, _desc, ...)               \
     { .name = (_name), .kind = PROP_KIND_PATH,                              \
       .offset = PROP_OFFSET(FilePath, State, field),                        \
-      .required = (_required), .description = (_desc) }
-#define PROP_MAC(_name, State, field, _desc)                                \
+      .required = (_required), .description = (_desc), __VA_ARGS__ }
+#define PROP_MAC(_name, State, field, _desc, ...)                           \
     { .name = (_name), .kind = PROP_KIND_MAC,                               \
       .offset = PROP_OFFSET(MacAddr, State, field), .def_str = "auto",      \
-      .description = (_desc) }
+      .description = (_desc), __VA_ARGS__ }
 #define PROP_END { .name = NULL }
 
 /* "int", "bool", "string", "size", "enum", "path", "mac". */

@@ -1,0 +1,159 @@
+/*
+ * vmspec plan SPEC: the resolved object tree, every property shown with
+ * defaults and derived values filled in.  The output depends only on the
+ * spec (and the files it names), so it can be diffed and checked in.
+ */
+#include <stdio.h>
+
+#include "cmd/cmd.h"
+#include "machine/qom/property.h"
+#include "spec/json.h"
+#include "spec/loader.h"
+
+typedef struct {
+    Object *obj;
+    GString *out;
+    JsonWriter *json;
+} PlanPrinter;
+
+static void print_text_property(const Property *prop, ObjectClass *owner,
+                                void *opaque)
+{
+    PlanPrinter *p = opaque;
+    g_autofree char *value = object_property_get_str(p->obj, prop->name);
+    const FilePath *fp = prop->kind == PROP_KIND_PATH
+        ? object_property_field(p->obj, prop) : NULL;
+
+    g_string_append_printf(p->out, "  %s%s%s: %s", prop->group ? prop->group
+                                                               : "",
+                           prop->group ? "." : "", prop->name,
+                           value ? (*value ? value : "\"\"") : "~");
+    if (fp && fp->sha256) {
+        g_string_append_printf(p->out, "  # sha256 %s", fp->sha256);
+    }
+    g_string_append_c(p->out, '\n');
+}
+
+static void print_json_property(const Property *prop, ObjectClass *owner,
+                                void *opaque)
+{
+    PlanPrinter *p = opaque;
+    void *field = object_property_field(p->obj, prop);
+    g_autofree char *key = prop->group
+        ? g_strdup_printf("%s.%s", prop->group, prop->name)
+        : g_strdup(prop->name);
+    g_autofree char *value = object_property_get_str(p->obj, prop->name);
+
+    json_key(p->json, key);
+    switch (prop->kind) {
+    case PROP_KIND_INT:
+        json_int(p->json, *(int64_t *)field);
+        break;
+    case PROP_KIND_BOOL:
+        json_bool(p->json, *(bool *)field);
+        break;
+    case PROP_KIND_SIZE:
+        json_uint(p->json, *(uint64_t *)field);
+        break;
+    case PROP_KIND_PATH: {
+        const FilePath *fp = field;
+
+        if (!fp->path) {
+            json_null(p->json);
+        } else if (fp->sha256) {
+            json_begin_object(p->json);
+            json_member_string(p->json, "path", fp->path);
+            json_member_string(p->json, "sha256", fp->sha256);
+            json_end_object(p->json);
+        } else {
+            json_string(p->json, fp->path);
+        }
+        break;
+    }
+    default:
+        if (value) {
+            json_string(p->json, value);
+        } else {
+            json_null(p->json);
+        }
+    }
+}
+
+static bool print_text_object(Object *obj, void *opaque)
+{
+    GString *out = opaque;
+    g_autofree char *path = object_get_canonical_path(obj);
+    PlanPrinter p = { obj, out, NULL };
+
+    g_string_append_printf(out, "%s (%s)\n", path, object_get_typename(obj));
+    object_class_foreach_property(obj->klass, print_text_property, &p);
+    return object_child_foreach(obj, print_text_object, out);
+}
+
+static bool print_json_object(Object *obj, void *opaque)
+{
+    JsonWriter *w = opaque;
+    g_autofree char *path = object_get_canonical_path(obj);
+    PlanPrinter p = { obj, NULL, w };
+
+    json_begin_object(w);
+    json_member_string(w, "path", path);
+    json_member_string(w, "type", object_get_typename(obj));
+    json_key(w, "properties");
+    json_begin_object(w);
+    object_class_foreach_property(obj->klass, print_json_property, &p);
+    json_end_object(w);
+    json_key(w, "children");
+    json_begin_array(w);
+    object_child_foreach(obj, print_json_object, w);
+    json_end_array(w);
+    json_end_object(w);
+    return true;
+}
+
+int cmd_plan(int argc, char **argv)
+{
+    g_auto(GStrv) sets = NULL;
+    g_autofree char *format = NULL;
+    GOptionEntry entries[] = {
+        { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets,
+          "Override a value (repeatable)", "KEY.PATH=VALUE" },
+        { "format", 0, 0, G_OPTION_ARG_STRING, &format,
+          "Output format: text (default) or json", "FORMAT" },
+        { NULL },
+    };
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(Object) vm = NULL;
+    SpecLoadOptions opts = { .check_files = true };
+    bool json;
+
+    if (!cmd_parse_options("plan", "SPEC",
+                           "Print the resolved object tree of a spec, with "
+                           "defaults and derived values.",
+                           entries, &argc, &argv) ||
+        !cmd_parse_format("plan", format, &json)) {
+        return EXIT_USAGE;
+    }
+    if (argc != 2) {
+        fprintf(stderr, "vmspec plan: expected one SPEC\n");
+        return EXIT_USAGE;
+    }
+    opts.sets = (const char *const *)sets;
+    vm = OBJECT(spec_load_vm(argv[1], &opts, diags));
+    if (!vm) {
+        cmd_print_diags(diags, false, stderr);
+        return EXIT_ERROR;
+    }
+    if (json) {
+        JsonWriter w;
+
+        json_writer_init(&w, out, true);
+        print_json_object(vm, &w);
+        g_string_append_c(out, '\n');
+    } else {
+        print_text_object(vm, out);
+    }
+    fwrite(out->str, 1, out->len, stdout);
+    return EXIT_OK;
+}

@@ -1,0 +1,26 @@
+/*
+ * vmspec schema: the JSON Schema of the spec format, for editors and CI.
+ */
+#include <stdio.h>
+
+#include "cmd/cmd.h"
+#include "spec/schema.h"
+
+int cmd_schema(int argc, char **argv)
+{
+    g_autofree char *schema = NULL;
+
+    if (!cmd_parse_options("schema", "",
+                           "Print the JSON Schema (draft 2020-12) of the "
+                           "spec format, generated from the registered "
+                           "types.", NULL, &argc, &argv)) {
+        return EXIT_USAGE;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "vmspec schema: takes no arguments\n");
+        return EXIT_USAGE;
+    }
+    schema = spec_schema_generate();
+    fputs(schema, stdout);
+    return EXIT_OK;
+}

@@ -1,0 +1,47 @@
+/*
+ * A small JSON writer for vmspec's machine-readable output (`plan
+ * --format json`, `check --format json`, `schema`).  Output is
+ * deterministic: keys in the order written, two-space indentation when
+ * pretty, one line otherwise.
+ */
+#ifndef VMSPEC_SPEC_JSON_H
+#define VMSPEC_SPEC_JSON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+#define JSON_MAX_DEPTH 32
+
+typedef struct JsonWriter {
+    GString *out;
+    bool pretty;
+    int depth;
+    bool first[JSON_MAX_DEPTH];     /* no element written yet at depth */
+    bool after_key;
+} JsonWriter;
+
+/* Starts writing into out (appended to; not owned). */
+void json_writer_init(JsonWriter *w, GString *out, bool pretty);
+
+void json_begin_object(JsonWriter *w);
+void json_end_object(JsonWriter *w);
+void json_begin_array(JsonWriter *w);
+void json_end_array(JsonWriter *w);
+/* The next value is the member key of the current object. */
+void json_key(JsonWriter *w, const char *key);
+void json_string(JsonWriter *w, const char *value);
+void json_int(JsonWriter *w, int64_t value);
+void json_uint(JsonWriter *w, uint64_t value);
+void json_bool(JsonWriter *w, bool value);
+void json_null(JsonWriter *w);
+
+/* Shorthands: key then value. */
+void json_member_string(JsonWriter *w, const char *key, const char *value);
+void json_member_int(JsonWriter *w, const char *key, int64_t value);
+void json_member_bool(JsonWriter *w, const char *key, bool value);
+
+/* Appends value to out as a JSON string literal, quotes included. */
+void json_escape(GString *out, const char *value);
+
+#endif

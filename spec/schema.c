@@ -1,0 +1,394 @@
+/*
+ * JSON Schema (draft 2020-12) for specs, generated from the type registry,
+ * so that editors (yaml-language-server) complete keys and flag typos with
+ * the same rules the loader applies.
+ *
+ * Shape: the top level, `machine`, `boot` and each list entry are closed
+ * objects (additionalProperties: false).  `machine` and list entries are
+ * dispatched on `type` with if/then, one branch per registered type.
+ * Required keys are enforced only for specs without `extends:`, since a
+ * spec that extends a base may leave anything to the base.
+ */
+#include <string.h>
+
+#include "machine/qom/device.h"
+#include "machine/qom/property.h"
+#include "machine/qom/vm.h"
+#include "spec/json.h"
+#include "spec/loader.h"
+#include "spec/schema.h"
+
+static const struct {
+    const char *name;
+    const char *default_type;
+    const char *description;
+} schema_lists[] = {
+    { "disks", "virtio-blk", "Disks; type defaults to virtio-blk" },
+    { "nics", "virtio-net", "Network cards; type defaults to virtio-net" },
+    { "devices", NULL, "Other devices, each with a type" },
+};
+
+static void emit_default(JsonWriter *w, const Property *prop)
+{
+    g_autofree char *def = property_default_str(prop);
+
+    if (!def || prop->required) {
+        return;
+    }
+    json_key(w, "default");
+    switch (prop->kind) {
+    case PROP_KIND_INT:
+        json_int(w, prop->def_int);
+        break;
+    case PROP_KIND_BOOL:
+        json_bool(w, prop->def_int);
+        break;
+    default:
+        json_string(w, def);
+    }
+}
+
+static void emit_property(JsonWriter *w, const Property *prop)
+{
+    json_key(w, prop->name);
+    json_begin_object(w);
+    json_member_string(w, "description", prop->description);
+    switch (prop->kind) {
+    case PROP_KIND_INT:
+        json_member_string(w, "type", "integer");
+        json_member_int(w, "minimum", prop->min);
+        json_member_int(w, "maximum", prop->max);
+        break;
+    case PROP_KIND_BOOL:
+        json_member_string(w, "type", "boolean");
+        break;
+    case PROP_KIND_STRING:
+        json_member_string(w, "type", "string");
+        if (prop->format) {
+            json_member_string(w, "pattern", prop->format);
+        }
+        break;
+    case PROP_KIND_SIZE:
+        json_member_string(w, "$ref", "#/$defs/size");
+        break;
+    case PROP_KIND_ENUM:
+        json_key(w, "enum");
+        json_begin_array(w);
+        for (int i = 0; prop->enum_names[i]; i++) {
+            json_string(w, prop->enum_names[i]);
+        }
+        json_end_array(w);
+        break;
+    case PROP_KIND_PATH:
+        json_member_string(w, "$ref", "#/$defs/path");
+        break;
+    case PROP_KIND_MAC:
+        json_member_string(w, "$ref", "#/$defs/mac");
+        break;
+    }
+    emit_default(w, prop);
+    json_end_object(w);
+}
+
+typedef struct {
+    JsonWriter *w;
+    const char *group;
+    bool required_only;
+} PropEmitter;
+
+static void emit_one(const Property *prop, ObjectClass *owner, void *opaque)
+{
+    PropEmitter *e = opaque;
+
+    if (g_strcmp0(prop->group, e->group) != 0) {
+        return;
+    }
+    if (e->required_only) {
+        if (prop->required) {
+            json_string(e->w, prop->name);
+        }
+    } else {
+        emit_property(e->w, prop);
+    }
+}
+
+static void emit_properties(JsonWriter *w, ObjectClass *oc,
+                            const char *group)
+{
+    PropEmitter e = { w, group, false };
+
+    object_class_foreach_property(oc, emit_one, &e);
+}
+
+static void emit_required(JsonWriter *w, ObjectClass *oc, const char *group,
+                          const char *extra)
+{
+    PropEmitter e = { w, group, true };
+
+    json_key(w, "required");
+    json_begin_array(w);
+    if (extra) {
+        json_string(w, extra);
+    }
+    object_class_foreach_property(oc, emit_one, &e);
+    json_end_array(w);
+}
+
+/* The classes for machine (list NULL) or for one device list. */
+static GPtrArray *classes_for(const char *list)
+{
+    GSList *all = object_class_get_list(list ? TYPE_DEVICE : TYPE_MACHINE,
+                                        false);
+    GPtrArray *out = g_ptr_array_new();
+
+    for (GSList *l = all; l; l = l->next) {
+        if (!list || g_strcmp0(DEVICE_CLASS(l->data)->spec_list, list) == 0) {
+            g_ptr_array_add(out, l->data);
+        }
+    }
+    g_slist_free(all);
+    return out;
+}
+
+/* "if" of a type branch; an entry without `type` gets default_type. */
+static void emit_type_condition(JsonWriter *w, const char *name,
+                                const char *default_type)
+{
+    json_key(w, "if");
+    json_begin_object(w);
+    json_key(w, "properties");
+    json_begin_object(w);
+    json_key(w, "type");
+    json_begin_object(w);
+    json_member_string(w, "const", name);
+    json_end_object(w);
+    json_end_object(w);
+    if (g_strcmp0(name, default_type) != 0) {
+        json_key(w, "required");
+        json_begin_array(w);
+        json_string(w, "type");
+        json_end_array(w);
+    }
+    json_end_object(w);
+}
+
+/*
+ * A typed object (machine, or an entry of a device list): `type` from the
+ * registered names, then one if/then branch per type.  With strict, only
+ * the required keys of each branch (the overlay for specs that do not
+ * extend another).
+ */
+static void emit_typed_object(JsonWriter *w, const char *list,
+                              const char *default_type, bool strict)
+{
+    g_autoptr(GPtrArray) classes = classes_for(list);
+
+    json_begin_object(w);
+    if (!strict) {
+        json_member_string(w, "type", "object");
+        json_key(w, "properties");
+        json_begin_object(w);
+        json_key(w, "type");
+        json_begin_object(w);
+        json_member_string(w, "description", "The type, from `vmspec types`");
+        json_key(w, "enum");
+        json_begin_array(w);
+        for (guint i = 0; i < classes->len; i++) {
+            json_string(w, object_class_get_name(classes->pdata[i]));
+        }
+        json_end_array(w);
+        json_end_object(w);
+        json_end_object(w);
+    } else if (!default_type) {
+        json_key(w, "required");
+        json_begin_array(w);
+        json_string(w, "type");
+        json_end_array(w);
+    }
+    json_key(w, "allOf");
+    json_begin_array(w);
+    for (guint i = 0; i < classes->len; i++) {
+        ObjectClass *oc = classes->pdata[i];
+
+        json_begin_object(w);
+        emit_type_condition(w, object_class_get_name(oc), default_type);
+        json_key(w, "then");
+        json_begin_object(w);
+        if (strict) {
+            emit_required(w, oc, NULL, NULL);
+        } else {
+            json_key(w, "properties");
+            json_begin_object(w);
+            json_key(w, "type");
+            json_begin_object(w);
+            json_end_object(w);
+            emit_properties(w, oc, NULL);
+            json_end_object(w);
+            json_member_bool(w, "additionalProperties", false);
+        }
+        json_end_object(w);
+        json_end_object(w);
+    }
+    json_end_array(w);
+    json_end_object(w);
+}
+
+static void emit_defs(JsonWriter *w)
+{
+    json_key(w, "$defs");
+    json_begin_object(w);
+
+    json_key(w, "size");
+    json_begin_object(w);
+    json_key(w, "anyOf");
+    json_begin_array(w);
+    json_begin_object(w);
+    json_member_string(w, "type", "integer");
+    json_member_int(w, "minimum", 0);
+    json_end_object(w);
+    json_begin_object(w);
+    json_member_string(w, "type", "string");
+    json_member_string(w, "pattern", "^[0-9]+([KMGTPkmgtp](i?B)?)?$");
+    json_end_object(w);
+    json_end_array(w);
+    json_end_object(w);
+
+    json_key(w, "path");
+    json_begin_object(w);
+    json_key(w, "anyOf");
+    json_begin_array(w);
+    json_begin_object(w);
+    json_member_string(w, "type", "string");
+    json_member_int(w, "minLength", 1);
+    json_end_object(w);
+    json_begin_object(w);
+    json_member_string(w, "type", "object");
+    json_key(w, "properties");
+    json_begin_object(w);
+    json_key(w, "path");
+    json_begin_object(w);
+    json_member_string(w, "type", "string");
+    json_member_int(w, "minLength", 1);
+    json_end_object(w);
+    json_key(w, "sha256");
+    json_begin_object(w);
+    json_member_string(w, "description", "Expected SHA-256 of the file");
+    json_member_string(w, "type", "string");
+    json_member_string(w, "pattern", "^[0-9a-fA-F]{64}$");
+    json_end_object(w);
+    json_end_object(w);
+    json_key(w, "required");
+    json_begin_array(w);
+    json_string(w, "path");
+    json_end_array(w);
+    json_member_bool(w, "additionalProperties", false);
+    json_end_object(w);
+    json_end_array(w);
+    json_end_object(w);
+
+    json_key(w, "mac");
+    json_begin_object(w);
+    json_member_string(w, "type", "string");
+    json_member_string(w, "pattern",
+                       "^(auto|[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5})$");
+    json_end_object(w);
+
+    json_end_object(w);
+}
+
+static void emit_strict_overlay(JsonWriter *w, ObjectClass *vm_class)
+{
+    json_key(w, "else");
+    json_begin_object(w);
+    emit_required(w, vm_class, NULL, "vmspec");
+    json_key(w, "properties");
+    json_begin_object(w);
+    json_key(w, "machine");
+    emit_typed_object(w, NULL, NULL, true);
+    json_key(w, "boot");
+    json_begin_object(w);
+    emit_required(w, object_class_by_name(TYPE_MACHINE), "boot", NULL);
+    json_end_object(w);
+    for (size_t i = 0; i < G_N_ELEMENTS(schema_lists); i++) {
+        json_key(w, schema_lists[i].name);
+        json_begin_object(w);
+        json_key(w, "items");
+        emit_typed_object(w, schema_lists[i].name,
+                          schema_lists[i].default_type, true);
+        json_end_object(w);
+    }
+    json_end_object(w);
+    json_end_object(w);
+}
+
+char *spec_schema_generate(void)
+{
+    GString *out = g_string_new(NULL);
+    ObjectClass *vm_class = object_class_by_name(TYPE_VM);
+    JsonWriter w;
+
+    json_writer_init(&w, out, true);
+    json_begin_object(&w);
+    json_member_string(&w, "$schema",
+                       "https://json-schema.org/draft/2020-12/schema");
+    json_member_string(&w, "title", "vmspec spec, format 1");
+    json_member_string(&w, "description", "A virtual machine for vmspec. "
+                       "Generated by `vmspec schema`; do not edit.");
+    json_member_string(&w, "type", "object");
+    json_key(&w, "properties");
+    json_begin_object(&w);
+    json_key(&w, "vmspec");
+    json_begin_object(&w);
+    json_member_string(&w, "description", "Spec format version");
+    json_member_int(&w, "const", SPEC_FORMAT_VERSION);
+    json_end_object(&w);
+    json_key(&w, "extends");
+    json_begin_object(&w);
+    json_member_string(&w, "description", "A base spec to deep-merge this "
+                       "one onto, relative to this file");
+    json_member_string(&w, "type", "string");
+    json_member_int(&w, "minLength", 1);
+    json_end_object(&w);
+    emit_properties(&w, vm_class, NULL);
+    json_key(&w, "machine");
+    emit_typed_object(&w, NULL, NULL, false);
+    json_key(&w, "boot");
+    json_begin_object(&w);
+    json_member_string(&w, "type", "object");
+    json_member_string(&w, "description", "What the machine boots");
+    json_key(&w, "properties");
+    json_begin_object(&w);
+    emit_properties(&w, object_class_by_name(TYPE_MACHINE), "boot");
+    json_end_object(&w);
+    json_member_bool(&w, "additionalProperties", false);
+    json_end_object(&w);
+    for (size_t i = 0; i < G_N_ELEMENTS(schema_lists); i++) {
+        json_key(&w, schema_lists[i].name);
+        json_begin_object(&w);
+        json_member_string(&w, "description", schema_lists[i].description);
+        json_member_string(&w, "type", "array");
+        json_key(&w, "items");
+        emit_typed_object(&w, schema_lists[i].name,
+                          schema_lists[i].default_type, false);
+        json_end_object(&w);
+    }
+    json_end_object(&w);
+    json_member_bool(&w, "additionalProperties", false);
+
+    /* Required keys only where no base spec can supply them. */
+    json_key(&w, "if");
+    json_begin_object(&w);
+    json_key(&w, "required");
+    json_begin_array(&w);
+    json_string(&w, "extends");
+    json_end_array(&w);
+    json_end_object(&w);
+    json_key(&w, "then");
+    json_begin_object(&w);
+    json_end_object(&w);
+    emit_strict_overlay(&w, vm_class);
+    emit_defs(&w);
+    json_end_object(&w);
+    g_string_append_c(out, '\n');
+    return g_string_free(out, FALSE);
+}
