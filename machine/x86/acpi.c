@@ -192,7 +192,8 @@ static void build_fadt(uint8_t *t, const AcpiConfig *cfg, uint64_t dsdt)
 
 static size_t madt_len(const AcpiConfig *cfg)
 {
-    size_t len = ACPI_HEADER_LEN + 8 + 12;      /* + LAPIC addr, flags, IOAPIC */
+    /* Header, LAPIC address and flags, the IOAPIC, then the CPUs. */
+    size_t len = ACPI_HEADER_LEN + 8 + 12;
 
     for (unsigned i = 0; i < cfg->cpus; i++) {
         len += i <= MADT_XAPIC_MAX_ID ? 8 : 16;
@@ -206,9 +207,10 @@ static size_t madt_len(const AcpiConfig *cfg)
  * Interrupt source overrides: none.  5.2.12.5 says ISA IRQs are assumed
  * identity-mapped to the first I/O APIC's inputs unless overridden, and
  * with KVM's in-kernel irqchip they are: KVM's default GSI routing
- * (virt/kvm/irqchip.c, arch/x86/kvm/irq_comm.c default_routing) sends GSI
- * n to IOAPIC pin n (and, for n < 16, PIC pin n), and KVM's PIT raises
- * GSI 0, i.e. IOAPIC pin 0.  The classic "IRQ0 -> GSI 2" override is true
+ * (arch/x86/kvm/irq_comm.c, default_routing[], installed by
+ * KVM_CREATE_IRQCHIP) sends GSI n to IOAPIC pin n (and, for n < 16, PIC
+ * pin n), and KVM's PIT (arch/x86/kvm/i8254.c) raises GSI 0, i.e. IOAPIC
+ * pin 0.  The classic "IRQ0 -> GSI 2" override is true
  * of PC chipsets and of QEMU, which reroutes GSI 0 to pin 2 with
  * KVM_SET_GSI_ROUTING; vmspec keeps KVM's default routing, so it would be
  * a lie here.  (In hardware-reduced mode Linux does not use the PIT as its

@@ -26,7 +26,9 @@
  * (SLP_TYP << 2) | SLP_EN to the control register, where SLP_TYP is the
  * first element of the \_S5 package (7.4.2).  With s5_slp_typ = 5 that is
  * 0x34: match it with acpi_sleep_control_value(cfg.s5_slp_typ), or test
- * SLP_EN and decode SLP_TYP with the mask.  The status register may read 0.
+ * SLP_EN and decode SLP_TYP with the mask.  After that write ACPICA polls
+ * the status register until WAK_STS (bit 7) reads 1, so the VMM must stop
+ * the guest at the control write; the status register should read 0.
  */
 #define ACPI_SLEEP_CONTROL_SLP_TYP_SHIFT 2
 #define ACPI_SLEEP_CONTROL_SLP_TYP_MASK  0x1c   /* bits 2-4 */
