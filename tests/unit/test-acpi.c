@@ -402,6 +402,39 @@ static char *iasl_round_trip(const char *dir, const char *name,
     return text;
 }
 
+/*
+ * Loads the DSDT into ACPICA's interpreter (acpiexec, the same code Linux
+ * runs) and evaluates \_S5 and one virtio device's _CRS.
+ */
+static void acpiexec_check(const char *dir, unsigned slots)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *cmds = g_strdup_printf(
+        "evaluate \\_S5; resources \\_SB.VR%02X", slots - 1);
+    const char *argv[] = { "acpiexec", "-b", cmds, "dsdt.dat", "facp.dat",
+                           "apic.dat", NULL };
+    int status;
+
+    g_spawn_sync(dir, (char **)argv, NULL,
+                 G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                 &out, NULL, &status, &err);
+    g_assert_no_error(err);
+    g_autofree char *devices = g_strdup_printf("%u Devices", slots + 2);
+    g_autofree char *crs = g_strdup_printf(
+        "Address : %08X\\s+Address Length : 00000200\\s+"
+        "\\[01\\] Extended IRQ Resource\\s+Type : ResourceConsumer\\s+"
+        "Triggering : Edge", 0xd0000000 + (slots - 1) * 0x1000);
+    if (!g_spawn_check_wait_status(status, NULL) ||
+        !strstr(out, devices) ||
+        !g_regex_match_simple("\\[Package\\] Contains 4 Elements:\\s+"
+                              "\\[Integer\\] = 0000000000000005", out, 0, 0) ||
+        !g_regex_match_simple(crs, out, 0, 0)) {
+        g_test_message("acpiexec:\n%s", out);
+        g_test_fail();
+    }
+}
+
 static unsigned count(const char *hay, const char *needle)
 {
     unsigned n = 0;
@@ -481,6 +514,8 @@ static void check_tables(unsigned cpus, unsigned slots, uint64_t base)
                                                 rd32(madt + 4), true);
     g_autofree char *dsdt_dsl = iasl_round_trip(dir, "dsdt", dsdt,
                                                 rd32(dsdt + 4), false);
+
+    acpiexec_check(dir, slots);
 
     g_assert_true(g_regex_match_simple(
         "Hardware Reduced \\(V5\\) *: 1", fadt_dsl, 0, 0));
