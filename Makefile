@@ -8,17 +8,28 @@ FDT_CFLAGS := $(shell pkg-config --cflags libfdt 2>/dev/null)
 FDT_LIBS   := $(shell pkg-config --libs libfdt 2>/dev/null || echo -lfdt)
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wmissing-prototypes \
-            -Wstrict-prototypes -Wshadow=local -Wvla
+            -Wstrict-prototypes -Wshadow -Wvla
 CPPFLAGS += -I. -D_GNU_SOURCE
+# CFLAGS/LDFLAGS are the user's (and the asan build's); the rest is ours.
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 $(WARN) -fno-strict-aliasing \
-            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(FDT_CFLAGS)
+ALL_CFLAGS = -std=gnu11 $(WARN) -fno-strict-aliasing \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(FDT_CFLAGS) \
+            $(CFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(FDT_LIBS) -lpthread
 
 VERSION  := 0.1.0
 CPPFLAGS += -DVMSPEC_VERSION='"$(VERSION)"'
 
 BUILD    ?= build
+
+# `make V=1` shows full command lines.
+ifeq ($(V),1)
+Q :=
+quiet = @true
+else
+Q := @
+quiet = @printf '  %-6s %s\n'
+endif
 
 # Everything but cmd/ is the library; objects are linked directly (not through
 # an archive) so that every file's type_init() constructor is kept.
@@ -31,19 +42,23 @@ LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CMD_OBJS  = $(CMD_SRCS:%.c=$(BUILD)/%.o)
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
+.SECONDARY:
 .PHONY: all asan check unit-tests demo bench fuzz clean deps guest
 all: $(BUILD)/vmspec
 
 $(BUILD)/vmspec: $(CMD_OBJS) $(LIB_OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(quiet) CC $@
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 unit-tests: $(TEST_BINS)
 
@@ -62,7 +77,7 @@ check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory asan
 	@tests/run-tests $(TEST_SRCS:tests/unit/%.c=build/asan/tests/%) \
-	    $(sort $(wildcard tests/e2e/*.sh))
+	    $(sort $(wildcard tests/cli/*.sh tests/e2e/*.sh))
 
 clean:
 	rm -rf build

@@ -1,0 +1,37 @@
+/*
+ * Subcommands of the vmspec CLI.  Each lives in cmd/<name>.c, parses its
+ * own options with GOptionContext and returns the process exit status:
+ * 0 success, 1 spec or setup error, 2 usage error (DESIGN.md, "CLI").
+ */
+#ifndef VMSPEC_CMD_H
+#define VMSPEC_CMD_H
+
+#include <glib.h>
+
+enum {
+    EXIT_OK = 0,
+    EXIT_ERROR = 1,
+    EXIT_USAGE = 2,
+    EXIT_GUEST_CRASH = 3,
+};
+
+typedef struct Command {
+    const char *name;
+    const char *args;       /* synopsis of the arguments */
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} Command;
+
+int cmd_types(int argc, char **argv);
+int cmd_describe(int argc, char **argv);
+
+/* Parses argv with a context for `vmspec NAME ARGS`; on a usage error
+ * prints it with a hint and returns false. */
+gboolean cmd_parse_options(const char *name, const char *args,
+                           const char *summary, GOptionEntry *entries,
+                           int *argc, char ***argv);
+
+/* Prints "vmspec: MESSAGE" to stderr and frees err. */
+void cmd_print_error(GError *err);
+
+#endif

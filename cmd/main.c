@@ -1,0 +1,109 @@
+/*
+ * vmspec: the command-line entry point and subcommand table.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "machine/qom/module.h"
+#include "spec/suggest.h"
+
+static const Command commands[] = {
+    { "types", "", "List the registered types as a tree", cmd_types },
+    { "describe", "TYPE", "Show a type's properties", cmd_describe },
+};
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: vmspec COMMAND [OPTIONS] [ARGS]\n"
+            "\n"
+            "A declarative VM runner: YAML specs in, KVM virtual machines out.\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+        g_autofree char *synopsis =
+            g_strdup_printf("%s %s", commands[i].name, commands[i].args);
+
+        fprintf(out, "  %-28s %s\n", synopsis, commands[i].summary);
+    }
+    fprintf(out,
+            "\n"
+            "Options:\n"
+            "  -h, --help                   Show this help\n"
+            "  -V, --version                Show the version\n"
+            "\n"
+            "Run 'vmspec COMMAND --help' for a command's options.\n");
+}
+
+gboolean cmd_parse_options(const char *name, const char *args,
+                           const char *summary, GOptionEntry *entries,
+                           int *argc, char ***argv)
+{
+    g_autofree char *prgname = g_strdup_printf("vmspec %s", name);
+    g_autoptr(GOptionContext) ctx = g_option_context_new(args);
+    g_autoptr(GError) err = NULL;
+
+    /* "Usage: vmspec describe [OPTION…] TYPE" */
+    g_set_prgname(prgname);
+    g_option_context_set_summary(ctx, summary);
+    if (entries) {
+        g_option_context_add_main_entries(ctx, entries, NULL);
+    }
+    if (!g_option_context_parse(ctx, argc, argv, &err)) {
+        fprintf(stderr, "vmspec %s: %s\nTry 'vmspec %s --help'.\n", name,
+                err->message, name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+void cmd_print_error(GError *err)
+{
+    fprintf(stderr, "vmspec: %s\n", err->message);
+    g_error_free(err);
+}
+
+int main(int argc, char **argv)
+{
+    const char *name;
+    GError *err = NULL;
+
+    if (argc < 2) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
+        strcmp(name, "help") == 0) {
+        print_usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+        printf("vmspec %s\n", VMSPEC_VERSION);
+        return EXIT_OK;
+    }
+    if (!module_call_init(MODULE_INIT_QOM, &err)) {
+        cmd_print_error(err);
+        return EXIT_ERROR;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            /* The subcommand sees itself as argv[0]. */
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    }
+
+    {
+        const char *names[G_N_ELEMENTS(commands)];
+        g_autofree char *hint = NULL;
+
+        for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+            names[i] = commands[i].name;
+        }
+        hint = spec_suggest_hint(name, names, G_N_ELEMENTS(commands));
+        fprintf(stderr, "vmspec: unknown command '%s'%s\n"
+                "Try 'vmspec --help'.\n", name, hint);
+    }
+    return EXIT_USAGE;
+}

@@ -1,0 +1,51 @@
+/*
+ * The device base type: an object with an id and a realize step.
+ *
+ * Creating a device only records its configuration (properties).  Realize
+ * acquires what it needs from the host and the machine (files, I/O
+ * regions, IRQs) and may fail with an error; unrealize releases it.  The
+ * machine realizes its devices in tree order and unrealizes them in
+ * reverse.  After realize, properties are frozen.
+ */
+#ifndef VMSPEC_QOM_DEVICE_H
+#define VMSPEC_QOM_DEVICE_H
+
+#include "machine/qom/object.h"
+
+#define TYPE_DEVICE "device"
+
+typedef struct Aml Aml;
+
+typedef struct DeviceState {
+    Object parent_obj;
+    char *id;               /* property "id": the spec's name for it */
+    char *origin;           /* "spec.yaml:12:5" of its spec entry, or NULL */
+    bool realized;
+} DeviceState;
+
+typedef struct DeviceClass {
+    ObjectClass parent_class;
+    /* Spec list the type is written in ("disks", "nics", "devices"). */
+    const char *spec_list;
+    bool (*realize)(DeviceState *dev, GError **errp);
+    void (*unrealize)(DeviceState *dev);
+    /* x86: appends the device's entries to the DSDT (machine/x86/aml.h). */
+    void (*acpi_aml)(DeviceState *dev, Aml *scope);
+} DeviceClass;
+
+#define DEVICE(obj) OBJECT_CHECK(DeviceState, (obj), TYPE_DEVICE)
+#define DEVICE_CLASS(klass) OBJECT_CLASS_CHECK(DeviceClass, (klass), TYPE_DEVICE)
+#define DEVICE_GET_CLASS(obj) OBJECT_GET_CLASS(DeviceClass, (obj), TYPE_DEVICE)
+
+/* Checks required properties, then runs the class's realize.  On failure
+ * the device stays unrealized and the error names the device (and its
+ * spec origin when known).  Main thread. */
+bool device_realize(DeviceState *dev, GError **errp);
+
+/* Releases what realize acquired; a no-op on an unrealized device. */
+void device_unrealize(DeviceState *dev);
+
+/* Sets where the device was declared, for error messages. */
+void device_set_origin(DeviceState *dev, const char *origin);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * The abstract machine type.
+ */
+#include "machine/qom/machine.h"
+#include "machine/qom/property.h"
+
+#define MiB (UINT64_C(1) << 20)
+#define TiB (UINT64_C(1) << 40)
+
+static const Property machine_props[] = {
+    PROP_INT("cpus", MachineState, cpus, 1, 1, 255,
+             "Number of virtual CPUs"),
+    /* 16 MiB is about the least a Linux guest with an initramfs boots in;
+     * the upper bound is what x86_64 guests address with 4-level paging. */
+    PROP_SIZE("memory", MachineState, ram_size, 256 * MiB, 16 * MiB,
+              64 * TiB, "Guest RAM (512M, 2G, ...)"),
+    PROP_END,
+};
+
+static void machine_class_init(ObjectClass *oc, const void *data)
+{
+    MachineClass *mc = MACHINE_CLASS(oc);
+
+    oc->props = machine_props;
+    mc->max_cpus = 255;
+}
+
+static const TypeInfo machine_info = {
+    .name = TYPE_MACHINE,
+    .parent = TYPE_OBJECT,
+    .description = "base of every machine type",
+    .instance_size = sizeof(MachineState),
+    .class_size = sizeof(MachineClass),
+    .abstract = true,
+    .class_init = machine_class_init,
+};
+
+static void machine_register_types(void)
+{
+    type_register_static(&machine_info);
+}
+
+type_init(machine_register_types)

@@ -1,0 +1,419 @@
+/*
+ * extends: resolution, deep merge and --set overrides.
+ */
+#include "spec/merge.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "machine/qom/error.h"
+#include "spec/parse.h"
+#include "spec/suggest.h"
+
+/* ---- deep merge ---- */
+
+static const char *item_id(const SpecNode *item)
+{
+    SpecNode *id = spec_node_map_get(item, "id");
+
+    return id && !spec_node_is_null(id) ? spec_node_scalar(id) : NULL;
+}
+
+/* True when seq is non-empty and every item is a map with a scalar id. */
+static bool merges_by_id(const SpecNode *seq)
+{
+    if (seq->seq->len == 0) {
+        return false;
+    }
+    for (guint i = 0; i < seq->seq->len; i++) {
+        if (!item_id(g_ptr_array_index(seq->seq, i))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void take_mark(SpecNode *dst, const SpecNode *src)
+{
+    spec_mark_clear(&dst->mark);
+    spec_mark_copy(&dst->mark, &src->mark);
+}
+
+static SpecNode *merge_maps(SpecNode *base, SpecNode *over)
+{
+    for (guint i = 0; i < over->map.pairs->len; i++) {
+        SpecPair *op = g_ptr_array_index(over->map.pairs, i);
+        SpecPair *bp = spec_node_map_get_pair(base, op->key);
+        SpecNode *value = op->value;
+
+        op->value = NULL;
+        if (bp) {
+            bp->value = spec_merge(bp->value, value);
+            spec_mark_clear(&bp->key_mark);
+            spec_mark_copy(&bp->key_mark, &op->key_mark);
+        } else {
+            spec_node_map_set(base, op->key, &op->key_mark, value);
+        }
+    }
+    take_mark(base, over);
+    spec_node_free(over);
+    return base;
+}
+
+static SpecNode *merge_lists(SpecNode *base, SpecNode *over)
+{
+    /* id -> index into base->seq.  Keys are copies: merging replaces the
+     * base item's id node. */
+    g_autoptr(GHashTable) by_id = g_hash_table_new_full(g_str_hash,
+                                                        g_str_equal,
+                                                        g_free, NULL);
+
+    for (guint i = 0; i < base->seq->len; i++) {
+        const char *id = item_id(g_ptr_array_index(base->seq, i));
+
+        if (!g_hash_table_contains(by_id, id)) {
+            g_hash_table_insert(by_id, g_strdup(id), GUINT_TO_POINTER(i));
+        }
+    }
+    for (guint i = 0; i < over->seq->len; i++) {
+        SpecNode *item = g_ptr_array_index(over->seq, i);
+        gpointer idx;
+
+        over->seq->pdata[i] = NULL;
+        if (g_hash_table_lookup_extended(by_id, item_id(item), NULL, &idx)) {
+            guint j = GPOINTER_TO_UINT(idx);
+            base->seq->pdata[j] = spec_merge(base->seq->pdata[j], item);
+        } else {
+            spec_node_seq_append(base, item);
+            g_hash_table_insert(by_id, g_strdup(item_id(item)),
+                                GUINT_TO_POINTER(base->seq->len - 1));
+        }
+    }
+    take_mark(base, over);
+    spec_node_free(over);
+    return base;
+}
+
+SpecNode *spec_merge(SpecNode *base, SpecNode *over)
+{
+    if (!base) {
+        return over;
+    }
+    if (!over) {
+        return base;
+    }
+    if (base->kind == SPEC_NODE_MAP && over->kind == SPEC_NODE_MAP) {
+        return merge_maps(base, over);
+    }
+    if (base->kind == SPEC_NODE_SEQ && over->kind == SPEC_NODE_SEQ &&
+        merges_by_id(base) && merges_by_id(over)) {
+        return merge_lists(base, over);
+    }
+    spec_node_free(base);
+    return over;
+}
+
+/* ---- extends ---- */
+
+/* What is known about one file of the chain. */
+typedef struct Chain {
+    GPtrArray *names;   /* display paths, outermost first */
+    GPtrArray *keys;    /* canonical paths, same order */
+} Chain;
+
+static char *canonical_path(const char *path)
+{
+    char *real = realpath(path, NULL);
+
+    if (real) {
+        char *copy = g_strdup(real);
+
+        free(real);
+        return copy;
+    }
+    return g_canonicalize_filename(path, NULL);
+}
+
+/* "a.yaml -> b.yaml" plus, when next is given, " -> next". */
+static char *chain_text(const Chain *chain, const char *next)
+{
+    GString *out = g_string_new(NULL);
+
+    for (guint i = 0; i < chain->names->len; i++) {
+        g_string_append_printf(out, "%s%s", i ? " -> " : "",
+                               (char *)g_ptr_array_index(chain->names, i));
+    }
+    if (next) {
+        g_string_append_printf(out, " -> %s", next);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* The path of base as seen from the spec at child. */
+static char *base_path(const char *child, const char *base)
+{
+    g_autofree char *dir = NULL;
+
+    if (g_path_is_absolute(base)) {
+        return g_strdup(base);
+    }
+    dir = g_path_get_dirname(child);
+    if (strcmp(dir, ".") == 0) {
+        return g_strdup(base);
+    }
+    return g_build_filename(dir, base, NULL);
+}
+
+static SpecNode *load_chain(const char *path, SpecNode *node, Chain *chain,
+                            SpecDiags *diags);
+
+/* Resolves node's extends (node is the spec at path, last in chain). */
+static SpecNode *resolve_extends(const char *path, SpecNode *node,
+                                 Chain *chain, SpecDiags *diags)
+{
+    SpecNode *ext = spec_node_map_get(node, "extends");
+    g_autofree char *next = NULL;
+    g_autofree char *key = NULL;
+    g_autofree char *shown = NULL;
+    SpecNode *base;
+    struct stat st;
+
+    if (!ext) {
+        return node;
+    }
+    if (ext->kind != SPEC_NODE_SCALAR || spec_node_is_null(ext) ||
+        !*ext->scalar.text) {
+        spec_diags_add(diags, &ext->mark, "'extends' must name a spec "
+                       "file, not a %s", spec_node_is_null(ext)
+                       ? "null" : spec_node_kind_name(ext->kind));
+        goto fail;
+    }
+    next = base_path(path, ext->scalar.text);
+    key = canonical_path(next);
+    shown = chain_text(chain, next);
+    for (guint i = 0; i < chain->keys->len; i++) {
+        if (strcmp(g_ptr_array_index(chain->keys, i), key) == 0) {
+            spec_diags_add(diags, &ext->mark, "'extends' cycle: %s", shown);
+            goto fail;
+        }
+    }
+    if (chain->names->len >= SPEC_EXTENDS_MAX_DEPTH) {
+        spec_diags_add(diags, &ext->mark, "'extends' chain longer than %d "
+                       "files: %s", SPEC_EXTENDS_MAX_DEPTH, shown);
+        goto fail;
+    }
+    if (stat(next, &st) < 0 || access(next, R_OK) < 0 ||
+        S_ISDIR(st.st_mode)) {
+        int err = S_ISDIR(st.st_mode) ? EISDIR : errno;
+
+        spec_diags_add_code(diags, err == ENOENT ? VMSPEC_ERROR_NOT_FOUND
+                                                 : VMSPEC_ERROR_IO,
+                            &ext->mark, "can't read base spec '%s': %s "
+                            "(%s)", next, g_strerror(err), shown);
+        goto fail;
+    }
+    base = load_chain(next, NULL, chain, diags);
+    if (!base) {
+        goto fail;
+    }
+    spec_node_free(spec_node_map_steal(node, "extends"));
+    return spec_merge(base, node);
+
+fail:
+    spec_node_free(node);
+    return NULL;
+}
+
+/* Loads path (already parsed into node when node is given) with its
+ * extends, pushing it onto chain for the duration. */
+static SpecNode *load_chain(const char *path, SpecNode *node, Chain *chain,
+                            SpecDiags *diags)
+{
+    SpecNode *result;
+
+    if (!node) {
+        node = spec_parse_file(path, diags);
+    }
+    if (!node) {
+        return NULL;
+    }
+    g_ptr_array_add(chain->names, g_strdup(path));
+    g_ptr_array_add(chain->keys, canonical_path(path));
+    result = resolve_extends(path, node, chain, diags);
+    g_ptr_array_remove_index(chain->names, chain->names->len - 1);
+    g_ptr_array_remove_index(chain->keys, chain->keys->len - 1);
+    return result;
+}
+
+static SpecNode *load(const char *name, SpecNode *node, SpecDiags *diags)
+{
+    Chain chain = {
+        .names = g_ptr_array_new_with_free_func(g_free),
+        .keys = g_ptr_array_new_with_free_func(g_free),
+    };
+    SpecNode *result = load_chain(name, node, &chain, diags);
+
+    g_ptr_array_free(chain.names, TRUE);
+    g_ptr_array_free(chain.keys, TRUE);
+    return result;
+}
+
+SpecNode *spec_load_file(const char *path, SpecDiags *diags)
+{
+    return load(path, NULL, diags);
+}
+
+SpecNode *spec_load_buffer(const char *name, const char *data, gsize len,
+                           SpecDiags *diags)
+{
+    SpecNode *node = spec_parse_buffer(name, data, len, diags);
+
+    if (!node) {
+        return NULL;
+    }
+    return load(name, node, diags);
+}
+
+/* ---- --set ---- */
+
+/* "a.b" from the first n components. */
+static char *path_prefix(char **parts, guint n)
+{
+    GString *out = g_string_new(NULL);
+
+    for (guint i = 0; i < n; i++) {
+        g_string_append_printf(out, "%s%s", i ? "." : "", parts[i]);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* The index of the item of seq that component selects, or -1 after a
+ * diagnostic. */
+static gssize select_item(SpecNode *seq, const char *component,
+                          const char *where, const SpecMark *mark,
+                          SpecDiags *diags)
+{
+    g_autoptr(GPtrArray) ids = g_ptr_array_new();
+    g_autofree char *hint = NULL;
+    guint len = seq->seq->len;
+    guint64 idx;
+
+    if (g_ascii_isdigit(component[0])) {
+        if (!g_ascii_string_to_unsigned(component, 10, 0, G_MAXUINT, &idx,
+                                        NULL) || idx >= len) {
+            spec_diags_add(diags, mark, "index %s is out of range: '%s' "
+                           "has %u item%s", component, where, len,
+                           len == 1 ? "" : "s");
+            return -1;
+        }
+        return (gssize)idx;
+    }
+    for (guint i = 0; i < len; i++) {
+        const char *id = item_id(g_ptr_array_index(seq->seq, i));
+
+        if (id && strcmp(id, component) == 0) {
+            return i;
+        }
+        if (id) {
+            g_ptr_array_add(ids, (gpointer)id);
+        }
+    }
+    hint = spec_suggest_hint(component, (const char *const *)ids->pdata,
+                             ids->len);
+    spec_diags_add(diags, mark, "'%s' has no item with id '%s'%s", where,
+                   component, hint);
+    return -1;
+}
+
+static bool apply_set(SpecNode *root, const char *option,
+                      const SpecMark *mark, SpecDiags *diags)
+{
+    const char *eq = strchr(option, '=');
+    g_autofree char *path = NULL;
+    g_auto(GStrv) parts = NULL;
+    guint n;
+    SpecNode *cur = root;
+
+    if (!eq) {
+        spec_diags_add(diags, mark, "expected KEY.PATH=VALUE");
+        return false;
+    }
+    path = g_strndup(option, (gsize)(eq - option));
+    if (!*path) {
+        spec_diags_add(diags, mark, "empty key path before '='");
+        return false;
+    }
+    parts = g_strsplit(path, ".", -1);
+    n = g_strv_length(parts);
+    for (guint i = 0; i < n; i++) {
+        if (!*parts[i]) {
+            spec_diags_add(diags, mark, "empty component in key path '%s'",
+                           path);
+            return false;
+        }
+    }
+    for (guint i = 0; i < n; i++) {
+        bool last = i + 1 == n;
+        g_autofree char *where = path_prefix(parts, i);
+
+        if (cur->kind == SPEC_NODE_MAP) {
+            SpecNode *child = last ? NULL : spec_node_map_get(cur, parts[i]);
+
+            if (last) {
+                spec_node_map_set(cur, parts[i], mark,
+                                  spec_node_new_scalar(eq + 1, false, mark));
+                return true;
+            }
+            if (!child) {
+                child = spec_node_new_map(mark);
+                spec_node_map_set(cur, parts[i], mark, child);
+            }
+            cur = child;
+        } else if (cur->kind == SPEC_NODE_SEQ) {
+            gssize j = select_item(cur, parts[i], where, mark, diags);
+
+            if (j < 0) {
+                return false;
+            }
+            if (last) {
+                spec_node_free(cur->seq->pdata[j]);
+                cur->seq->pdata[j] = spec_node_new_scalar(eq + 1, false,
+                                                          mark);
+                return true;
+            }
+            cur = cur->seq->pdata[j];
+        } else {
+            spec_diags_add(diags, mark, "'%s' is a scalar ('%s'), so it "
+                           "has no '%s'", where, cur->scalar.text, parts[i]);
+            return false;
+        }
+    }
+    g_assert_not_reached();
+}
+
+bool spec_apply_set(SpecNode *root, const char *option, SpecDiags *diags)
+{
+    g_autofree char *file = g_strdup_printf("--set %s", option);
+    SpecMark mark = { 0 };
+    bool ok;
+
+    g_assert(root->kind == SPEC_NODE_MAP);
+    spec_mark_init(&mark, file, 0, 0);
+    ok = apply_set(root, option, &mark, diags);
+    spec_mark_clear(&mark);
+    return ok;
+}
+
+bool spec_apply_sets(SpecNode *root, const char *const *options, gssize n,
+                     SpecDiags *diags)
+{
+    bool ok = true;
+
+    for (gssize i = 0; n < 0 ? options[i] != NULL : i < n; i++) {
+        ok &= spec_apply_set(root, options[i], diags);
+    }
+    return ok;
+}

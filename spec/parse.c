@@ -1,0 +1,615 @@
+/*
+ * YAML -> SpecNode with libyaml's event API.  A small recursive-descent
+ * builder over the event stream; recursion is bounded by
+ * SPEC_PARSE_MAX_DEPTH, tree size by SPEC_PARSE_MAX_NODES.
+ */
+#include "spec/parse.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "machine/qom/error.h"
+
+/* YAML 1.1 core tags, "tag:yaml.org,2002:" + name (YAML 1.1 spec, 5.6). */
+#define YAML_TAG_PREFIX "tag:yaml.org,2002:"
+
+/* A completed anchor: the node it names (owned by the tree being built) and
+ * what a copy of it would cost. */
+typedef struct Anchor {
+    SpecNode *node;
+    gsize count;        /* nodes in the subtree */
+    unsigned height;    /* nesting levels in the subtree, 1 for a scalar */
+} Anchor;
+
+typedef struct Parser {
+    yaml_parser_t yaml;
+    const char *name;           /* GRefString, for marks */
+    const char *data;
+    gsize len;
+    SpecDiags *diags;
+    GHashTable *anchors;        /* name -> Anchor *, completed anchors */
+    GHashTable *pending;        /* name -> count of open nodes so named */
+    GPtrArray *graveyard;       /* nodes dropped mid-parse, freed at end */
+    gsize nodes;
+    bool failed;                /* a diagnostic was added */
+} Parser;
+
+static void mark_from_yaml(Parser *p, SpecMark *mark, const yaml_mark_t *ym)
+{
+    mark->file = p->name;
+    mark->line = (unsigned)MIN(ym->line, G_MAXUINT - 1) + 1;
+    mark->column = (unsigned)MIN(ym->column, G_MAXUINT - 1) + 1;
+}
+
+static void G_GNUC_PRINTF(3, 4)
+error_at(Parser *p, const yaml_mark_t *ym, const char *fmt, ...)
+{
+    SpecMark mark;
+    va_list ap;
+    g_autofree char *msg = NULL;
+
+    mark_from_yaml(p, &mark, ym);
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    spec_diags_add(p->diags, &mark, "%s", msg);
+    p->failed = true;
+}
+
+/* The text of line `line` (0-based) of the input, up to its newline. */
+static const char *find_line(Parser *p, gsize line, gsize *line_len)
+{
+    const char *s = p->data, *end = p->data + p->len;
+
+    for (gsize i = 0; i < line && s < end; i++) {
+        const char *nl = memchr(s, '\n', (gsize)(end - s));
+
+        if (!nl) {
+            return NULL;
+        }
+        s = nl + 1;
+    }
+    const char *nl = memchr(s, '\n', (gsize)(end - s));
+
+    *line_len = nl ? (gsize)(nl - s) : (gsize)(end - s);
+    return s;
+}
+
+/* True when the line holding ym starts with whitespace that has a tab. */
+static bool tab_indented(Parser *p, const yaml_mark_t *ym)
+{
+    gsize len;
+    const char *s = find_line(p, ym->line, &len);
+
+    for (gsize i = 0; s && i < len && (s[i] == ' ' || s[i] == '\t'); i++) {
+        if (s[i] == '\t') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Reports the error libyaml's parser stopped on. */
+static void report_yaml_error(Parser *p)
+{
+    yaml_parser_t *y = &p->yaml;
+    const char *problem = y->problem ? y->problem : "unknown error";
+
+    switch (y->error) {
+    case YAML_READER_ERROR: {
+        /* problem_offset is a byte offset; work out line and column. */
+        gsize off = MIN(y->problem_offset, p->len);
+        yaml_mark_t ym = { 0 };
+        g_autofree char *value = NULL;
+
+        for (gsize i = 0; i < off; i++) {
+            if (p->data[i] == '\n') {
+                ym.line++;
+                ym.column = 0;
+            } else if (((guchar)p->data[i] & 0xc0) != 0x80) {
+                ym.column++;
+            }
+        }
+        value = y->problem_value != -1
+            ? g_strdup_printf(" (0x%02x)", (unsigned)y->problem_value)
+            : g_strdup("");
+        if (strstr(problem, "UTF") || strstr(problem, "Unicode")) {
+            error_at(p, &ym, "not valid UTF-8 text: %s%s", problem, value);
+        } else {
+            error_at(p, &ym, "%s%s", problem, value);
+        }
+        return;
+    }
+    case YAML_SCANNER_ERROR:
+    case YAML_PARSER_ERROR: {
+        const char *hint = tab_indented(p, &y->problem_mark)
+            ? "; tabs can't be used for indentation in YAML, use spaces"
+            : "";
+
+        if (y->context) {
+            error_at(p, &y->problem_mark, "%s (%s at %zu:%zu)%s", problem,
+                     y->context, y->context_mark.line + 1,
+                     y->context_mark.column + 1, hint);
+        } else {
+            error_at(p, &y->problem_mark, "%s%s", problem, hint);
+        }
+        return;
+    }
+    default:
+        error_at(p, &y->mark, "YAML error: %s", problem);
+        return;
+    }
+}
+
+/* Fetches the next event into *ev; on a syntax error reports it and
+ * returns false (*ev then needs no delete). */
+static bool next_event(Parser *p, yaml_event_t *ev)
+{
+    if (!yaml_parser_parse(&p->yaml, ev)) {
+        report_yaml_error(p);
+        return false;
+    }
+    return true;
+}
+
+/* Checks a node's tag; YAML's own tags and "!" are fine.  Sets *is_str for
+ * !!str. */
+static bool check_tag(Parser *p, const yaml_event_t *ev,
+                      const yaml_char_t *tag, bool *is_str)
+{
+    const char *t = (const char *)tag;
+
+    *is_str = false;
+    if (!t || strcmp(t, "!") == 0) {
+        return true;
+    }
+    if (g_str_has_prefix(t, YAML_TAG_PREFIX)) {
+        *is_str = strcmp(t + strlen(YAML_TAG_PREFIX), "str") == 0;
+        return true;
+    }
+    error_at(p, &ev->start_mark, "unsupported YAML tag '%s'", t);
+    return false;
+}
+
+static SpecNode *parse_node(Parser *p, yaml_event_t *ev, unsigned depth,
+                            unsigned *height);
+
+/* Counts one more node against the limit. */
+static bool count_node(Parser *p, const yaml_event_t *ev)
+{
+    if (p->nodes >= SPEC_PARSE_MAX_NODES) {
+        error_at(p, &ev->start_mark,
+                 "document too large (more than %u nodes)",
+                 SPEC_PARSE_MAX_NODES);
+        return false;
+    }
+    p->nodes++;
+    return true;
+}
+
+static SpecNode *parse_alias(Parser *p, yaml_event_t *ev, unsigned depth,
+                             unsigned *height)
+{
+    const char *name = (const char *)ev->data.alias.anchor;
+    Anchor *a = g_hash_table_lookup(p->anchors, name);
+    SpecMark mark;
+    SpecNode *copy;
+
+    if (!a) {
+        if (g_hash_table_contains(p->pending, name)) {
+            error_at(p, &ev->start_mark,
+                     "alias '*%s' refers to a node that contains it", name);
+        } else {
+            error_at(p, &ev->start_mark, "unknown alias '*%s'", name);
+        }
+        return NULL;
+    }
+    if (a->count > SPEC_PARSE_MAX_NODES - p->nodes) {
+        error_at(p, &ev->start_mark,
+                 "alias expansion too large (more than %u nodes)",
+                 SPEC_PARSE_MAX_NODES);
+        return NULL;
+    }
+    if (depth - 1 + a->height > SPEC_PARSE_MAX_DEPTH) {
+        error_at(p, &ev->start_mark,
+                 "nesting too deep (more than %u levels)",
+                 SPEC_PARSE_MAX_DEPTH);
+        return NULL;
+    }
+    p->nodes += a->count;
+    *height = a->height;
+    copy = spec_node_copy(a->node);
+    /* The copy's top node is where the alias was written. */
+    spec_mark_clear(&copy->mark);
+    mark_from_yaml(p, &mark, &ev->start_mark);
+    spec_mark_copy(&copy->mark, &mark);
+    return copy;
+}
+
+static SpecNode *parse_scalar(Parser *p, yaml_event_t *ev)
+{
+    SpecMark mark;
+    bool is_str;
+    const char *text = (const char *)ev->data.scalar.value;
+
+    if (!check_tag(p, ev, ev->data.scalar.tag, &is_str)) {
+        return NULL;
+    }
+    if (strlen(text) != ev->data.scalar.length) {
+        error_at(p, &ev->start_mark, "NUL characters can't be used here");
+        return NULL;
+    }
+    mark_from_yaml(p, &mark, &ev->start_mark);
+    return spec_node_new_scalar(
+        text, is_str || ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE,
+        &mark);
+}
+
+/* Reads one key: value entry after the key's first event; adds it to map.
+ * Returns false on a fatal error. */
+static bool parse_entry(Parser *p, SpecNode *map, yaml_event_t *kev,
+                        unsigned depth, unsigned *height)
+{
+    yaml_mark_t kmark = kev->start_mark;
+    yaml_event_t vev;
+    unsigned kh, vh;
+    SpecNode *key, *value;
+    SpecMark key_mark;
+    const char *text = NULL;
+
+    key = parse_node(p, kev, depth, &kh);
+    if (!key) {
+        return false;
+    }
+    /* Anchors may point into the key: it lives until the parse ends. */
+    g_ptr_array_add(p->graveyard, key);
+    mark_from_yaml(p, &key_mark, &kmark);
+    if (key->kind != SPEC_NODE_SCALAR) {
+        error_at(p, &kmark, "a map key must be a string, not a %s",
+                 spec_node_kind_name(key->kind));
+    } else if (spec_node_is_null(key)) {
+        error_at(p, &kmark, "a map key must be a string, not null (empty)");
+    } else if (!key->scalar.quoted && strcmp(key->scalar.text, "<<") == 0) {
+        error_at(p, &kmark, "merge keys ('<<') are not supported; use "
+                 "'extends:' or repeat the keys");
+    } else {
+        text = key->scalar.text;
+    }
+
+    if (!next_event(p, &vev)) {
+        return false;
+    }
+    value = parse_node(p, &vev, depth, &vh);
+    if (!value) {
+        return false;
+    }
+    *height = MAX(*height, vh);
+    if (text) {
+        SpecPair *first = spec_node_map_get_pair(map, text);
+
+        if (first) {
+            error_at(p, &kmark, "duplicate key '%s' (first defined at "
+                     "line %u)", text, first->key_mark.line);
+            text = NULL;
+        }
+    }
+    if (text) {
+        spec_node_map_set(map, text, &key_mark, value);
+    } else {
+        g_ptr_array_add(p->graveyard, value);
+    }
+    return true;
+}
+
+static SpecNode *parse_collection(Parser *p, yaml_event_t *ev,
+                                  unsigned depth, unsigned *height)
+{
+    bool is_map = ev->type == YAML_MAPPING_START_EVENT;
+    yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT
+                                   : YAML_SEQUENCE_END_EVENT;
+    g_autoptr(SpecNode) node = NULL;
+    SpecMark mark;
+    bool is_str;
+    unsigned inner = 0;
+
+    if (!check_tag(p, ev, is_map ? ev->data.mapping_start.tag
+                                 : ev->data.sequence_start.tag, &is_str)) {
+        return NULL;
+    }
+    if (depth > SPEC_PARSE_MAX_DEPTH) {
+        error_at(p, &ev->start_mark, "nesting too deep (more than %u levels)",
+                 SPEC_PARSE_MAX_DEPTH);
+        return NULL;
+    }
+    mark_from_yaml(p, &mark, &ev->start_mark);
+    node = is_map ? spec_node_new_map(&mark) : spec_node_new_seq(&mark);
+
+    for (;;) {
+        yaml_event_t item;
+        unsigned h = 0;
+
+        if (!next_event(p, &item)) {
+            return NULL;
+        }
+        if (item.type == end) {
+            yaml_event_delete(&item);
+            break;
+        }
+        if (is_map) {
+            if (!parse_entry(p, node, &item, depth + 1, &h)) {
+                return NULL;
+            }
+        } else {
+            SpecNode *child = parse_node(p, &item, depth + 1, &h);
+
+            if (!child) {
+                return NULL;
+            }
+            spec_node_seq_append(node, child);
+        }
+        inner = MAX(inner, h);
+    }
+    *height = inner + 1;
+    return g_steal_pointer(&node);
+}
+
+static const yaml_char_t *event_anchor(const yaml_event_t *ev)
+{
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT:
+        return ev->data.scalar.anchor;
+    case YAML_MAPPING_START_EVENT:
+        return ev->data.mapping_start.anchor;
+    case YAML_SEQUENCE_START_EVENT:
+        return ev->data.sequence_start.anchor;
+    default:
+        return NULL;
+    }
+}
+
+static void anchor_open(Parser *p, const char *name, int delta)
+{
+    gpointer n = g_hash_table_lookup(p->pending, name);
+    int count = GPOINTER_TO_INT(n) + delta;
+
+    if (count > 0) {
+        g_hash_table_replace(p->pending, g_strdup(name),
+                             GINT_TO_POINTER(count));
+    } else {
+        g_hash_table_remove(p->pending, name);
+    }
+}
+
+/*
+ * Builds the node that starts with *ev (consumed, deleted here) at nesting
+ * level depth (the document's top node is 1).  *height is set to the
+ * subtree's height.  Returns NULL after reporting a fatal error; the caller
+ * stops.
+ */
+static SpecNode *parse_node(Parser *p, yaml_event_t *ev, unsigned depth,
+                            unsigned *height)
+{
+    g_autofree char *anchor = g_strdup((const char *)event_anchor(ev));
+    gsize before = p->nodes;
+    SpecNode *node = NULL;
+
+    *height = 1;
+    if (ev->type == YAML_ALIAS_EVENT) {
+        node = parse_alias(p, ev, depth, height);
+        yaml_event_delete(ev);
+        return node;
+    }
+    if (!count_node(p, ev)) {
+        yaml_event_delete(ev);
+        return NULL;
+    }
+    if (anchor) {
+        anchor_open(p, anchor, 1);
+    }
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT:
+        node = parse_scalar(p, ev);
+        break;
+    case YAML_MAPPING_START_EVENT:
+    case YAML_SEQUENCE_START_EVENT:
+        node = parse_collection(p, ev, depth, height);
+        break;
+    default:
+        /* libyaml only gives node events here. */
+        error_at(p, &ev->start_mark, "unexpected YAML event %d", ev->type);
+        break;
+    }
+    yaml_event_delete(ev);
+    if (anchor) {
+        anchor_open(p, anchor, -1);
+    }
+    if (node && anchor) {
+        Anchor *a = g_new0(Anchor, 1);
+
+        a->node = node;
+        a->count = p->nodes - before;
+        a->height = *height;
+        g_hash_table_replace(p->anchors, g_steal_pointer(&anchor), a);
+    }
+    return node;
+}
+
+/* Stream -> one document -> root map. */
+static SpecNode *parse_stream(Parser *p)
+{
+    yaml_event_t ev;
+    g_autoptr(SpecNode) root = NULL;
+    unsigned height;
+    yaml_mark_t start;
+
+    if (!next_event(p, &ev)) {          /* STREAM-START */
+        return NULL;
+    }
+    yaml_event_delete(&ev);
+    if (!next_event(p, &ev)) {
+        return NULL;
+    }
+    if (ev.type == YAML_STREAM_END_EVENT) {
+        yaml_event_delete(&ev);
+        spec_diags_add_at(p->diags, VMSPEC_ERROR_INVALID, p->name, 0, 0,
+                          "empty spec (no YAML document)");
+        p->failed = true;
+        return NULL;
+    }
+    yaml_event_delete(&ev);             /* DOCUMENT-START */
+    if (!next_event(p, &ev)) {
+        return NULL;
+    }
+    start = ev.start_mark;
+    root = parse_node(p, &ev, 1, &height);
+    if (!root) {
+        return NULL;
+    }
+    if (spec_node_is_null(root)) {
+        error_at(p, &start, "empty document: a spec needs at least "
+                 "'vmspec: 1'");
+        return NULL;
+    }
+    if (root->kind != SPEC_NODE_MAP) {
+        error_at(p, &start, "the top level of a spec must be a map of "
+                 "keys, not a %s", spec_node_kind_name(root->kind));
+        return NULL;
+    }
+    if (!next_event(p, &ev)) {          /* DOCUMENT-END */
+        return NULL;
+    }
+    yaml_event_delete(&ev);
+    if (!next_event(p, &ev)) {
+        return NULL;
+    }
+    if (ev.type != YAML_STREAM_END_EVENT) {
+        error_at(p, &ev.start_mark, "a spec holds one YAML document; a "
+                 "second one starts here");
+        yaml_event_delete(&ev);
+        return NULL;
+    }
+    yaml_event_delete(&ev);
+    return p->failed ? NULL : g_steal_pointer(&root);
+}
+
+SpecNode *spec_parse_buffer(const char *name, const char *data, gsize len,
+                            SpecDiags *diags)
+{
+    Parser p = { 0 };
+    SpecNode *root = NULL;
+
+    p.name = g_ref_string_new_intern(name ? name : "<input>");
+    p.data = data;
+    p.len = len;
+    p.diags = diags;
+    if (len > SPEC_PARSE_MAX_BYTES) {
+        spec_diags_add_at(diags, VMSPEC_ERROR_INVALID, p.name, 0, 0,
+                          "spec too large (%zu bytes; the limit is %u)",
+                          len, SPEC_PARSE_MAX_BYTES);
+        g_ref_string_release((char *)p.name);
+        return NULL;
+    }
+    if (!yaml_parser_initialize(&p.yaml)) {
+        spec_diags_add_at(diags, VMSPEC_ERROR_FAILED, p.name, 0, 0,
+                          "out of memory");
+        g_ref_string_release((char *)p.name);
+        return NULL;
+    }
+    yaml_parser_set_input_string(&p.yaml, (const unsigned char *)data, len);
+    p.anchors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                      g_free);
+    p.pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    p.graveyard = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)spec_node_free);
+
+    root = parse_stream(&p);
+
+    g_hash_table_destroy(p.anchors);
+    g_hash_table_destroy(p.pending);
+    g_ptr_array_free(p.graveyard, TRUE);
+    yaml_parser_delete(&p.yaml);
+    g_ref_string_release((char *)p.name);
+    return root;
+}
+
+/* Reads a whole regular file of at most SPEC_PARSE_MAX_BYTES. */
+static char *read_file(const char *path, gsize *len, SpecDiags *diags)
+{
+    g_autofree char *buf = NULL;
+    struct stat st;
+    gsize got = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int err;
+
+    if (fd < 0) {
+        err = errno;
+        goto fail;
+    }
+    if (fstat(fd, &st) < 0) {
+        err = errno;
+        goto fail;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        err = EISDIR;
+        goto fail;
+    }
+    if (st.st_size > SPEC_PARSE_MAX_BYTES) {
+        close(fd);
+        spec_diags_add_at(diags, VMSPEC_ERROR_INVALID, path, 0, 0,
+                          "spec too large (%jd bytes; the limit is %u)",
+                          (intmax_t)st.st_size, SPEC_PARSE_MAX_BYTES);
+        return NULL;
+    }
+    /* st_size may be 0 for special files: read to EOF, bounded. */
+    buf = g_malloc(SPEC_PARSE_MAX_BYTES + 1);
+    for (;;) {
+        ssize_t n = read(fd, buf + got, SPEC_PARSE_MAX_BYTES + 1 - got);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            err = errno;
+            goto fail;
+        }
+        if (n == 0) {
+            break;
+        }
+        got += (gsize)n;
+        if (got > SPEC_PARSE_MAX_BYTES) {
+            close(fd);
+            spec_diags_add_at(diags, VMSPEC_ERROR_INVALID, path, 0, 0,
+                              "spec too large (the limit is %u bytes)",
+                              SPEC_PARSE_MAX_BYTES);
+            return NULL;
+        }
+    }
+    close(fd);
+    *len = got;
+    return g_realloc(g_steal_pointer(&buf), got + 1);
+
+fail:
+    if (fd >= 0) {
+        close(fd);
+    }
+    spec_diags_add_at(diags, err == ENOENT ? VMSPEC_ERROR_NOT_FOUND
+                                           : VMSPEC_ERROR_IO,
+                      path, 0, 0, "cannot read spec: %s", g_strerror(err));
+    return NULL;
+}
+
+SpecNode *spec_parse_file(const char *path, SpecDiags *diags)
+{
+    gsize len = 0;
+    g_autofree char *data = read_file(path, &len, diags);
+
+    if (!data) {
+        return NULL;
+    }
+    return spec_parse_buffer(path, data, len, diags);
+}

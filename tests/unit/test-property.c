@@ -1,0 +1,339 @@
+/*
+ * Property tables: defaults, every kind's parser and its errors, range
+ * checks, required properties, freezing after realize, inheritance.
+ */
+#include <string.h>
+
+#include "machine/qom/device.h"
+#include "machine/qom/error.h"
+#include "machine/qom/property.h"
+
+#define TYPE_TEST_DEV "test-prop-device"
+#define MiB (UINT64_C(1) << 20)
+#define GiB (UINT64_C(1) << 30)
+
+typedef struct {
+    DeviceState parent_obj;
+    int64_t queues;
+    bool readonly;
+    char *serial;
+    uint64_t size;
+    int mode;
+    FilePath image;
+    MacAddr mac;
+    int realize_calls;
+} TestDev;
+
+#define TEST_DEV(obj) OBJECT_CHECK(TestDev, (obj), TYPE_TEST_DEV)
+
+static const char *const test_modes[] = { "exit", "restart", NULL };
+
+static const Property test_dev_props[] = {
+    PROP_INT("queues", TestDev, queues, 1, 1, 16, "Queues"),
+    PROP_BOOL("readonly", TestDev, readonly, false, "Read-only"),
+    PROP_STRING("serial", TestDev, serial, "none", "Serial number"),
+    PROP_SIZE("size", TestDev, size, 64 * MiB, 4096, 2 * GiB, "Size"),
+    PROP_ENUM("mode", TestDev, mode, 1, test_modes, "Mode"),
+    PROP_PATH("image", TestDev, image, true, "Image file"),
+    PROP_MAC("mac", TestDev, mac, "MAC address"),
+    PROP_END,
+};
+
+static bool test_dev_realize(DeviceState *dev, GError **errp)
+{
+    TEST_DEV(dev)->realize_calls++;
+    return true;
+}
+
+static void test_dev_class_init(ObjectClass *oc, const void *data)
+{
+    oc->props = test_dev_props;
+    DEVICE_CLASS(oc)->realize = test_dev_realize;
+}
+
+static const TypeInfo test_dev_info = {
+    .name = TYPE_TEST_DEV,
+    .parent = TYPE_DEVICE,
+    .instance_size = sizeof(TestDev),
+    .class_init = test_dev_class_init,
+};
+
+static void register_test_dev(void)
+{
+    type_register_static(&test_dev_info);
+}
+
+type_init(register_test_dev)
+
+/* Sets name=value on a fresh device and returns the error text, or NULL. */
+static char *set_error(const char *name, const char *value)
+{
+    g_autoptr(Object) obj = object_new(TYPE_TEST_DEV);
+    g_autoptr(GError) err = NULL;
+
+    if (object_property_set_str(obj, name, value, &err)) {
+        return NULL;
+    }
+    g_assert_error(err, VMSPEC_ERROR, err->code);
+    return g_strdup(err->message);
+}
+
+static void assert_set_error(const char *name, const char *value,
+                             const char *expected)
+{
+    g_autofree char *msg = set_error(name, value);
+
+    g_assert_cmpstr(msg, ==, expected);
+}
+
+/* Sets name=value and returns the value read back. */
+static char *roundtrip(const char *name, const char *value)
+{
+    g_autoptr(Object) obj = object_new(TYPE_TEST_DEV);
+
+    g_assert_true(object_property_set_str(obj, name, value, NULL));
+    return object_property_get_str(obj, name);
+}
+
+static void assert_roundtrip(const char *name, const char *value,
+                             const char *expected)
+{
+    g_autofree char *got = roundtrip(name, value);
+
+    g_assert_cmpstr(got, ==, expected);
+}
+
+static void test_defaults(void)
+{
+    g_autoptr(Object) obj = object_new(TYPE_TEST_DEV);
+    TestDev *d = TEST_DEV(obj);
+
+    g_assert_cmpint(d->queues, ==, 1);
+    g_assert_false(d->readonly);
+    g_assert_cmpstr(d->serial, ==, "none");
+    g_assert_cmpuint(d->size, ==, 64 * MiB);
+    g_assert_cmpint(d->mode, ==, 1);
+    g_assert_null(d->image.path);
+    g_assert_true(d->mac.is_auto);
+    g_assert_null(d->parent_obj.id);
+}
+
+static void test_default_strings(void)
+{
+    ObjectClass *oc = object_class_by_name(TYPE_TEST_DEV);
+    static const struct { const char *name, *def; } cases[] = {
+        { "queues", "1" }, { "readonly", "false" }, { "serial", "none" },
+        { "size", "64M" }, { "mode", "restart" }, { "image", NULL },
+        { "mac", "auto" }, { "id", NULL },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const Property *p = object_class_find_property(oc, cases[i].name);
+        g_autofree char *def = NULL;
+
+        g_assert_nonnull(p);
+        g_assert_nonnull(p->description);
+        def = property_default_str(p);
+        g_assert_cmpstr(def, ==, cases[i].def);
+    }
+}
+
+static void test_inherited(void)
+{
+    ObjectClass *oc = object_class_by_name(TYPE_TEST_DEV);
+    g_autoptr(GPtrArray) names = object_class_property_names(oc, NULL);
+
+    /* The base's "id" first, then the class's own in table order. */
+    g_assert_cmpuint(names->len, ==, 8);
+    g_assert_cmpstr(names->pdata[0], ==, "id");
+    g_assert_cmpstr(names->pdata[1], ==, "queues");
+    g_assert_cmpstr(names->pdata[7], ==, "mac");
+    assert_roundtrip("id", "disk0", "disk0");
+}
+
+static void test_int(void)
+{
+    assert_roundtrip("queues", "16", "16");
+    assert_roundtrip("queues", "0x4", "4");
+    assert_set_error("queues", "17",
+                     "17 is out of range: queues must be between 1 and 16");
+    assert_set_error("queues", "-3",
+                     "-3 is out of range: queues must be between 1 and 16");
+    assert_set_error("queues", "4x", "'4x' is not an integer (trailing "
+                     "characters)");
+    assert_set_error("queues", "", "'' is not an integer");
+    assert_set_error("queues", " 4", "' 4' is not an integer");
+    assert_set_error("queues", "99999999999999999999",
+                     "'99999999999999999999' is out of range for an "
+                     "integer");
+}
+
+static void test_bool(void)
+{
+    assert_roundtrip("readonly", "true", "true");
+    assert_roundtrip("readonly", "false", "false");
+    assert_set_error("readonly", "yes",
+                     "'yes' is not a boolean: expected true or false");
+}
+
+static void test_string(void)
+{
+    assert_roundtrip("serial", "abc 123", "abc 123");
+    assert_roundtrip("serial", "", "");
+}
+
+static void test_size(void)
+{
+    assert_roundtrip("size", "4096", "4K");
+    assert_roundtrip("size", "512M", "512M");
+    assert_roundtrip("size", "2G", "2G");
+    assert_roundtrip("size", "1536M", "1536M");
+    assert_roundtrip("size", "1g", "1G");
+    assert_roundtrip("size", "100000", "100000");
+    assert_roundtrip("size", "1GiB", "1G");
+    assert_set_error("size", "-1", "'-1' is not a size: must not be "
+                     "negative");
+    assert_set_error("size", "12Q", "'12Q' is not a size: unknown suffix "
+                     "'Q' (expected K, M, G or T)");
+    assert_set_error("size", "1.5G", "'1.5G' is not a size: unknown suffix "
+                     "'.5G' (expected K, M, G or T)");
+    assert_set_error("size", "G", "'G' is not a size: expected a number of "
+                     "bytes with an optional K, M, G or T suffix (512M, 2G)");
+    assert_set_error("size", "18446744073709551616",
+                     "'18446744073709551616' is too large for a size");
+    assert_set_error("size", "17179869184G",
+                     "'17179869184G' is too large for a size");
+    assert_set_error("size", "4G", "4G is out of range: size must be "
+                     "between 4K and 2G");
+    assert_set_error("size", "100", "100 is out of range: size must be "
+                     "between 4K and 2G");
+}
+
+static void test_size_parser(void)
+{
+    uint64_t v;
+
+    g_assert_true(parse_size("18446744073709551615", &v, NULL));
+    g_assert_cmpuint(v, ==, UINT64_MAX);
+    g_assert_true(parse_size("16383P", &v, NULL));
+    g_assert_false(parse_size("16384P", &v, NULL));
+    g_assert_false(parse_size("", &v, NULL));
+    g_assert_false(parse_size("1 G", &v, NULL));
+    g_assert_false(parse_size("0x10", &v, NULL));
+}
+
+static void test_enum(void)
+{
+    assert_roundtrip("mode", "exit", "exit");
+    assert_set_error("mode", "restrat",
+                     "'restrat' is not one of: exit, restart");
+    assert_set_error("mode", "", "'' is not one of: exit, restart");
+}
+
+static void test_path(void)
+{
+    g_autoptr(Object) obj = object_new(TYPE_TEST_DEV);
+    g_autoptr(GError) err = NULL;
+    TestDev *d = TEST_DEV(obj);
+
+    assert_roundtrip("image", "disk.img", "disk.img");
+    assert_set_error("image", "", "a path must not be empty");
+    g_assert_true(object_property_set_path_pin(obj, "image",
+        "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+        NULL));
+    g_assert_cmpstr(d->image.sha256, ==,
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    g_assert_false(object_property_set_path_pin(obj, "image", "abc", &err));
+    g_assert_cmpstr(err->message, ==,
+                    "'abc' is not a sha256: expected 64 hex digits");
+    g_clear_error(&err);
+    g_assert_false(object_property_set_path_pin(obj, "serial",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        &err));
+}
+
+static void test_mac(void)
+{
+    g_autoptr(Object) obj = object_new(TYPE_TEST_DEV);
+    TestDev *d = TEST_DEV(obj);
+
+    assert_roundtrip("mac", "52:54:00:AB:cd:01", "52:54:00:ab:cd:01");
+    assert_roundtrip("mac", "auto", "auto");
+    g_assert_true(object_property_set_str(obj, "mac", "02:00:00:00:00:07",
+                                          NULL));
+    g_assert_false(d->mac.is_auto);
+    g_assert_cmpuint(d->mac.bytes[5], ==, 7);
+    assert_set_error("mac", "52:54:00:12:34", "'52:54:00:12:34' is not a MAC "
+                     "address: expected six hex pairs like "
+                     "52:54:00:12:34:56, or auto");
+    assert_set_error("mac", "52:54:00:12:34:5g", "'52:54:00:12:34:5g' is not "
+                     "a MAC address: expected six hex pairs like "
+                     "52:54:00:12:34:56, or auto");
+    assert_set_error("mac", "52-54-00-12-34-56", "'52-54-00-12-34-56' is not "
+                     "a MAC address: expected six hex pairs like "
+                     "52:54:00:12:34:56, or auto");
+    assert_set_error("mac", "52:54:00:12:34:56:78", "'52:54:00:12:34:56:78' "
+                     "is not a MAC address: expected six hex pairs like "
+                     "52:54:00:12:34:56, or auto");
+    assert_set_error("mac", "01:00:5e:00:00:01", "'01:00:5e:00:00:01' is a "
+                     "multicast MAC address; a NIC needs a unicast one");
+    assert_set_error("mac", "00:00:00:00:00:00", "'00:00:00:00:00:00' is not "
+                     "a usable MAC address");
+}
+
+static void test_unknown_property(void)
+{
+    assert_set_error("qeues", "1", "'test-prop-device' has no property "
+                     "'qeues'");
+}
+
+static void test_required_and_realize(void)
+{
+    g_autoptr(Object) obj = object_new(TYPE_TEST_DEV);
+    g_autoptr(GError) err = NULL;
+    TestDev *d = TEST_DEV(obj);
+
+    object_property_set_str(obj, "id", "root", NULL);
+    device_set_origin(DEVICE(obj), "vm.yaml:7:5");
+    g_assert_false(device_realize(DEVICE(obj), &err));
+    g_assert_cmpstr(err->message, ==, "device 'root' (test-prop-device, "
+                    "vm.yaml:7:5): missing required property 'image'");
+    g_assert_cmpint(d->realize_calls, ==, 0);
+    g_clear_error(&err);
+
+    g_assert_true(object_property_set_str(obj, "image", "x.img", NULL));
+    g_assert_true(device_realize(DEVICE(obj), NULL));
+    g_assert_true(DEVICE(obj)->realized);
+    g_assert_true(device_realize(DEVICE(obj), NULL));
+    g_assert_cmpint(d->realize_calls, ==, 1);
+
+    /* Frozen once realized. */
+    g_assert_false(object_property_set_str(obj, "queues", "2", &err));
+    g_assert_cmpstr(err->message, ==,
+                    "cannot change a property of a realized device");
+    device_unrealize(DEVICE(obj));
+    g_assert_false(DEVICE(obj)->realized);
+    g_assert_true(object_property_set_str(obj, "queues", "2", NULL));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_assert_true(module_call_init(MODULE_INIT_QOM, NULL));
+
+    g_test_add_func("/property/defaults", test_defaults);
+    g_test_add_func("/property/default-strings", test_default_strings);
+    g_test_add_func("/property/inherited", test_inherited);
+    g_test_add_func("/property/int", test_int);
+    g_test_add_func("/property/bool", test_bool);
+    g_test_add_func("/property/string", test_string);
+    g_test_add_func("/property/size", test_size);
+    g_test_add_func("/property/size-parser", test_size_parser);
+    g_test_add_func("/property/enum", test_enum);
+    g_test_add_func("/property/path", test_path);
+    g_test_add_func("/property/mac", test_mac);
+    g_test_add_func("/property/unknown", test_unknown_property);
+    g_test_add_func("/property/required-and-realize",
+                    test_required_and_realize);
+    return g_test_run();
+}
