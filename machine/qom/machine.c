@@ -23,6 +23,19 @@ static const Property machine_props[] = {
     PROP_END,
 };
 
+MachineState *device_get_machine(DeviceState *dev)
+{
+    Object *parent = OBJECT(dev)->parent;
+
+    return parent ? (MachineState *)object_dynamic_cast(parent, TYPE_MACHINE)
+                  : NULL;
+}
+
+void machine_set_irq(MachineState *ms, unsigned gsi, bool level)
+{
+    MACHINE_GET_CLASS(ms)->set_irq(ms, gsi, level);
+}
+
 static void machine_class_init(ObjectClass *oc, const void *data)
 {
     MachineClass *mc = MACHINE_CLASS(oc);
