@@ -1,0 +1,210 @@
+/*
+ * Guest RAM.  One anonymous MAP_NORESERVE mapping backs all regions, so a
+ * 4 GiB guest costs nothing until the guest touches its pages.
+ */
+#include "machine/kvm/guest-mem.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
+#include <linux/kvm.h>
+
+#include "machine/qom/error.h"
+
+#define GUEST_PAGE_SIZE   4096ULL
+#define FOUR_GIB          0x100000000ULL
+
+struct GuestMem {
+    GuestMemRegion regions[GUEST_MEM_MAX_REGIONS];
+    unsigned nr_regions;
+    uint64_t size;
+    void *map;
+};
+
+/* RAM + swap of the host, in bytes: the most a guest can ever fill. */
+static uint64_t host_memory_limit(void)
+{
+    struct sysinfo si;
+
+    if (sysinfo(&si) < 0) {
+        return UINT64_MAX;
+    }
+    return ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
+}
+
+GuestMem *guest_mem_new(uint64_t ram_size, uint64_t hole_start,
+                        GError **errp)
+{
+    uint64_t limit;
+    GuestMem *m;
+    void *map;
+
+    if (ram_size == 0 || ram_size % GUEST_PAGE_SIZE) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "guest memory size %" G_GUINT64_FORMAT
+                    " is not a non-zero multiple of 4 KiB", ram_size);
+        return NULL;
+    }
+    g_assert(hole_start % GUEST_PAGE_SIZE == 0 && hole_start <= FOUR_GIB);
+    g_assert(hole_start > 0);
+
+    /*
+     * MAP_NORESERVE mappings succeed for sizes no host can back (the
+     * default overcommit heuristic skips them), and the guest would die of
+     * SIGBUS/OOM later.  Refuse up front what RAM + swap cannot hold.
+     */
+    limit = host_memory_limit();
+    if (ram_size > limit || ram_size > (UINT64_MAX - FOUR_GIB) / 2) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "guest memory of %" G_GUINT64_FORMAT " MiB exceeds "
+                    "this host's RAM + swap (%" G_GUINT64_FORMAT " MiB)",
+                    ram_size >> 20, limit >> 20);
+        return NULL;
+    }
+    map = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (map == MAP_FAILED) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
+                    "cannot map %" G_GUINT64_FORMAT " MiB of guest memory: %s",
+                    ram_size >> 20, g_strerror(errno));
+        return NULL;
+    }
+    /* Transparent huge pages cut EPT/NPT misses; guest RAM in a core dump
+     * is large and private.  Both are hints: failure is harmless. */
+    (void)madvise(map, ram_size, MADV_HUGEPAGE);
+    (void)madvise(map, ram_size, MADV_DONTDUMP);
+
+    m = g_new0(GuestMem, 1);
+    m->map = map;
+    m->size = ram_size;
+    m->regions[0] = (GuestMemRegion){
+        .gpa = 0,
+        .size = MIN(ram_size, hole_start),
+        .host = map,
+    };
+    m->nr_regions = 1;
+    if (ram_size > hole_start) {
+        m->regions[1] = (GuestMemRegion){
+            .gpa = FOUR_GIB,
+            .size = ram_size - hole_start,
+            .host = (uint8_t *)map + hole_start,
+        };
+        m->nr_regions = 2;
+    }
+    return m;
+}
+
+bool guest_mem_register(GuestMem *m, int vm_fd, uint32_t first_slot,
+                        GError **errp)
+{
+    for (unsigned i = 0; i < m->nr_regions; i++) {
+        /* api.rst KVM_SET_USER_MEMORY_REGION */
+        struct kvm_userspace_memory_region r = {
+            .slot = first_slot + i,
+            .guest_phys_addr = m->regions[i].gpa,
+            .memory_size = m->regions[i].size,
+            .userspace_addr = (uintptr_t)m->regions[i].host,
+        };
+
+        if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+            g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_KVM,
+                        "KVM_SET_USER_MEMORY_REGION (slot %u, %"
+                        G_GUINT64_FORMAT " MiB at 0x%" G_GINT64_MODIFIER
+                        "x): %s", r.slot, (uint64_t)r.memory_size >> 20,
+                        (uint64_t)r.guest_phys_addr, g_strerror(errno));
+            return false;
+        }
+    }
+    return true;
+}
+
+void guest_mem_free(GuestMem *m)
+{
+    if (!m) {
+        return;
+    }
+    munmap(m->map, m->size);
+    g_free(m);
+}
+
+uint64_t guest_mem_size(const GuestMem *m)
+{
+    return m->size;
+}
+
+uint64_t guest_mem_low_end(const GuestMem *m)
+{
+    return m->regions[0].gpa + m->regions[0].size;
+}
+
+unsigned guest_mem_region_count(const GuestMem *m)
+{
+    return m->nr_regions;
+}
+
+const GuestMemRegion *guest_mem_region(const GuestMem *m, unsigned i)
+{
+    g_assert(i < m->nr_regions);
+    return &m->regions[i];
+}
+
+void *guest_mem_translate(GuestMem *m, uint64_t gpa, uint64_t len)
+{
+    if (len == 0) {
+        return NULL;
+    }
+    for (unsigned i = 0; i < m->nr_regions; i++) {
+        const GuestMemRegion *r = &m->regions[i];
+
+        /* Written so that nothing overflows: gpa - r->gpa is computed only
+         * when gpa >= r->gpa, and compared against sizes, never summed. */
+        if (gpa >= r->gpa && gpa - r->gpa < r->size &&
+            len <= r->size - (gpa - r->gpa)) {
+            return r->host + (gpa - r->gpa);
+        }
+    }
+    return NULL;
+}
+
+static void set_range_error(GError **errp, uint64_t gpa, uint64_t len)
+{
+    g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                "guest range 0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER
+                "x is not inside guest RAM", gpa, len);
+}
+
+bool guest_mem_write(GuestMem *m, uint64_t gpa, const void *src,
+                     uint64_t len, GError **errp)
+{
+    void *p;
+
+    if (len == 0) {
+        return true;
+    }
+    p = guest_mem_translate(m, gpa, len);
+    if (!p) {
+        set_range_error(errp, gpa, len);
+        return false;
+    }
+    memcpy(p, src, len);
+    return true;
+}
+
+bool guest_mem_read(GuestMem *m, uint64_t gpa, void *dst, uint64_t len,
+                    GError **errp)
+{
+    const void *p;
+
+    if (len == 0) {
+        return true;
+    }
+    p = guest_mem_translate(m, gpa, len);
+    if (!p) {
+        set_range_error(errp, gpa, len);
+        return false;
+    }
+    memcpy(dst, p, len);
+    return true;
+}
