@@ -376,8 +376,16 @@ static ObjectClass *lookup_type(Builder *b, const SpecNode *node,
 
         if (g_strcmp0(list_of, list) != 0) {
             if (name && strcmp(object_class_get_name(oc), name) == 0) {
-                spec_diags_add(b->diags, &node->mark, "type '%s' goes under "
-                               "%s:, not %s:", name, list_of, list);
+                /* No spec_list: the machine creates it (serial-8250). */
+                if (list_of) {
+                    spec_diags_add(b->diags, &node->mark, "type '%s' goes "
+                                   "under %s:, not %s:", name, list_of,
+                                   list);
+                } else {
+                    spec_diags_add(b->diags, &node->mark, "type '%s' is "
+                                   "part of the machine; it cannot be "
+                                   "listed under %s:", name, list);
+                }
                 g_slist_free(classes);
                 return NULL;
             }

@@ -97,6 +97,8 @@ const char *vm_exit_reason_name(VmExitReason reason)
         return "crash";
     case VM_EXIT_ERROR:
         return "error";
+    case VM_EXIT_QUIT:
+        return "quit";
     }
     return "unknown";
 }

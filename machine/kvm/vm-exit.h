@@ -17,6 +17,7 @@ typedef enum {
     VM_EXIT_PANIC,          /* guest kernel panic (pvpanic, system event) */
     VM_EXIT_CRASH,          /* triple fault, KVM internal error, bad entry */
     VM_EXIT_ERROR,          /* a host-side failure (KVM_RUN errno, ...) */
+    VM_EXIT_QUIT,           /* the user asked to stop (console Ctrl-A x) */
 } VmExitReason;
 
 typedef struct VmExit VmExit;

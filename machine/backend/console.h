@@ -1,0 +1,119 @@
+/*
+ * The host side of a guest console: where the UART's output goes and where
+ * its input comes from.  A console is named by a spec string:
+ *
+ *   "stdio"      output to stdout with write(2), unbuffered; input from
+ *                stdin.  When stdin is a terminal it is put in raw mode
+ *                (no echo, no line editing, no signals from Ctrl-C: those
+ *                keys go to the guest) and Ctrl-A x asks the VM to stop;
+ *                Ctrl-A Ctrl-A sends one Ctrl-A.  Output processing (OPOST)
+ *                is kept as it was, as QEMU does, so that the VMM's own
+ *                messages on the same terminal still end lines properly;
+ *                the guest's "\r\n" then becomes "\r\r\n", which a
+ *                terminal shows the same.  When stdin is not a terminal
+ *                (CI, a pipe, /dev/null) it is read as plain bytes, without
+ *                escapes, and end of file just means no more input: the VM
+ *                keeps running.
+ *   "file:PATH"  output to PATH, created or truncated when the console
+ *                opens (each run's log is that run's only); no input.
+ *                PATH is used as given (relative to the working directory).
+ *   "none"       output discarded, no input.
+ *
+ * Input is read on a thread of the console's own that feeds the device
+ * through two callbacks, with backpressure: the thread only reads as many
+ * bytes as the device says it can take, and waits (without reading) while
+ * the device is full until the device calls console_accept_input(); a
+ * pipe's writer then blocks, nothing is dropped.  A terminal is the one
+ * exception: it is always read, so that Ctrl-A x works even when the guest
+ * reads nothing; up to 4 KiB of typeahead is held for the guest and more
+ * is dropped, as a UART overrun would.  console_free() stops and joins
+ * the thread.
+ */
+#ifndef VMSPEC_BACKEND_CONSOLE_H
+#define VMSPEC_BACKEND_CONSOLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <glib.h>
+
+#include "machine/kvm/vm-exit.h"
+
+/* The escape key: Ctrl-A, as in QEMU's -nographic / -serial mon:stdio. */
+#define CONSOLE_ESCAPE_CHAR 0x01
+/* After the escape key: quit (VM_EXIT_QUIT). */
+#define CONSOLE_QUIT_CHAR 'x'
+
+typedef struct Console Console;
+
+/*
+ * How many input bytes the device can take now (0: full).  Called on the
+ * console's input thread; the device does its own locking.
+ */
+typedef size_t (*ConsoleCanReceiveFn)(void *opaque);
+/* Delivers len input bytes, len <= the last can_receive answer.  Called on
+ * the console's input thread. */
+typedef void (*ConsoleReceiveFn)(void *opaque, const uint8_t *buf,
+                                 size_t len);
+
+/* Checks a console spec string ("stdio", "none", "file:PATH" with a
+ * non-empty PATH); the validator of the serial device's property. */
+bool console_spec_check(const char *spec, GError **errp);
+
+/*
+ * Opens the console named by spec (see above).  exit (borrowed; may be
+ * NULL) is where Ctrl-A x sends VM_EXIT_QUIT; it must outlive the console.
+ * "stdio" on a terminal puts the terminal in raw mode now.  Caller owns
+ * (console_free).  Main thread.
+ */
+Console *console_open(const char *spec, VmExit *exit, GError **errp);
+
+/*
+ * A "stdio" console over other descriptors: input from in_fd (-1: none),
+ * output to out_fd (-1: discarded).  The fds are borrowed: the caller keeps
+ * them open until console_free() and closes them after.  A terminal in_fd
+ * gets raw mode and the escape keys, as stdin would.  For owners that
+ * multiplex consoles, and for tests (a pipe, a pseudo-terminal).
+ */
+Console *console_open_fds(int in_fd, int out_fd, VmExit *exit,
+                          GError **errp);
+
+/*
+ * Starts delivering input to the callbacks; a no-op for consoles without
+ * input.  Call once, after the device is ready to receive.  The callbacks
+ * run on the console's thread until console_free() returns.  Main thread.
+ */
+bool console_start_input(Console *c, ConsoleCanReceiveFn can_receive,
+                         ConsoleReceiveFn receive, void *opaque,
+                         GError **errp);
+
+/* Tells the input thread that the device has room again (after it said 0).
+ * Cheap (one eventfd write); any thread, also with the device lock held. */
+void console_accept_input(Console *c);
+
+/*
+ * Writes guest output; blocks until written (a full pipe slows the guest
+ * down rather than losing bytes).  Write errors (a closed pipe, a full
+ * disk) drop the bytes: the guest cannot be told.  Any thread.
+ */
+void console_write(Console *c, const uint8_t *buf, size_t len);
+
+/* True if this console put a terminal in raw mode and has not restored it
+ * yet.  Any thread. */
+bool console_is_raw(Console *c);
+
+/*
+ * Puts the terminal back as it was before console_open().  Idempotent and
+ * async-signal-safe (an atomic flag and tcsetattr(3)), so an owner may call
+ * it from a signal handler or an atexit-style exit path as well as from its
+ * normal one; console_free() calls it too.  NULL is fine.  Any thread.
+ */
+void console_restore_terminal(Console *c);
+
+/* Stops and joins the input thread, restores the terminal, closes what the
+ * console opened.  NULL is fine.  Main thread. */
+void console_free(Console *c);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Console, console_free)
+
+#endif

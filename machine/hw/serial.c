@@ -1,0 +1,545 @@
+/*
+ * serial-8250: a 16550A UART (National Semiconductor PC16550D data sheet;
+ * register use as in Linux drivers/tty/serial/8250/8250_port.c and the bit
+ * names of include/uapi/linux/serial_reg.h).
+ *
+ * Transmission is instant: a byte written to THR goes straight to the
+ * console, so THR and the transmitter are always empty (LSR THRE | TEMT)
+ * and the THRE interrupt is pending again right after each write.  Input
+ * bytes fill a 16-byte receive FIFO (1 byte with the FIFO off); the
+ * console stops reading while it is full.  Received data raises the "RX
+ * data available" interrupt at once (no trigger level, no timeout).
+ *
+ * The interrupt is an edge on the IOAPIC pin: the line goes high when an
+ * enabled source becomes pending, low when none is, and each newly pending
+ * source while the line is already high pulses it (low, then high) so
+ * that the guest sees a new edge.
+ *
+ * Threading: vCPU threads call the register handlers, the console's input
+ * thread calls the receive callbacks; one mutex guards the state.
+ */
+#include "machine/hw/serial.h"
+
+#include "machine/kvm/iobus.h"
+#include "machine/qom/error.h"
+#include "machine/qom/machine.h"
+#include "machine/qom/property.h"
+#include "machine/x86/aml.h"
+#include "machine/x86/layout.h"
+
+/* Register offsets (serial_reg.h). */
+#define UART_RX     0       /* read: receive buffer (DLAB 0) */
+#define UART_TX     0       /* write: transmit holding (DLAB 0) */
+#define UART_DLL    0       /* divisor latch low (DLAB 1) */
+#define UART_IER    1       /* interrupt enable (DLAB 0) */
+#define UART_DLM    1       /* divisor latch high (DLAB 1) */
+#define UART_IIR    2       /* read: interrupt identification */
+#define UART_FCR    2       /* write: FIFO control */
+#define UART_LCR    3
+#define UART_MCR    4
+#define UART_LSR    5
+#define UART_MSR    6
+#define UART_SCR    7
+#define UART_REGS   8
+
+#define UART_IER_RDI    0x01    /* received data available */
+#define UART_IER_THRI   0x02    /* transmit holding register empty */
+#define UART_IER_RLSI   0x04    /* receiver line status */
+#define UART_IER_MSI    0x08    /* modem status */
+#define UART_IER_MASK   0x0f    /* the 16550A has only these */
+
+#define UART_IIR_NO_INT 0x01
+#define UART_IIR_MSI    0x00
+#define UART_IIR_THRI   0x02
+#define UART_IIR_RDI    0x04
+#define UART_IIR_FIFO   0xc0    /* both set: a 16550A with FIFOs on */
+
+#define UART_FCR_ENABLE_FIFO    0x01
+#define UART_FCR_CLEAR_RCVR     0x02
+#define UART_FCR_CLEAR_XMIT     0x04
+#define UART_FCR_KEEP           0xc9    /* enable, DMA mode, trigger */
+
+#define UART_LCR_DLAB   0x80
+
+#define UART_MCR_DTR    0x01
+#define UART_MCR_RTS    0x02
+#define UART_MCR_OUT1   0x04
+#define UART_MCR_OUT2   0x08
+#define UART_MCR_LOOP   0x10
+#define UART_MCR_MASK   0x1f
+
+#define UART_LSR_DR     0x01
+#define UART_LSR_THRE   0x20
+#define UART_LSR_TEMT   0x40
+
+#define UART_MSR_DCTS   0x01
+#define UART_MSR_DDSR   0x02
+#define UART_MSR_TERI   0x04
+#define UART_MSR_DDCD   0x08
+#define UART_MSR_DELTAS 0x0f
+#define UART_MSR_CTS    0x10
+#define UART_MSR_DSR    0x20
+#define UART_MSR_RI     0x40
+#define UART_MSR_DCD    0x80
+/* Outside loopback the far end is always there and ready. */
+#define UART_MSR_IDLE   (UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS)
+
+/* Receive FIFO depth of the 16550A. */
+#define SERIAL_RX_FIFO  16
+
+/* Interrupt sources, as a mask, for the edge logic. */
+#define SRC_RDI     0x1
+#define SRC_THRI    0x2
+#define SRC_MSI     0x4
+
+typedef struct Serial {
+    DeviceState parent_obj;
+    int64_t iobase;
+    int64_t irq;
+    char *console_spec;
+
+    MachineState *ms;           /* borrowed: our parent */
+    Console *console;
+    bool registered;
+
+    GMutex lock;                /* guards everything below */
+    uint8_t ier, lcr, mcr, msr, scr, fcr, dll, dlm;
+    bool thr_ipending;          /* THRE interrupt latched */
+    uint8_t rx[SERIAL_RX_FIFO];
+    unsigned rx_head, rx_count;
+    unsigned sources;           /* SRC_* pending and enabled */
+    bool irq_level;
+} Serial;
+
+#define SERIAL(obj) OBJECT_CHECK(Serial, (obj), TYPE_SERIAL_8250)
+
+static const Property serial_props[] = {
+    PROP_INT("iobase", Serial, iobase, X86_SERIAL0_PORT, 0,
+             0x10000 - UART_REGS, "First of the UART's 8 I/O ports"),
+    PROP_INT("irq", Serial, irq, X86_SERIAL0_IRQ, 0, 23,
+             "Interrupt line (GSI), edge-triggered"),
+    PROP_STRING_CHECKED("console", Serial, console_spec, "stdio",
+                        console_spec_check, "stdio|none|file:PATH",
+                        "Where output goes and input comes from"),
+    PROP_END,
+};
+
+/* --- State helpers (lock held) ------------------------------------------ */
+
+static unsigned serial_rx_capacity(Serial *s)
+{
+    return (s->fcr & UART_FCR_ENABLE_FIFO) ? SERIAL_RX_FIFO : 1;
+}
+
+/* Bytes the receiver takes now: none in loopback, where the line is
+ * disconnected from the outside. */
+static unsigned serial_rx_room(Serial *s)
+{
+    if (s->mcr & UART_MCR_LOOP) {
+        return 0;
+    }
+    return serial_rx_capacity(s) - s->rx_count;
+}
+
+static void serial_rx_push(Serial *s, uint8_t b)
+{
+    if (s->rx_count < serial_rx_capacity(s)) {
+        s->rx[(s->rx_head + s->rx_count) % SERIAL_RX_FIFO] = b;
+        s->rx_count++;
+    }
+}
+
+static uint8_t serial_rx_pop(Serial *s)
+{
+    uint8_t b;
+
+    if (s->rx_count == 0) {
+        return 0;
+    }
+    b = s->rx[s->rx_head];
+    s->rx_head = (s->rx_head + 1) % SERIAL_RX_FIFO;
+    s->rx_count--;
+    return b;
+}
+
+static void serial_rx_clear(Serial *s)
+{
+    s->rx_head = 0;
+    s->rx_count = 0;
+}
+
+static unsigned serial_pending_sources(Serial *s)
+{
+    unsigned src = 0;
+
+    if ((s->ier & UART_IER_RDI) && s->rx_count > 0) {
+        src |= SRC_RDI;
+    }
+    if ((s->ier & UART_IER_THRI) && s->thr_ipending) {
+        src |= SRC_THRI;
+    }
+    if ((s->ier & UART_IER_MSI) && (s->msr & UART_MSR_DELTAS)) {
+        src |= SRC_MSI;
+    }
+    return src;
+}
+
+/* IIR: the highest-priority pending source (data sheet table 4). */
+static uint8_t serial_iir(Serial *s)
+{
+    unsigned src = serial_pending_sources(s);
+    uint8_t iir = (s->fcr & UART_FCR_ENABLE_FIFO) ? UART_IIR_FIFO : 0;
+
+    if (src & SRC_RDI) {
+        return iir | UART_IIR_RDI;
+    }
+    if (src & SRC_THRI) {
+        return iir | UART_IIR_THRI;
+    }
+    if (src & SRC_MSI) {
+        return iir | UART_IIR_MSI;
+    }
+    return iir | UART_IIR_NO_INT;
+}
+
+/* Drives the line after any change: a new edge for each new source. */
+static void serial_update_irq(Serial *s)
+{
+    unsigned src = serial_pending_sources(s);
+    unsigned fresh = src & ~s->sources;
+
+    s->sources = src;
+    if (!src) {
+        if (s->irq_level) {
+            s->irq_level = false;
+            machine_set_irq(s->ms, (unsigned)s->irq, false);
+        }
+        return;
+    }
+    if (fresh) {
+        if (s->irq_level) {
+            machine_set_irq(s->ms, (unsigned)s->irq, false);
+        }
+        s->irq_level = true;
+        machine_set_irq(s->ms, (unsigned)s->irq, true);
+    }
+}
+
+/* Modem status inputs: in loopback they mirror the MCR outputs (DTR->DSR,
+ * RTS->CTS, OUT1->RI, OUT2->DCD), which Linux's autoconfig checks. */
+static void serial_update_msr(Serial *s)
+{
+    uint8_t in = UART_MSR_IDLE;
+    uint8_t old = s->msr;
+    uint8_t changed;
+
+    if (s->mcr & UART_MCR_LOOP) {
+        in = ((s->mcr & UART_MCR_DTR) ? UART_MSR_DSR : 0) |
+             ((s->mcr & UART_MCR_RTS) ? UART_MSR_CTS : 0) |
+             ((s->mcr & UART_MCR_OUT1) ? UART_MSR_RI : 0) |
+             ((s->mcr & UART_MCR_OUT2) ? UART_MSR_DCD : 0);
+    }
+    changed = (uint8_t)(old ^ in);
+    s->msr = (uint8_t)((old & UART_MSR_DELTAS) | in);
+    if (changed & UART_MSR_CTS) {
+        s->msr |= UART_MSR_DCTS;
+    }
+    if (changed & UART_MSR_DSR) {
+        s->msr |= UART_MSR_DDSR;
+    }
+    if ((old & UART_MSR_RI) && !(in & UART_MSR_RI)) {
+        s->msr |= UART_MSR_TERI;   /* trailing edge of ring */
+    }
+    if (changed & UART_MSR_DCD) {
+        s->msr |= UART_MSR_DDCD;
+    }
+}
+
+/* --- Guest accesses ------------------------------------------------------ */
+
+static uint64_t serial_read(void *opaque, uint64_t offset, unsigned size)
+{
+    Serial *s = opaque;
+    bool was_full, wake;
+    uint8_t v = 0;
+
+    g_mutex_lock(&s->lock);
+    was_full = serial_rx_room(s) == 0;
+    switch (offset) {
+    case UART_RX:
+        v = (s->lcr & UART_LCR_DLAB) ? s->dll : serial_rx_pop(s);
+        break;
+    case UART_IER:
+        v = (s->lcr & UART_LCR_DLAB) ? s->dlm : s->ier;
+        break;
+    case UART_IIR:
+        v = serial_iir(s);
+        /* Reading IIR while it reports THRE clears that interrupt. */
+        if ((v & 0x0f) == UART_IIR_THRI) {
+            s->thr_ipending = false;
+        }
+        break;
+    case UART_LCR:
+        v = s->lcr;
+        break;
+    case UART_MCR:
+        v = s->mcr;
+        break;
+    case UART_LSR:
+        v = UART_LSR_THRE | UART_LSR_TEMT |
+            (s->rx_count > 0 ? UART_LSR_DR : 0);
+        break;
+    case UART_MSR:
+        v = s->msr;
+        s->msr &= (uint8_t)~UART_MSR_DELTAS;
+        break;
+    case UART_SCR:
+        v = s->scr;
+        break;
+    }
+    serial_update_irq(s);
+    wake = was_full && serial_rx_room(s) > 0;
+    g_mutex_unlock(&s->lock);
+    if (wake) {
+        console_accept_input(s->console);
+    }
+    return v;
+}
+
+static void serial_write(void *opaque, uint64_t offset, uint64_t value,
+                         unsigned size)
+{
+    Serial *s = opaque;
+    uint8_t v = (uint8_t)value;
+    bool was_full, wake, transmit = false;
+
+    g_mutex_lock(&s->lock);
+    was_full = serial_rx_room(s) == 0;
+    switch (offset) {
+    case UART_TX:
+        if (s->lcr & UART_LCR_DLAB) {
+            s->dll = v;
+            break;
+        }
+        if (s->mcr & UART_MCR_LOOP) {
+            serial_rx_push(s, v);
+        } else {
+            transmit = true;
+        }
+        /* Sent at once: THR is empty again, a new THRE interrupt. */
+        s->thr_ipending = false;
+        serial_update_irq(s);
+        s->thr_ipending = true;
+        break;
+    case UART_IER:
+        if (s->lcr & UART_LCR_DLAB) {
+            s->dlm = v;
+            break;
+        }
+        /* Enabling THRI while THR is empty raises THRE (Linux's startup
+         * checks this: UART_BUG_TXEN, UART_BUG_THRE). */
+        if ((v & UART_IER_THRI) && !(s->ier & UART_IER_THRI)) {
+            s->thr_ipending = true;
+        }
+        s->ier = v & UART_IER_MASK;
+        break;
+    case UART_FCR:
+        if ((v ^ s->fcr) & UART_FCR_ENABLE_FIFO) {
+            serial_rx_clear(s);    /* switching FIFOs resets them */
+        }
+        if (v & UART_FCR_CLEAR_RCVR) {
+            serial_rx_clear(s);
+        }
+        s->fcr = v & UART_FCR_KEEP;
+        break;
+    case UART_LCR:
+        s->lcr = v;
+        break;
+    case UART_MCR:
+        s->mcr = v & UART_MCR_MASK;
+        serial_update_msr(s);
+        break;
+    case UART_LSR:
+    case UART_MSR:
+        break;                      /* read-only (factory test) */
+    case UART_SCR:
+        s->scr = v;
+        break;
+    }
+    serial_update_irq(s);
+    wake = was_full && serial_rx_room(s) > 0;
+    g_mutex_unlock(&s->lock);
+    if (transmit) {
+        console_write(s->console, &v, 1);
+    }
+    if (wake) {
+        console_accept_input(s->console);
+    }
+}
+
+/* --- Console input (console thread) -------------------------------------- */
+
+static size_t serial_can_receive(void *opaque)
+{
+    Serial *s = opaque;
+    size_t room;
+
+    g_mutex_lock(&s->lock);
+    room = serial_rx_room(s);
+    g_mutex_unlock(&s->lock);
+    return room;
+}
+
+static void serial_receive(void *opaque, const uint8_t *buf, size_t len)
+{
+    Serial *s = opaque;
+
+    g_mutex_lock(&s->lock);
+    for (size_t i = 0; i < len; i++) {
+        serial_rx_push(s, buf[i]);
+    }
+    serial_update_irq(s);
+    g_mutex_unlock(&s->lock);
+}
+
+/* --- Device -------------------------------------------------------------- */
+
+void serial_set_console(DeviceState *dev, Console *console)
+{
+    Serial *s = SERIAL(dev);
+
+    g_assert(!dev->realized);
+    console_free(s->console);
+    s->console = console;
+}
+
+Console *serial_get_console(DeviceState *dev)
+{
+    return dev->realized ? SERIAL(dev)->console : NULL;
+}
+
+static void serial_reset(Serial *s)
+{
+    s->ier = 0;
+    s->lcr = 0;
+    s->mcr = 0;
+    s->msr = UART_MSR_IDLE;
+    s->scr = 0;
+    s->fcr = 0;
+    s->dll = 12;                    /* 9600 baud from 1.8432 MHz */
+    s->dlm = 0;
+    s->thr_ipending = false;
+    serial_rx_clear(s);
+    s->sources = 0;
+    s->irq_level = false;
+}
+
+static void serial_unrealize(DeviceState *dev)
+{
+    Serial *s = SERIAL(dev);
+
+    if (s->registered) {
+        iobus_unregister(s->ms->pio_bus, (uint64_t)s->iobase);
+        s->registered = false;
+    }
+    /* Joins the input thread and restores the terminal. */
+    console_free(s->console);
+    s->console = NULL;
+}
+
+static bool serial_realize(DeviceState *dev, GError **errp)
+{
+    Serial *s = SERIAL(dev);
+    const char *name = dev->id ? dev->id : TYPE_SERIAL_8250;
+
+    s->ms = device_get_machine(dev);
+    if (!s->ms || !s->ms->pio_bus) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "needs a machine with a port I/O bus");
+        return false;
+    }
+    serial_reset(s);
+    if (!s->console) {
+        s->console = console_open(s->console_spec, s->ms->exit, errp);
+        if (!s->console) {
+            return false;
+        }
+    }
+    if (!iobus_register(s->ms->pio_bus, (uint64_t)s->iobase, UART_REGS,
+                        name, serial_read, serial_write, s, errp)) {
+        goto fail;
+    }
+    s->registered = true;
+    if (!console_start_input(s->console, serial_can_receive, serial_receive,
+                             s, errp)) {
+        goto fail;
+    }
+    return true;
+
+fail:
+    serial_unrealize(dev);
+    return false;
+}
+
+/*
+ * Device(COM1) in the DSDT.  A hardware-reduced ACPI guest wires the UART's
+ * interrupt from here (Linux 8250_pnp matches PNP0501):
+ * _CRS { IO(Decode16, base, base, 1, 8), Interrupt(edge, high, excl) }.
+ */
+static void serial_acpi_aml(DeviceState *dev, Aml *scope)
+{
+    Serial *s = SERIAL(dev);
+
+    aml_device_begin(scope, "COM1");
+    aml_name_eisaid(scope, "_HID", "PNP0501");
+    aml_name_int(scope, "_UID", 0);
+    aml_name(scope, "_CRS");
+    aml_resource_template_begin(scope);
+    aml_io(scope, true, (uint16_t)s->iobase, (uint16_t)s->iobase, 1,
+           UART_REGS);
+    aml_interrupt(scope, AML_EDGE, AML_ACTIVE_HIGH, AML_EXCLUSIVE,
+                  (uint32_t)s->irq);
+    aml_end(scope);
+    aml_end(scope);
+}
+
+static void serial_instance_init(Object *obj)
+{
+    g_mutex_init(&SERIAL(obj)->lock);
+}
+
+static void serial_instance_finalize(Object *obj)
+{
+    Serial *s = SERIAL(obj);
+
+    console_free(s->console);      /* one set but never realized */
+    g_mutex_clear(&s->lock);
+}
+
+static void serial_class_init(ObjectClass *oc, const void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(oc);
+
+    oc->props = serial_props;
+    dc->spec_list = NULL;           /* created by the machine, not specs */
+    dc->realize = serial_realize;
+    dc->unrealize = serial_unrealize;
+    dc->acpi_aml = serial_acpi_aml;
+}
+
+static const TypeInfo serial_info = {
+    .name = TYPE_SERIAL_8250,
+    .parent = TYPE_DEVICE,
+    .description = "16550A UART (the console), created by the machine",
+    .instance_size = sizeof(Serial),
+    .instance_init = serial_instance_init,
+    .instance_finalize = serial_instance_finalize,
+    .class_init = serial_class_init,
+};
+
+static void serial_register_types(void)
+{
+    type_register_static(&serial_info);
+}
+
+type_init(serial_register_types)
