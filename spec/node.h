@@ -98,7 +98,8 @@ const char *spec_node_scalar(const SpecNode *node);
 /*
  * Maps.  Keys are unique within a map.  spec_node_map_set() takes ownership
  * of value and replaces (frees) an existing value under the same key, keeping
- * the key's position; a new key goes last.  key_mark may be NULL.
+ * the key's position (and its mark, when key_mark is NULL); a new key goes
+ * last.  key_mark may be NULL.
  */
 void spec_node_map_set(SpecNode *map, const char *key,
                        const SpecMark *key_mark, SpecNode *value);
@@ -134,7 +135,8 @@ SpecNode *spec_node_lookup(const SpecNode *node, const char *path);
 
 /*
  * A compact, single-line flow rendering for tests and debug output:
- * {a: 1, b: [x, "y"]}.  Quoted scalars are written in double quotes.  With
+ * {a: 1, b: [x, "y"]}.  Quoted scalars (and plain ones holding flow
+ * syntax) are written in double quotes, an empty plain scalar as ~.  With
  * with_marks, every node is prefixed by @LINE:COL.  Caller g_free()s.
  */
 char *spec_node_to_string(const SpecNode *node, bool with_marks);

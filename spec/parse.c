@@ -107,6 +107,16 @@ static void report_yaml_error(Parser *p)
         yaml_mark_t ym = { 0 };
         g_autofree char *value = NULL;
 
+        /* A bad trailing octet: point at the character it breaks, at
+         * most 3 bytes back (RFC 3629: sequences are up to 4 bytes). */
+        if (strstr(problem, "trailing")) {
+            for (gsize k = 1; k <= 3 && k <= off; k++) {
+                if (((guchar)p->data[off - k] & 0xc0) == 0xc0) {
+                    off -= k;
+                    break;
+                }
+            }
+        }
         for (gsize i = 0; i < off; i++) {
             if (p->data[i] == '\n') {
                 ym.line++;
