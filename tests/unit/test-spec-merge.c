@@ -214,6 +214,45 @@ static void test_extends_missing(Fixture *f, gconstpointer data)
                     "not a map");
 }
 
+static void test_extends_bad(Fixture *f, gconstpointer data)
+{
+    g_autofree char *e1 = NULL;
+    g_autofree char *e2 = NULL;
+    g_autofree char *e3 = NULL;
+
+    put(f, "sub/x.yaml", "vmspec: 1\n");
+    put(f, "d.yaml", "extends: sub\n");
+    e1 = load_err("d.yaml");
+    g_assert_cmpstr(e1, ==, "d.yaml:1:10: can't read base spec 'sub': Is a "
+                    "directory (d.yaml -> sub)");
+    put(f, "n.yaml", "vmspec: 1\nextends:\n");
+    e2 = load_err("n.yaml");
+    g_assert_cmpstr(e2, ==, "n.yaml:2:9: 'extends' must name a spec file, "
+                    "not null");
+    put(f, "q.yaml", "extends: ''\n");
+    e3 = load_err("q.yaml");
+    g_assert_cmpstr(e3, ==, "q.yaml:1:10: 'extends' must name a spec file, "
+                    "not an empty string");
+}
+
+static void test_extends_too_long(Fixture *f, gconstpointer data)
+{
+    g_autofree char *e = NULL;
+
+    for (int i = 0; i < 20; i++) {
+        g_autofree char *name = g_strdup_printf("c%d.yaml", i);
+        g_autofree char *text = g_strdup_printf("extends: c%d.yaml\n", i + 1);
+
+        put(f, name, text);
+    }
+    e = load_err("c0.yaml");
+    g_assert_cmpstr(e, ==, "c15.yaml:1:10: 'extends' chain longer than 16 "
+                    "files: c0.yaml -> c1.yaml -> c2.yaml -> c3.yaml -> "
+                    "c4.yaml -> c5.yaml -> c6.yaml -> c7.yaml -> c8.yaml -> "
+                    "c9.yaml -> c10.yaml -> c11.yaml -> c12.yaml -> "
+                    "c13.yaml -> c14.yaml -> c15.yaml -> c16.yaml");
+}
+
 static void test_extends_base_error(Fixture *f, gconstpointer data)
 {
     g_autofree char *e = NULL;
@@ -371,6 +410,8 @@ int main(int argc, char **argv)
     ADD("/spec/merge/extends-chain-marks", test_extends_chain_and_marks);
     ADD("/spec/merge/extends-cycle", test_extends_cycle);
     ADD("/spec/merge/extends-missing", test_extends_missing);
+    ADD("/spec/merge/extends-bad", test_extends_bad);
+    ADD("/spec/merge/extends-too-long", test_extends_too_long);
     ADD("/spec/merge/extends-base-error", test_extends_base_error);
     ADD("/spec/merge/load-buffer", test_load_buffer);
     ADD("/spec/merge/set-good", test_set_good);

@@ -227,8 +227,16 @@ static void test_syntax_errors(void)
                "(while scanning a quoted scalar at 1:4)");
     ASSERT_ERR("machine:\n\tcpus: 2\n",
                "t.yaml:2:1: found character that cannot start any token "
-               "(while scanning for the next token at 2:1); tabs can't be "
+               "(while scanning for the next token); tabs can't be "
                "used for indentation in YAML, use spaces");
+    ASSERT_ERR("key: value\n\tother: 1\n",
+               "t.yaml:2:1: found a tab character that violates indentation "
+               "(while scanning a plain scalar at 1:6); tabs can't be used "
+               "for indentation in YAML, use spaces");
+    ASSERT_ERR("a: 1\nb: @x\n",
+               "t.yaml:2:4: found character that cannot start any token "
+               "(while scanning for the next token); '@' and '`' can't "
+               "start a plain value, quote it");
     ASSERT_ERR("a: *nope\n", "t.yaml:1:4: unknown alias '*nope'");
     ASSERT_ERR("a: &x [1, *x]\n",
                "t.yaml:1:11: alias '*x' refers to a node that contains it");
@@ -487,7 +495,6 @@ static void test_suggest(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    g_test_set_nonfatal_assertions();
     g_test_add_func("/spec/parse/good-tree", test_good_tree);
     g_test_add_func("/spec/parse/lookup-marks", test_lookup_and_marks);
     g_test_add_func("/spec/parse/scalar-styles", test_scalar_styles);
