@@ -15,7 +15,9 @@ void spec_mark_init(SpecMark *mark, const char *file, unsigned line,
 
 void spec_mark_copy(SpecMark *dst, const SpecMark *src)
 {
-    dst->file = src->file ? g_ref_string_acquire((char *)src->file) : NULL;
+    /* Interning (not acquire) so that src may be a mark someone filled in
+     * by hand with a plain string; an interned file just gains a ref. */
+    dst->file = src->file ? g_ref_string_new_intern(src->file) : NULL;
     dst->line = src->line;
     dst->column = src->column;
 }

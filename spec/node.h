@@ -16,10 +16,13 @@
 #include <stdbool.h>
 
 /*
- * Where a node was written.  `file` is a GRefString (g_ref_string_*): a mark
- * holds one reference, taken by spec_mark_init()/spec_mark_copy() and dropped
- * by spec_mark_clear().  `line` and `column` are 1-based; line 0 means "the
- * whole file" (or, for --set overrides, the whole option, whose text is the
+ * Where a node was written.  In marks that nodes own, `file` is an interned
+ * GRefString holding one reference, taken by spec_mark_init() or
+ * spec_mark_copy() and dropped by spec_mark_clear(); a caller may pass a
+ * mark it filled in by hand (plain string, no reference) to any function
+ * that takes `const SpecMark *`, which copies it.  Columns count characters,
+ * not bytes.  `line` and `column` are 1-based; line 0 means "the whole
+ * file" (or, for --set overrides, the whole option, whose text is the
  * `file`).  A zeroed SpecMark (file NULL) is "nowhere".
  */
 typedef struct SpecMark {

@@ -160,6 +160,17 @@ static void test_node_api(void)
     g_assert_cmpstr(s2, ==, "@3:4 {@3:4 a: @3:4 2, @0:0 b: @3:4 \"x y\", "
                     "@0:0 c: @0:0 [@0:0 q]}");
     g_assert_cmpstr(copy->mark.file, ==, "f.yaml");
+
+    /* A mark filled in by hand, with a plain string, is copied safely. */
+    {
+        char name[] = "hand.yaml";
+        SpecMark hand = { name, 7, 8 };
+        g_autoptr(SpecNode) n = spec_node_new_scalar("v", false, &hand);
+
+        name[0] = 'H';
+        g_assert_cmpstr(n->mark.file, ==, "hand.yaml");
+        g_assert_cmpuint(n->mark.line, ==, 7);
+    }
 }
 
 static void test_duplicate_keys(void)
