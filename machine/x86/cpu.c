@@ -16,6 +16,7 @@
 /* Leaf 1 bits. */
 #define CPUID_1_ECX_HYPERVISOR  (1U << 31)
 #define CPUID_1_EDX_HTT         (1U << 28)
+#define CPUID_1_ECX_XSAVE       (1U << 26)
 
 /* MSRs (Intel SDM Vol. 4). */
 #define MSR_IA32_TSC            0x10
@@ -264,12 +265,14 @@ static bool set_fpu(int fd, GError **errp)
 /* XCR0 = x87 | SSE | AVX (| AVX-512) as far as CPUID 0xD.0 allows. */
 static bool set_xcr0(int fd, const struct kvm_cpuid2 *cpuid, GError **errp)
 {
+    const struct kvm_cpuid_entry2 *leaf1 =
+        find_leaf((struct kvm_cpuid2 *)cpuid, 1, 0);
     const struct kvm_cpuid_entry2 *e =
         find_leaf((struct kvm_cpuid2 *)cpuid, 0xd, 0);
     struct kvm_xcrs xcrs = { .nr_xcrs = 1 };
     uint64_t supported, xcr0;
 
-    if (!e) {
+    if (!e || !leaf1 || !(leaf1->ecx & CPUID_1_ECX_XSAVE)) {
         return true;    /* no XSAVE: XCR0 does not exist */
     }
     supported = e->eax | (uint64_t)e->edx << 32;
