@@ -390,16 +390,19 @@ static size_t serial_can_receive(void *opaque)
     return room;
 }
 
-static void serial_receive(void *opaque, const uint8_t *buf, size_t len)
+static size_t serial_receive(void *opaque, const uint8_t *buf, size_t len)
 {
     Serial *s = opaque;
+    size_t n;
 
     g_mutex_lock(&s->lock);
-    for (size_t i = 0; i < len; i++) {
+    n = MIN(len, serial_rx_room(s));
+    for (size_t i = 0; i < n; i++) {
         serial_rx_push(s, buf[i]);
     }
     serial_update_irq(s);
     g_mutex_unlock(&s->lock);
+    return n;
 }
 
 /* --- Device -------------------------------------------------------------- */
