@@ -491,11 +491,27 @@ fail:
  */
 static void serial_acpi_aml(DeviceState *dev, Aml *scope)
 {
+    /* The PC's COM1-COM4 ports; _UID is the COM number - 1. */
+    static const uint16_t com_ports[] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
     Serial *s = SERIAL(dev);
+    unsigned uid = G_N_ELEMENTS(com_ports);
+    char name[5];
 
-    aml_device_begin(scope, "COM1");
+    for (unsigned i = 0; i < G_N_ELEMENTS(com_ports); i++) {
+        if (s->iobase == com_ports[i]) {
+            uid = i;
+        }
+    }
+    if (uid < G_N_ELEMENTS(com_ports)) {
+        g_snprintf(name, sizeof(name), "COM%u", uid + 1);
+    } else {
+        /* Elsewhere: a name and _UID of its own from the port. */
+        uid = (unsigned)s->iobase;
+        g_snprintf(name, sizeof(name), "S%03X", (unsigned)s->iobase >> 4);
+    }
+    aml_device_begin(scope, name);
     aml_name_eisaid(scope, "_HID", "PNP0501");
-    aml_name_int(scope, "_UID", 0);
+    aml_name_int(scope, "_UID", uid);
     aml_name(scope, "_CRS");
     aml_resource_template_begin(scope);
     aml_io(scope, true, (uint16_t)s->iobase, (uint16_t)s->iobase, 1,
