@@ -28,6 +28,7 @@ typedef struct Command {
 
 int cmd_types(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_schema(int argc, char **argv);

@@ -9,6 +9,7 @@
 #include "spec/suggest.h"
 
 static const Command commands[] = {
+    { "run", "SPEC", "Boot the VM a spec describes", cmd_run },
     { "check", "SPEC|DIR...", "Validate specs; no KVM needed", cmd_check },
     { "plan", "SPEC", "Print the resolved object tree", cmd_plan },
     { "types", "", "List the registered types as a tree", cmd_types },

@@ -36,6 +36,10 @@ typedef struct {
     const SpecLoadOptions *opts;
     SpecDiags *diags;
     guint errors_at_start;
+    /* The last spec file a path was resolved against, and its absolute
+     * directory: finding it costs a getcwd() and stats. */
+    char *dir_of_file;
+    char *abs_dir;
 } Builder;
 
 static bool builder_ok(Builder *b)
@@ -77,16 +81,20 @@ static bool scalar_fits(PropertyKind kind, SpecScalarType type)
 
 /* Where a relative path in a value is resolved: the directory of the file
  * that wrote it; for --set options (line 0), the working directory. */
-static char *resolve_path(const SpecMark *mark, const char *path)
+static char *resolve_path(Builder *b, const SpecMark *mark, const char *path)
 {
-    g_autofree char *dir = NULL;
-    g_autofree char *abs_dir = NULL;
-
-    if (mark->file && mark->line > 0) {
-        dir = g_path_get_dirname(mark->file);
-        abs_dir = g_canonicalize_filename(dir, NULL);
+    if (!mark->file || mark->line == 0) {
+        return g_canonicalize_filename(path, NULL);
     }
-    return g_canonicalize_filename(path, abs_dir);
+    if (g_strcmp0(b->dir_of_file, mark->file) != 0) {
+        g_autofree char *dir = g_path_get_dirname(mark->file);
+
+        g_free(b->dir_of_file);
+        g_free(b->abs_dir);
+        b->dir_of_file = g_strdup(mark->file);
+        b->abs_dir = g_canonicalize_filename(dir, NULL);
+    }
+    return g_canonicalize_filename(path, b->abs_dir);
 }
 
 static bool sha256_file(const char *path, char **hex, GError **errp)
@@ -198,7 +206,7 @@ static void set_path(Builder *b, Object *obj, const Property *prop,
         return;
     }
     resolved = path_node->scalar.text[0]
-        ? resolve_path(&path_node->mark, path_node->scalar.text)
+        ? resolve_path(b, &path_node->mark, path_node->scalar.text)
         : g_strdup("");
     if (!object_property_set_str(obj, prop->name, resolved, &err) ||
         (pin_node && !object_property_set_path_pin(obj, prop->name,
@@ -313,12 +321,10 @@ static void report_missing(const Property *prop, ObjectClass *owner,
                            void *opaque)
 {
     RequiredCheck *c = opaque;
-    void *field = object_property_field(c->obj, prop);
-    bool unset = prop->kind == PROP_KIND_PATH
-                     ? !((FilePath *)field)->path : !*(char **)field;
 
     /* A key that is present but was rejected has its own error. */
-    if (prop->required && g_strcmp0(prop->group, c->group) == 0 && unset &&
+    if (prop->required && g_strcmp0(prop->group, c->group) == 0 &&
+        !object_property_is_set(c->obj, prop) &&
         !spec_node_map_get(c->map, prop->name)) {
         spec_diags_add(c->b->diags, &c->map->mark,
                        "missing required key '%s' in %s", prop->name,
@@ -614,7 +620,7 @@ static bool derive_device_macs(Object *dev, void *opaque)
     return true;
 }
 
-static void resolve_console(Vm *vm, const SpecNode *root)
+static void resolve_console(Builder *b, Vm *vm, const SpecNode *root)
 {
     const SpecNode *node = spec_node_map_get(root, "console");
     g_autofree char *path = NULL;
@@ -622,7 +628,7 @@ static void resolve_console(Vm *vm, const SpecNode *root)
     if (!node || !vm->console || !g_str_has_prefix(vm->console, "file:")) {
         return;
     }
-    path = resolve_path(&node->mark, vm->console + 5);
+    path = resolve_path(b, &node->mark, vm->console + 5);
     g_free(vm->console);
     vm->console = g_strconcat("file:", path, NULL);
 }
@@ -631,7 +637,8 @@ Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
                   SpecDiags *diags)
 {
     static const SpecLoadOptions no_opts;
-    Builder b = { opts ? opts : &no_opts, diags, spec_diags_count(diags) };
+    Builder b = { .opts = opts ? opts : &no_opts, .diags = diags,
+                  .errors_at_start = spec_diags_count(diags) };
     g_autoptr(Object) vm = NULL;
     Object *machine;
 
@@ -641,7 +648,7 @@ Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
     vm = object_new(TYPE_VM);
     set_properties(&b, vm, NULL, root, structural_keys, "the spec");
     check_required(&b, vm, NULL, root, "the spec");
-    resolve_console(VM(vm), root);
+    resolve_console(&b, VM(vm), root);
 
     machine = build_machine(&b, root);
     if (machine) {
@@ -657,6 +664,8 @@ Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
 
         build_devices(&b, scratch, root);
     }
+    g_free(b.dir_of_file);
+    g_free(b.abs_dir);
     if (!builder_ok(&b)) {
         return NULL;
     }

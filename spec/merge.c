@@ -180,15 +180,19 @@ static SpecNode *resolve_extends(const char *path, SpecNode *node,
     g_autofree char *shown = NULL;
     SpecNode *base;
     struct stat st;
+    int err = 0;
 
     if (!ext) {
         return node;
     }
     if (ext->kind != SPEC_NODE_SCALAR || spec_node_is_null(ext) ||
         !*ext->scalar.text) {
+        const char *what = spec_node_is_null(ext) ? "null"
+            : ext->kind == SPEC_NODE_SCALAR ? "an empty string"
+            : ext->kind == SPEC_NODE_MAP ? "a map" : "a list";
+
         spec_diags_add(diags, &ext->mark, "'extends' must name a spec "
-                       "file, not a %s", spec_node_is_null(ext)
-                       ? "null" : spec_node_kind_name(ext->kind));
+                       "file, not %s", what);
         goto fail;
     }
     next = base_path(path, ext->scalar.text);
@@ -205,10 +209,12 @@ static SpecNode *resolve_extends(const char *path, SpecNode *node,
                        "files: %s", SPEC_EXTENDS_MAX_DEPTH, shown);
         goto fail;
     }
-    if (stat(next, &st) < 0 || access(next, R_OK) < 0 ||
-        S_ISDIR(st.st_mode)) {
-        int err = S_ISDIR(st.st_mode) ? EISDIR : errno;
-
+    if (stat(next, &st) < 0 || access(next, R_OK) < 0) {
+        err = errno;
+    } else if (S_ISDIR(st.st_mode)) {
+        err = EISDIR;
+    }
+    if (err) {
         spec_diags_add_code(diags, err == ENOENT ? VMSPEC_ERROR_NOT_FOUND
                                                  : VMSPEC_ERROR_IO,
                             &ext->mark, "can't read base spec '%s': %s "

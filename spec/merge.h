@@ -39,6 +39,7 @@
  *   would in the file) and replaces whatever was there.  New keys and
  *   values are marked with file "--set KEY.PATH=VALUE" and line 0, so any
  *   later error about them formats as "--set machine.memory=1X: message".
+ *   Apply overrides to the result of spec_load_file(), after extends.
  */
 #ifndef VMSPEC_SPEC_MERGE_H
 #define VMSPEC_SPEC_MERGE_H

@@ -15,7 +15,9 @@ void spec_mark_init(SpecMark *mark, const char *file, unsigned line,
 
 void spec_mark_copy(SpecMark *dst, const SpecMark *src)
 {
-    dst->file = src->file ? g_ref_string_acquire((char *)src->file) : NULL;
+    /* Interning (not acquire) so that src may be a mark someone filled in
+     * by hand with a plain string; an interned file just gains a ref. */
+    dst->file = src->file ? g_ref_string_new_intern(src->file) : NULL;
     dst->line = src->line;
     dst->column = src->column;
 }
@@ -195,9 +197,10 @@ void spec_node_map_set(SpecNode *map, const char *key,
     g_assert(map->kind == SPEC_NODE_MAP);
     pair = g_hash_table_lookup(map->map.index, key);
     if (pair) {
-        spec_node_free(pair->value);
+        if (pair->value != value) {
+            spec_node_free(pair->value);
+        }
         pair->value = value;
-        spec_mark_clear(&pair->key_mark);
     } else {
         pair = g_new0(SpecPair, 1);
         pair->key = g_strdup(key);
@@ -206,7 +209,12 @@ void spec_node_map_set(SpecNode *map, const char *key,
         g_hash_table_insert(map->map.index, pair->key, pair);
     }
     if (key_mark) {
-        spec_mark_copy(&pair->key_mark, key_mark);
+        /* Copy first: key_mark may be &pair->key_mark. */
+        SpecMark tmp;
+
+        spec_mark_copy(&tmp, key_mark);
+        spec_mark_clear(&pair->key_mark);
+        pair->key_mark = tmp;
     }
 }
 
@@ -351,6 +359,10 @@ static void append_scalar(GString *out, const SpecNode *node)
 {
     const char *s = node->scalar.text;
 
+    if (!node->scalar.quoted && !*s) {
+        g_string_append_c(out, '~');    /* an empty plain scalar is null */
+        return;
+    }
     if (!node->scalar.quoted && !needs_quotes(s)) {
         g_string_append(out, s);
         return;

@@ -16,10 +16,13 @@
 #include <stdbool.h>
 
 /*
- * Where a node was written.  `file` is a GRefString (g_ref_string_*): a mark
- * holds one reference, taken by spec_mark_init()/spec_mark_copy() and dropped
- * by spec_mark_clear().  `line` and `column` are 1-based; line 0 means "the
- * whole file" (or, for --set overrides, the whole option, whose text is the
+ * Where a node was written.  In marks that nodes own, `file` is an interned
+ * GRefString holding one reference, taken by spec_mark_init() or
+ * spec_mark_copy() and dropped by spec_mark_clear(); a caller may pass a
+ * mark it filled in by hand (plain string, no reference) to any function
+ * that takes `const SpecMark *`, which copies it.  Columns count characters,
+ * not bytes.  `line` and `column` are 1-based; line 0 means "the whole
+ * file" (or, for --set overrides, the whole option, whose text is the
  * `file`).  A zeroed SpecMark (file NULL) is "nowhere".
  */
 typedef struct SpecMark {
@@ -98,7 +101,8 @@ const char *spec_node_scalar(const SpecNode *node);
 /*
  * Maps.  Keys are unique within a map.  spec_node_map_set() takes ownership
  * of value and replaces (frees) an existing value under the same key, keeping
- * the key's position; a new key goes last.  key_mark may be NULL.
+ * the key's position (and its mark, when key_mark is NULL); a new key goes
+ * last.  key_mark may be NULL.
  */
 void spec_node_map_set(SpecNode *map, const char *key,
                        const SpecMark *key_mark, SpecNode *value);
@@ -134,7 +138,8 @@ SpecNode *spec_node_lookup(const SpecNode *node, const char *path);
 
 /*
  * A compact, single-line flow rendering for tests and debug output:
- * {a: 1, b: [x, "y"]}.  Quoted scalars are written in double quotes.  With
+ * {a: 1, b: [x, "y"]}.  Quoted scalars (and plain ones holding flow
+ * syntax) are written in double quotes, an empty plain scalar as ~.  With
  * with_marks, every node is prefixed by @LINE:COL.  Caller g_free()s.
  */
 char *spec_node_to_string(const SpecNode *node, bool with_marks);

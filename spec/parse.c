@@ -94,6 +94,23 @@ static bool tab_indented(Parser *p, const yaml_mark_t *ym)
     return false;
 }
 
+/* The ASCII character at ym, or 0 (past the end, or not ASCII). */
+static char char_at(Parser *p, const yaml_mark_t *ym)
+{
+    gsize len, col = 0;
+    const char *s = find_line(p, ym->line, &len);
+
+    for (gsize i = 0; s && i < len; i++) {
+        if (((guchar)s[i] & 0xc0) == 0x80) {
+            continue;           /* UTF-8 continuation: same character */
+        }
+        if (col++ == ym->column) {
+            return (guchar)s[i] < 0x80 ? s[i] : 0;
+        }
+    }
+    return 0;
+}
+
 /* Reports the error libyaml's parser stopped on. */
 static void report_yaml_error(Parser *p)
 {
@@ -107,6 +124,16 @@ static void report_yaml_error(Parser *p)
         yaml_mark_t ym = { 0 };
         g_autofree char *value = NULL;
 
+        /* A bad trailing octet: point at the character it breaks, at
+         * most 3 bytes back (RFC 3629: sequences are up to 4 bytes). */
+        if (strstr(problem, "trailing")) {
+            for (gsize k = 1; k <= 3 && k <= off; k++) {
+                if (((guchar)p->data[off - k] & 0xc0) == 0xc0) {
+                    off -= k;
+                    break;
+                }
+            }
+        }
         for (gsize i = 0; i < off; i++) {
             if (p->data[i] == '\n') {
                 ym.line++;
@@ -127,11 +154,19 @@ static void report_yaml_error(Parser *p)
     }
     case YAML_SCANNER_ERROR:
     case YAML_PARSER_ERROR: {
-        const char *hint = tab_indented(p, &y->problem_mark)
-            ? "; tabs can't be used for indentation in YAML, use spaces"
-            : "";
+        char c = char_at(p, &y->problem_mark);
+        const char *hint = "";
 
-        if (y->context) {
+        if (tab_indented(p, &y->problem_mark) || c == '\t') {
+            hint = "; tabs can't be used for indentation in YAML, use spaces";
+        } else if (c == '@' || c == '`') {
+            hint = "; '@' and '`' can't start a plain value, quote it";
+        }
+        if (y->context && y->context_mark.line == y->problem_mark.line &&
+            y->context_mark.column == y->problem_mark.column) {
+            error_at(p, &y->problem_mark, "%s (%s)%s", problem, y->context,
+                     hint);
+        } else if (y->context) {
             error_at(p, &y->problem_mark, "%s (%s at %zu:%zu)%s", problem,
                      y->context, y->context_mark.line + 1,
                      y->context_mark.column + 1, hint);

@@ -120,15 +120,17 @@ static void emit_properties(JsonWriter *w, ObjectClass *oc,
     object_class_foreach_property(oc, emit_one, &e);
 }
 
+/* "required": the extra keys (NULL-terminated, or NULL), then the
+ * required properties of oc in group. */
 static void emit_required(JsonWriter *w, ObjectClass *oc, const char *group,
-                          const char *extra)
+                          const char *const *extra)
 {
     PropEmitter e = { w, group, true };
 
     json_key(w, "required");
     json_begin_array(w);
-    if (extra) {
-        json_string(w, extra);
+    for (; extra && *extra; extra++) {
+        json_string(w, *extra);
     }
     object_class_foreach_property(oc, emit_one, &e);
     json_end_array(w);
@@ -298,9 +300,12 @@ static void emit_defs(JsonWriter *w)
 
 static void emit_strict_overlay(JsonWriter *w, ObjectClass *vm_class)
 {
+    static const char *const top_required[] = { "vmspec", "machine", "boot",
+                                                NULL };
+
     json_key(w, "else");
     json_begin_object(w);
-    emit_required(w, vm_class, NULL, "vmspec");
+    emit_required(w, vm_class, NULL, top_required);
     json_key(w, "properties");
     json_begin_object(w);
     json_key(w, "machine");

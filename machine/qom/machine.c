@@ -1,6 +1,7 @@
 /*
  * The abstract machine type.
  */
+#include "machine/qom/error.h"
 #include "machine/qom/machine.h"
 #include "machine/qom/property.h"
 
@@ -36,11 +37,76 @@ void machine_set_irq(MachineState *ms, unsigned gsi, bool level)
     MACHINE_GET_CLASS(ms)->set_irq(ms, gsi, level);
 }
 
+bool machine_realize(MachineState *ms, GError **errp)
+{
+    MachineClass *mc = MACHINE_GET_CLASS(ms);
+
+    if (ms->realized) {
+        return true;
+    }
+    if (!mc->realize) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_FAILED,
+                    "machine type '%s' cannot run", object_get_typename(
+                        OBJECT(ms)));
+        return false;
+    }
+    if (!mc->realize(ms, errp)) {
+        return false;
+    }
+    ms->realized = true;
+    return true;
+}
+
+void machine_unrealize(MachineState *ms)
+{
+    if (!ms->realized) {
+        return;
+    }
+    MACHINE_GET_CLASS(ms)->unrealize(ms);
+    ms->realized = false;
+}
+
+bool machine_realize_children(MachineState *ms, GError **errp)
+{
+    GPtrArray *children = OBJECT(ms)->children;
+
+    for (guint i = 0; i < children->len; i++) {
+        DeviceState *dev = (DeviceState *)object_dynamic_cast(
+            children->pdata[i], TYPE_DEVICE);
+
+        if (dev && !device_realize(dev, errp)) {
+            machine_unrealize_children(ms);
+            return false;
+        }
+    }
+    return true;
+}
+
+void machine_unrealize_children(MachineState *ms)
+{
+    GPtrArray *children = OBJECT(ms)->children;
+
+    for (guint i = children->len; i-- > 0;) {
+        DeviceState *dev = (DeviceState *)object_dynamic_cast(
+            children->pdata[i], TYPE_DEVICE);
+
+        if (dev) {
+            device_unrealize(dev);
+        }
+    }
+}
+
+static void machine_release(Object *obj)
+{
+    machine_unrealize(MACHINE(obj));
+}
+
 static void machine_class_init(ObjectClass *oc, const void *data)
 {
     MachineClass *mc = MACHINE_CLASS(oc);
 
     oc->props = machine_props;
+    oc->release = machine_release;
     mc->max_cpus = 255;
 }
 

@@ -15,6 +15,8 @@
 
 typedef struct IoBus IoBus;
 typedef struct VmExit VmExit;
+typedef struct KvmVm KvmVm;
+typedef struct GuestMem GuestMem;
 
 typedef struct MachineState {
     Object parent_obj;
@@ -31,6 +33,10 @@ typedef struct MachineState {
     IoBus *pio_bus;         /* port I/O; NULL where the arch has none */
     IoBus *mmio_bus;
     VmExit *exit;           /* where devices ask for the run to end */
+    KvmVm *kvm;
+    GuestMem *ram;
+    GPtrArray *vcpus;       /* Vcpu *, index = vCPU id */
+    bool realized;
 } MachineState;
 
 typedef struct MachineClass {
@@ -39,6 +45,12 @@ typedef struct MachineClass {
     int64_t max_cpus;
     /* Drives interrupt line gsi high or low.  Any thread. */
     void (*set_irq)(MachineState *ms, unsigned gsi, bool level);
+    /* Builds the VM: KVM, RAM, buses, devices (machine_realize_children),
+     * firmware tables, the kernel and the vCPUs, ready to run.  On failure
+     * everything acquired so far is released. */
+    bool (*realize)(MachineState *ms, GError **errp);
+    /* Releases what realize acquired; vCPUs are already stopped. */
+    void (*unrealize)(MachineState *ms);
 } MachineClass;
 
 #define MACHINE(obj) OBJECT_CHECK(MachineState, (obj), TYPE_MACHINE)
@@ -46,6 +58,20 @@ typedef struct MachineClass {
     OBJECT_CLASS_CHECK(MachineClass, (klass), TYPE_MACHINE)
 #define MACHINE_GET_CLASS(obj)                                              \
     OBJECT_GET_CLASS(MachineClass, (obj), TYPE_MACHINE)
+
+/* Realizes the machine (see MachineClass.realize).  Main thread. */
+bool machine_realize(MachineState *ms, GError **errp);
+
+/* Undoes machine_realize(); a no-op when not realized.  Main thread, after
+ * the vCPUs stopped. */
+void machine_unrealize(MachineState *ms);
+
+/* Realizes every device child in tree order; on a failure unrealizes the
+ * ones already realized (reverse order) and fails.  For machine realize. */
+bool machine_realize_children(MachineState *ms, GError **errp);
+
+/* Unrealizes every device child in reverse tree order. */
+void machine_unrealize_children(MachineState *ms);
 
 /* The machine a device belongs to (its parent), or NULL.  Borrowed. */
 MachineState *device_get_machine(DeviceState *dev);

@@ -488,6 +488,20 @@ char *object_property_get_str(Object *obj, const char *name)
     g_assert_not_reached();
 }
 
+bool object_property_is_set(Object *obj, const Property *prop)
+{
+    void *field = object_property_field(obj, prop);
+
+    switch (prop->kind) {
+    case PROP_KIND_STRING:
+        return *(char **)field != NULL;
+    case PROP_KIND_PATH:
+        return ((FilePath *)field)->path != NULL;
+    default:
+        return true;    /* the others always hold a value */
+    }
+}
+
 typedef struct {
     Object *obj;
     const Property *missing;
@@ -497,11 +511,9 @@ static void check_required(const Property *prop, ObjectClass *owner,
                            void *opaque)
 {
     RequiredCheck *c = opaque;
-    void *field = object_property_field(c->obj, prop);
-    bool unset = (prop->kind == PROP_KIND_STRING && !*(char **)field) ||
-                 (prop->kind == PROP_KIND_PATH && !((FilePath *)field)->path);
 
-    if (prop->required && unset && !c->missing) {
+    if (prop->required && !object_property_is_set(c->obj, prop) &&
+        !c->missing) {
         c->missing = prop;
     }
 }

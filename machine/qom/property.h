@@ -160,6 +160,9 @@ char *object_property_get_str(Object *obj, const char *name);
 /* Direct access for code that already holds a Property. */
 void *object_property_field(Object *obj, const Property *prop);
 
+/* False for a string or path property that holds no value. */
+bool object_property_is_set(Object *obj, const Property *prop);
+
 /* Fails, naming the first one, if a required property is still unset. */
 bool object_check_required_properties(Object *obj, GError **errp);
 

@@ -1,21 +1,233 @@
 /*
- * microvm: the x86_64 machine.  A minimal PC without PCI: RAM, an in-kernel
- * IOAPIC/LAPIC, a 8250 UART, i8042 reset, pvpanic, and virtio-mmio slots
+ * microvm: the x86_64 machine.  A minimal PC without PCI: RAM split around
+ * the 32-bit MMIO hole, KVM's in-kernel IOAPIC/LAPIC/PIT, a 8250 UART for
+ * the console, the i8042 for reset, pvpanic, and virtio-mmio devices, all
  * described to the guest through ACPI (DESIGN.md, "x86_64 microvm").
+ * Every address comes from layout.h.
  */
+#include <linux/kvm.h>
+
+#include "machine/kvm/guest-mem.h"
+#include "machine/kvm/iobus.h"
+#include "machine/kvm/kvm.h"
+#include "machine/kvm/vcpu.h"
+#include "machine/kvm/vm-exit.h"
+#include "machine/qom/error.h"
 #include "machine/qom/machine.h"
+#include "machine/qom/vm.h"
+#include "machine/x86/acpi.h"
+#include "machine/x86/boot.h"
+#include "machine/x86/cpu.h"
+#include "machine/x86/layout.h"
 
 #define TYPE_MICROVM "microvm"
+
+/* \_S5's SLP_TYP: what Linux writes to the sleep control register to
+ * power off (ACPI 6.4, 7.4.2). */
+#define MICROVM_S5_SLP_TYP 5
 
 typedef struct Microvm {
     MachineState parent_obj;
 } Microvm;
+
+#define MICROVM(obj) OBJECT_CHECK(Microvm, (obj), TYPE_MICROVM)
+
+/* Built-in devices: created with the machine so that `vmspec plan` shows
+ * them, realized before the spec's devices. */
+static const struct {
+    const char *name;
+    const char *type;
+} microvm_builtins[] = {
+    { "serial0", "serial-8250" },
+    { "i8042", "i8042" },
+    { "pvpanic", "pvpanic" },
+};
+
+static void microvm_set_irq(MachineState *ms, unsigned gsi, bool level)
+{
+    /* Only fails when KVM refuses the ioctl, i.e. never for a valid GSI
+     * of the in-kernel irqchip; there is no one to tell on a vCPU thread. */
+    kvm_vm_set_irq_line(ms->kvm, gsi, level, NULL);
+}
+
+/*
+ * ACPI hardware-reduced sleep registers (ACPI 6.4, 4.8.3.7-8).  Linux
+ * powers off by writing SLP_TYP(5) << 2 | SLP_EN to the control register,
+ * then polls WAK_STS in the status register; the VM ends at the write.
+ */
+static void sleep_control_write(void *opaque, uint64_t offset, uint64_t value,
+                                unsigned size)
+{
+    MachineState *ms = opaque;
+
+    if (value == acpi_sleep_control_value(MICROVM_S5_SLP_TYP)) {
+        vm_exit_request(ms->exit, VM_EXIT_POWEROFF, "ACPI S5 (poweroff)");
+    }
+}
+
+static uint64_t sleep_status_read(void *opaque, uint64_t offset,
+                                  unsigned size)
+{
+    return 0;
+}
+
+static void microvm_dsdt_body(Aml *scope, void *opaque)
+{
+    MachineState *ms = opaque;
+    GPtrArray *children = OBJECT(ms)->children;
+
+    for (guint i = 0; i < children->len; i++) {
+        DeviceState *dev = (DeviceState *)object_dynamic_cast(
+            children->pdata[i], TYPE_DEVICE);
+
+        if (dev && DEVICE_GET_CLASS(dev)->acpi_aml) {
+            DEVICE_GET_CLASS(dev)->acpi_aml(dev, scope);
+        }
+    }
+}
+
+static bool microvm_write_acpi(MachineState *ms, uint64_t *rsdp,
+                               GError **errp)
+{
+    AcpiConfig cfg = {
+        .cpus = (unsigned)ms->cpus,
+        .lapic_addr = X86_LAPIC_ADDR,
+        .ioapic_id = 0,
+        .ioapic_addr = X86_IOAPIC_ADDR,
+        .ioapic_gsi_base = 0,
+        .sleep_control_port = X86_ACPI_SLEEP_CONTROL_PORT,
+        .sleep_status_port = X86_ACPI_SLEEP_STATUS_PORT,
+        .s5_slp_typ = MICROVM_S5_SLP_TYP,
+        .reset_port = X86_I8042_CMD_PORT,
+        .reset_value = 0xfe,
+        /* No CMOS RTC: Linux then doesn't wait for one (DESIGN.md). */
+        .rtc_present = false,
+        .dsdt_body = microvm_dsdt_body,
+        .opaque = ms,
+    };
+    g_autoptr(GByteArray) blob = NULL;
+
+    if (!acpi_build_tables(&cfg, X86_ACPI_START, &blob, rsdp, errp)) {
+        return false;
+    }
+    if (blob->len > X86_ACPI_SIZE) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_FAILED,
+                    "ACPI tables need %u bytes; the machine has room for %llu",
+                    blob->len, (unsigned long long)X86_ACPI_SIZE);
+        return false;
+    }
+    return guest_mem_write(ms->ram, X86_ACPI_START, blob->data, blob->len,
+                           errp);
+}
+
+/* The serial console goes where the spec's top-level `console` says. */
+static bool microvm_wire_console(MachineState *ms, GError **errp)
+{
+    Vm *vm = (Vm *)object_dynamic_cast(OBJECT(ms)->parent, TYPE_VM);
+    Object *serial = object_get_child(OBJECT(ms), "serial0");
+
+    if (!vm || !serial) {
+        return true;
+    }
+    return object_property_set_str(serial, "console", vm->console, errp);
+}
+
+static bool microvm_create_vcpus(MachineState *ms, const X86BootInfo *boot,
+                                 GError **errp)
+{
+    g_autofree struct kvm_cpuid2 *cpuid = x86_cpuid_supported(ms->kvm, errp);
+
+    if (!cpuid) {
+        return false;
+    }
+    for (unsigned i = 0; i < ms->cpus; i++) {
+        Vcpu *v = vcpu_new(ms->kvm, i, ms->pio_bus, ms->mmio_bus, ms->exit,
+                           errp);
+
+        if (!v) {
+            return false;
+        }
+        g_ptr_array_add(ms->vcpus, v);
+        if (!x86_cpu_setup(vcpu_fd(v), cpuid, i, (unsigned)ms->cpus, errp)) {
+            return false;
+        }
+    }
+    return x86_cpu_set_boot_regs(vcpu_fd(ms->vcpus->pdata[0]), boot, errp);
+}
+
+static void microvm_unrealize(MachineState *ms)
+{
+    g_clear_pointer(&ms->vcpus, g_ptr_array_unref);
+    machine_unrealize_children(ms);
+    g_clear_pointer(&ms->pio_bus, iobus_free);
+    g_clear_pointer(&ms->mmio_bus, iobus_free);
+    g_clear_pointer(&ms->ram, guest_mem_free);
+    g_clear_pointer(&ms->kvm, kvm_vm_free);
+    g_clear_pointer(&ms->exit, vm_exit_free);
+}
+
+static bool microvm_realize(MachineState *ms, GError **errp)
+{
+    X86BootConfig boot = {
+        .kernel = ms->kernel.path,
+        .initrd = ms->initrd.path,
+        .cmdline = ms->cmdline,
+        .acpi_start = X86_ACPI_START,
+        .acpi_size = X86_ACPI_SIZE,
+    };
+    X86BootInfo info;
+
+    ms->vcpus = g_ptr_array_new_with_free_func((GDestroyNotify)vcpu_free);
+    if (!(ms->exit = vm_exit_new(errp)) ||
+        !(ms->kvm = kvm_vm_new(NULL, errp)) ||
+        !kvm_vm_setup_x86(ms->kvm, X86_KVM_TSS_ADDR,
+                          X86_KVM_IDENTITY_MAP_ADDR, true, errp) ||
+        !(ms->ram = guest_mem_new(ms->ram_size, X86_MMIO_HOLE_START, errp)) ||
+        !guest_mem_register(ms->ram, ms->kvm->vm_fd, 0, errp)) {
+        goto fail;
+    }
+    ms->pio_bus = iobus_new("pio");
+    ms->mmio_bus = iobus_new("mmio");
+    if (!iobus_register(ms->pio_bus, X86_ACPI_SLEEP_CONTROL_PORT, 1,
+                        "acpi-sleep-control", NULL, sleep_control_write, ms,
+                        errp) ||
+        !iobus_register(ms->pio_bus, X86_ACPI_SLEEP_STATUS_PORT, 1,
+                        "acpi-sleep-status", sleep_status_read, NULL, ms,
+                        errp) ||
+        !microvm_wire_console(ms, errp) ||
+        !machine_realize_children(ms, errp) ||
+        /* Devices describe themselves once realized; the zero page then
+         * points the kernel at the RSDP. */
+        !microvm_write_acpi(ms, &boot.rsdp_addr, errp) ||
+        !x86_boot_load(ms->ram, &boot, &info, errp) ||
+        !microvm_create_vcpus(ms, &info, errp)) {
+        goto fail;
+    }
+    return true;
+
+fail:
+    microvm_unrealize(ms);
+    return false;
+}
+
+static void microvm_instance_init(Object *obj)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(microvm_builtins); i++) {
+        g_autoptr(Object) dev = object_new(microvm_builtins[i].type);
+
+        object_property_set_str(dev, "id", microvm_builtins[i].name, NULL);
+        object_add_child(obj, microvm_builtins[i].name, dev, NULL);
+    }
+}
 
 static void microvm_class_init(ObjectClass *oc, const void *data)
 {
     MachineClass *mc = MACHINE_CLASS(oc);
 
     mc->arch = "x86_64";
+    mc->set_irq = microvm_set_irq;
+    mc->realize = microvm_realize;
+    mc->unrealize = microvm_unrealize;
 }
 
 static const TypeInfo microvm_info = {
@@ -23,6 +235,7 @@ static const TypeInfo microvm_info = {
     .parent = TYPE_MACHINE,
     .description = "x86_64 minimal machine: virtio-mmio, ACPI, no PCI",
     .instance_size = sizeof(Microvm),
+    .instance_init = microvm_instance_init,
     .class_init = microvm_class_init,
 };
 

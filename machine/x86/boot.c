@@ -1,0 +1,479 @@
+/*
+ * Linux x86 boot protocol loader: bzImage -> guest RAM, zero page, 64-bit
+ * entry.  "boot.rst" is Documentation/arch/x86/boot.rst; "zero-page.rst"
+ * is Documentation/arch/x86/zero-page.rst.
+ */
+#include "machine/x86/boot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <asm/bootparam.h>
+#include <asm/e820.h>
+
+#include "machine/qom/error.h"
+#include "machine/x86/layout.h"
+
+/* boot.rst "THE REAL-MODE KERNEL HEADER": offsets in the file. */
+#define HDR_OFFSET          0x1f1   /* struct setup_header starts here */
+#define HDR_JUMP_OFFSET     0x201   /* end of header = 0x202 + this byte */
+#define HDR_MAGIC           0x53726448  /* "HdrS" at 0x202 */
+#define BOOT_FLAG           0xaa55      /* at 0x1fe */
+#define MIN_FILE_SIZE       1024    /* boot sector + at least one sector */
+#define TYPE_OF_LOADER_UNDEFINED 0xff   /* boot.rst: "0xFF no ID assigned" */
+
+#define PAGE_SIZE           4096ULL
+#define MiB                 ((uint64_t)1 << 20)
+
+/* x86 page-table entry bits (SDM Vol. 3A, 4.5). */
+#define PTE_PRESENT         (1ULL << 0)
+#define PTE_WRITE           (1ULL << 1)
+#define PTE_PS              (1ULL << 7)     /* 2 MiB page in a PDE */
+
+/* Control register and EFER bits (SDM Vol. 3A, 2.5 and 2.2.1). */
+#define CR0_PE              (1ULL << 0)
+#define CR0_ET              (1ULL << 4)
+#define CR0_NE              (1ULL << 5)
+#define CR0_PG              (1ULL << 31)
+#define CR4_PAE             (1ULL << 5)
+#define EFER_LME            (1ULL << 8)
+#define EFER_LMA            (1ULL << 10)
+
+/* boot.rst "64-bit BOOT PROTOCOL": __BOOT_CS is 0x10, __BOOT_DS 0x18. */
+#define BOOT_CS             0x10
+#define BOOT_DS             0x18
+#define GDT_ENTRIES         4
+
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16;
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
+}
+
+/* Offset of a setup_header field in the file (= in boot_params). */
+#define HDR_FIELD(f) (HDR_OFFSET + offsetof(struct setup_header, f))
+
+bool x86_bzimage_parse(const uint8_t *head, size_t head_len,
+                       uint64_t file_size, X86BzImage *out, GError **errp)
+{
+    uint32_t setup_sects;
+    uint64_t syssize;
+    size_t hdr_end;
+
+    memset(out, 0, sizeof(*out));
+    if (file_size < MIN_FILE_SIZE || head_len < MIN_FILE_SIZE) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "file too small to be a bzImage (%" G_GUINT64_FORMAT
+                    " bytes)", file_size);
+        return false;
+    }
+    if (rd32(head + HDR_FIELD(header)) != HDR_MAGIC) {
+        g_set_error_literal(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                            "not a bzImage: missing HdrS magic");
+        return false;
+    }
+    if (rd16(head + HDR_FIELD(boot_flag)) != BOOT_FLAG) {
+        g_set_error_literal(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                            "not a bzImage: missing 0xAA55 boot flag");
+        return false;
+    }
+    out->version = rd16(head + HDR_FIELD(version));
+    if (out->version < X86_BOOT_MIN_PROTOCOL) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "kernel uses boot protocol %u.%02u; vmspec needs %u.%02u "
+                    "or later (Linux 3.8+)", out->version >> 8,
+                    out->version & 0xff, X86_BOOT_MIN_PROTOCOL >> 8,
+                    X86_BOOT_MIN_PROTOCOL & 0xff);
+        return false;
+    }
+    if (!(head[HDR_FIELD(loadflags)] & LOADED_HIGH)) {
+        g_set_error_literal(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                            "not a bzImage: a zImage (not LOADED_HIGH)");
+        return false;
+    }
+    out->xloadflags = rd16(head + HDR_FIELD(xloadflags));
+    if (!(out->xloadflags & XLF_KERNEL_64)) {
+        g_set_error_literal(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                            "kernel has no 64-bit entry point (XLF_KERNEL_64 "
+                            "not set): not an x86_64 kernel");
+        return false;
+    }
+
+    /* boot.rst: "If this field is 0, the real value is 4." */
+    setup_sects = head[HDR_FIELD(setup_sects)];
+    if (setup_sects == 0) {
+        setup_sects = 4;
+    }
+    out->setup_size = (uint64_t)(setup_sects + 1) * 512;
+    if (out->setup_size >= file_size) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "bzImage truncated: %" G_GUINT64_FORMAT " bytes, setup "
+                    "alone is %" G_GUINT64_FORMAT, file_size,
+                    out->setup_size);
+        return false;
+    }
+    out->kernel_size = file_size - out->setup_size;
+    /* syssize: protected-mode code size in 16-byte paragraphs. */
+    syssize = (uint64_t)rd32(head + HDR_FIELD(syssize)) * 16;
+    if (syssize > out->kernel_size) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "bzImage truncated: header says %" G_GUINT64_FORMAT
+                    " bytes of kernel, file has %" G_GUINT64_FORMAT,
+                    syssize, out->kernel_size);
+        return false;
+    }
+
+    out->init_size = rd32(head + HDR_FIELD(init_size));
+    out->pref_address = rd64(head + HDR_FIELD(pref_address));
+    out->kernel_alignment = rd32(head + HDR_FIELD(kernel_alignment));
+    out->relocatable = head[HDR_FIELD(relocatable_kernel)] != 0;
+    out->cmdline_size = rd32(head + HDR_FIELD(cmdline_size));
+    out->initrd_addr_max = rd32(head + HDR_FIELD(initrd_addr_max));
+
+    /* boot.rst "DETAILS OF HEADER FIELDS": the header ends at 0x202 plus
+     * the byte at 0x201 (the jump offset); copy no more than we know. */
+    hdr_end = 0x202 + (size_t)head[HDR_JUMP_OFFSET];
+    hdr_end = MIN(hdr_end, HDR_OFFSET + sizeof(struct setup_header));
+    out->header_len = hdr_end - HDR_OFFSET;
+    g_assert(out->header_len <= sizeof(out->header));
+    memcpy(out->header, head + HDR_OFFSET, out->header_len);
+    return true;
+}
+
+/* Reads exactly len bytes at off of fd into dst. */
+static bool pread_full(int fd, void *dst, uint64_t len, uint64_t off,
+                       const char *path, GError **errp)
+{
+    uint8_t *p = dst;
+
+    while (len > 0) {
+        ssize_t n = pread(fd, p, MIN(len, (uint64_t)1 << 30), (off_t)off);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "%s: %s", path,
+                        n < 0 ? g_strerror(errno) : "unexpected end of file");
+            return false;
+        }
+        p += n;
+        off += n;
+        len -= n;
+    }
+    return true;
+}
+
+static int open_file(const char *path, uint64_t *size, GError **errp)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        g_set_error(errp, VMSPEC_ERROR,
+                    errno == ENOENT ? VMSPEC_ERROR_NOT_FOUND : VMSPEC_ERROR_IO,
+                    "cannot open %s: %s", path, g_strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
+                    "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    *size = st.st_size;
+    return fd;
+}
+
+/* Identity map of the first 4 GiB with 2 MiB pages (boot.rst 64-bit
+ * protocol: "the range with setup_header.init_size from start address of
+ * loaded kernel and zero page and command line buffer get ident mapping"). */
+static bool write_page_tables(GuestMem *mem, GError **errp)
+{
+    uint64_t pml4[512] = { X86_BOOT_PDPT_ADDR | PTE_PRESENT | PTE_WRITE };
+    uint64_t pdpt[512] = { 0 };
+    uint64_t pd[512];
+
+    for (unsigned i = 0; i < X86_BOOT_PD_COUNT; i++) {
+        pdpt[i] = (X86_BOOT_PD_ADDR + i * PAGE_SIZE) | PTE_PRESENT | PTE_WRITE;
+        for (unsigned j = 0; j < 512; j++) {
+            pd[j] = ((uint64_t)i << 30 | (uint64_t)j << 21) |
+                    PTE_PRESENT | PTE_WRITE | PTE_PS;
+        }
+        if (!guest_mem_write(mem, X86_BOOT_PD_ADDR + i * PAGE_SIZE, pd,
+                             sizeof(pd), errp)) {
+            return false;
+        }
+    }
+    return guest_mem_write(mem, X86_BOOT_PML4_ADDR, pml4, sizeof(pml4),
+                           errp) &&
+           guest_mem_write(mem, X86_BOOT_PDPT_ADDR, pdpt, sizeof(pdpt), errp);
+}
+
+/* Flat GDT: null, null, 64-bit code (__BOOT_CS), data (__BOOT_DS).
+ * Descriptor format: SDM Vol. 3A, 3.4.5. */
+static bool write_gdt(GuestMem *mem, GError **errp)
+{
+    const uint64_t gdt[GDT_ENTRIES] = {
+        0,
+        0,
+        0x00af9b000000ffffULL,  /* G=1 L=1 P=1 DPL=0 S=1 type=0xb (code) */
+        0x00cf93000000ffffULL,  /* G=1 D/B=1 P=1 DPL=0 S=1 type=3 (data) */
+    };
+
+    return guest_mem_write(mem, X86_BOOT_GDT_ADDR, gdt, sizeof(gdt), errp);
+}
+
+static void e820_add(struct boot_params *bp, uint64_t addr, uint64_t size,
+                     uint32_t type)
+{
+    g_assert(bp->e820_entries < E820_MAX_ENTRIES_ZEROPAGE);
+    if (size == 0) {
+        return;
+    }
+    bp->e820_table[bp->e820_entries++] = (struct boot_e820_entry){
+        .addr = addr, .size = size, .type = type,
+    };
+}
+
+/* zero-page.rst e820_table: the map the kernel trusts for RAM. */
+static bool build_e820(struct boot_params *bp, GuestMem *mem,
+                       const X86BootConfig *cfg, GError **errp)
+{
+    uint64_t low_end = guest_mem_low_end(mem);
+    uint64_t acpi_end = cfg->acpi_start + cfg->acpi_size;
+
+    if (cfg->acpi_size && (cfg->acpi_start < X86_EBDA_START ||
+                           acpi_end > X86_KERNEL_LOAD_ADDR ||
+                           acpi_end < cfg->acpi_start)) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "ACPI area 0x%" G_GINT64_MODIFIER "x+0x%"
+                    G_GINT64_MODIFIER "x is outside 0x9fc00..0x100000",
+                    cfg->acpi_start, cfg->acpi_size);
+        return false;
+    }
+    e820_add(bp, 0, X86_EBDA_START, E820_RAM);
+    if (cfg->acpi_size) {
+        e820_add(bp, X86_EBDA_START, cfg->acpi_start - X86_EBDA_START,
+                 E820_RESERVED);
+        e820_add(bp, cfg->acpi_start, cfg->acpi_size, E820_ACPI);
+        e820_add(bp, acpi_end, X86_KERNEL_LOAD_ADDR - acpi_end,
+                 E820_RESERVED);
+    } else {
+        e820_add(bp, X86_EBDA_START, X86_KERNEL_LOAD_ADDR - X86_EBDA_START,
+                 E820_RESERVED);
+    }
+    e820_add(bp, X86_KERNEL_LOAD_ADDR, low_end - X86_KERNEL_LOAD_ADDR,
+             E820_RAM);
+    e820_add(bp, X86_KVM_IDENTITY_MAP_ADDR,
+             X86_KVM_PRIVATE_END - X86_KVM_IDENTITY_MAP_ADDR, E820_RESERVED);
+    if (guest_mem_region_count(mem) > 1) {
+        const GuestMemRegion *hi = guest_mem_region(mem, 1);
+
+        e820_add(bp, hi->gpa, hi->size, E820_RAM);
+    }
+    return true;
+}
+
+/*
+ * Places the initrd as high as it may go: below initrd_addr_max (the
+ * highest byte it may occupy), the end of RAM under the hole, and the
+ * layout's ceiling; page-aligned; above everything the kernel uses.
+ */
+static bool load_initrd(GuestMem *mem, const X86BzImage *bz,
+                        const char *path, X86BootInfo *info, GError **errp)
+{
+    uint64_t size, top, addr;
+    bool ok;
+    int fd = open_file(path, &size, errp);
+
+    if (fd < 0) {
+        return false;
+    }
+    top = MIN((uint64_t)bz->initrd_addr_max + 1, guest_mem_low_end(mem));
+    top = MIN(top, X86_INITRD_CEILING);
+    if (size == 0 || size > top || ((top - size) & ~(PAGE_SIZE - 1)) <
+        info->kernel_end) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "initrd %s (%" G_GUINT64_FORMAT " MiB) does not fit in "
+                    "guest RAM between the kernel (ends at %" G_GUINT64_FORMAT
+                    " MiB) and %" G_GUINT64_FORMAT " MiB", path, size >> 20,
+                    info->kernel_end >> 20, top >> 20);
+        close(fd);
+        return false;
+    }
+    addr = (top - size) & ~(PAGE_SIZE - 1);
+    ok = pread_full(fd, guest_mem_translate(mem, addr, size), size, 0, path,
+                    errp);
+    close(fd);
+    info->initrd_addr = addr;
+    info->initrd_size = size;
+    return ok;
+}
+
+bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
+                   X86BootInfo *info, GError **errp)
+{
+    g_autofree struct boot_params *bp = g_new0(struct boot_params, 1);
+    const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
+    size_t cmdline_len = strlen(cmdline);
+    uint8_t head[0x1000];
+    uint64_t file_size, run_addr, need;
+    X86BzImage bz;
+    bool ok = false;
+    int fd;
+
+    memset(info, 0, sizeof(*info));
+    fd = open_file(cfg->kernel, &file_size, errp);
+    if (fd < 0) {
+        return false;
+    }
+    if (!pread_full(fd, head, MIN(file_size, sizeof(head)), 0, cfg->kernel,
+                    errp)) {
+        goto out;
+    }
+    if (!x86_bzimage_parse(head, MIN(file_size, sizeof(head)), file_size,
+                           &bz, errp)) {
+        g_prefix_error(errp, "%s: ", cfg->kernel);
+        goto out;
+    }
+
+    /*
+     * The decompressor runs the kernel at pref_address (boot.rst
+     * pref_address: a non-relocatable kernel "will unconditionally move
+     * itself"; a relocatable one loaded below it moves up to it, see
+     * arch/x86/boot/compressed/head_64.S) and needs init_size bytes there.
+     */
+    run_addr = MAX(bz.pref_address, X86_KERNEL_LOAD_ADDR);
+    need = MAX(X86_KERNEL_LOAD_ADDR + bz.kernel_size,
+               run_addr + bz.init_size);
+    if (need > guest_mem_low_end(mem)) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "%s needs %" G_GUINT64_FORMAT " MiB of guest RAM below "
+                    "the MMIO hole; the guest has %" G_GUINT64_FORMAT " MiB",
+                    cfg->kernel, (need + MiB - 1) >> 20,
+                    guest_mem_low_end(mem) >> 20);
+        goto out;
+    }
+    if (cmdline_len > bz.cmdline_size || cmdline_len >= X86_CMDLINE_MAX) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "kernel command line is %zu bytes; this kernel accepts "
+                    "at most %u", cmdline_len,
+                    MIN(bz.cmdline_size, (uint32_t)X86_CMDLINE_MAX - 1));
+        goto out;
+    }
+    /* boot.rst "LOADING THE REST OF THE KERNEL": the protected-mode part
+     * (after the setup sectors) goes to 1 MiB. */
+    if (!pread_full(fd, guest_mem_translate(mem, X86_KERNEL_LOAD_ADDR,
+                                            bz.kernel_size),
+                    bz.kernel_size, bz.setup_size, cfg->kernel, errp)) {
+        goto out;
+    }
+    info->protocol = bz.version;
+    info->entry = X86_KERNEL_LOAD_ADDR + 0x200;
+    info->zero_page = X86_ZERO_PAGE_ADDR;
+    info->stack = X86_BOOT_STACK_TOP;
+    info->cr3 = X86_BOOT_PML4_ADDR;
+    info->gdt = X86_BOOT_GDT_ADDR;
+    info->kernel_end = need;
+
+    if (cfg->initrd && !load_initrd(mem, &bz, cfg->initrd, info, errp)) {
+        goto out;
+    }
+
+    /* boot.rst 64-bit protocol: "the kernel's setup header is read from
+     * the file into the zero page at offset 0x1f1; the rest is zeroed". */
+    memcpy((uint8_t *)bp + HDR_OFFSET, bz.header, bz.header_len);
+    bp->hdr.type_of_loader = TYPE_OF_LOADER_UNDEFINED;
+    bp->hdr.vid_mode = 0xffff;              /* "normal" */
+    bp->hdr.code32_start = X86_KERNEL_LOAD_ADDR;
+    bp->hdr.cmd_line_ptr = (uint32_t)X86_CMDLINE_ADDR;
+    bp->ext_cmd_line_ptr = (uint32_t)(X86_CMDLINE_ADDR >> 32);
+    bp->hdr.ramdisk_image = (uint32_t)info->initrd_addr;
+    bp->hdr.ramdisk_size = (uint32_t)info->initrd_size;
+    bp->ext_ramdisk_image = (uint32_t)(info->initrd_addr >> 32);
+    bp->ext_ramdisk_size = (uint32_t)(info->initrd_size >> 32);
+    /* zero-page.rst 0x070 acpi_rsdp_addr (the setup-header field of
+     * protocol 2.14 was withdrawn; this one is read by Linux 5.0+). */
+    bp->acpi_rsdp_addr = cfg->rsdp_addr;
+    if (!build_e820(bp, mem, cfg, errp)) {
+        goto out;
+    }
+    ok = guest_mem_write(mem, X86_CMDLINE_ADDR, cmdline, cmdline_len + 1,
+                         errp) &&
+         guest_mem_write(mem, X86_ZERO_PAGE_ADDR, bp, sizeof(*bp), errp) &&
+         x86_boot_write_tables(mem, errp);
+out:
+    close(fd);
+    return ok;
+}
+
+bool x86_boot_write_tables(GuestMem *mem, GError **errp)
+{
+    return write_page_tables(mem, errp) && write_gdt(mem, errp);
+}
+
+static void flat_segment(struct kvm_segment *seg, uint16_t sel, bool code)
+{
+    *seg = (struct kvm_segment){
+        .base = 0,
+        .limit = 0xffffffff,
+        .selector = sel,
+        .type = code ? 0xb : 0x3,   /* exec/read/accessed, read/write/acc. */
+        .present = 1,
+        .dpl = 0,
+        .db = code ? 0 : 1,         /* L=1 requires D=0 for code */
+        .s = 1,
+        .l = code ? 1 : 0,
+        .g = 1,
+    };
+}
+
+void x86_boot_entry_regs(const X86BootInfo *info, struct kvm_regs *regs,
+                         struct kvm_sregs *sregs)
+{
+    /*
+     * boot.rst "64-bit BOOT PROTOCOL": "the CPU must be in 64-bit mode with
+     * paging enabled; the range with setup_header.init_size from start
+     * address of loaded kernel and zero page and command line buffer get
+     * ident mapping; a GDT must be loaded with the descriptors for selectors
+     * __BOOT_CS(0x10) and __BOOT_DS(0x18) ... CS must be __BOOT_CS and DS,
+     * ES, SS must be __BOOT_DS; interrupt must be disabled; %rsi must hold
+     * the base address of the struct boot_params."
+     */
+    flat_segment(&sregs->cs, BOOT_CS, true);
+    flat_segment(&sregs->ds, BOOT_DS, false);
+    flat_segment(&sregs->es, BOOT_DS, false);
+    flat_segment(&sregs->fs, BOOT_DS, false);
+    flat_segment(&sregs->gs, BOOT_DS, false);
+    flat_segment(&sregs->ss, BOOT_DS, false);
+    sregs->gdt.base = info->gdt;
+    sregs->gdt.limit = GDT_ENTRIES * 8 - 1;
+    /* No IDT: interrupts are off and the kernel loads its own early. */
+    sregs->idt.base = 0;
+    sregs->idt.limit = 0;
+    sregs->cr3 = info->cr3;
+    sregs->cr4 = CR4_PAE;
+    /* PE+PG for long mode; ET is hardwired to 1; NE selects native x87
+     * error reporting, which Linux requires (it sets it later anyway). */
+    sregs->cr0 = CR0_PE | CR0_ET | CR0_NE | CR0_PG;
+    sregs->efer = EFER_LME | EFER_LMA;
+
+    memset(regs, 0, sizeof(*regs));
+    regs->rflags = 0x2;         /* bit 1 reserved-one; IF = 0 */
+    regs->rip = info->entry;
+    regs->rsi = info->zero_page;
+    regs->rsp = info->stack;
+    regs->rbp = info->stack;
+}

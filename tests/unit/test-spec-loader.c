@@ -1,0 +1,204 @@
+/*
+ * Spec -> object tree: the mapping, derived values and each error class
+ * with its exact file:line:col.
+ */
+#include <string.h>
+
+#include "machine/qom/device.h"
+#include "machine/qom/property.h"
+#include "spec/loader.h"
+#include "spec/merge.h"
+#include "spec/scalar.h"
+
+#define KERNEL "boot: {kernel: /vmlinuz}\n"
+
+/* Builds text (named "vm.yaml") without file checks; returns the vm or
+ * NULL, and the formatted diagnostics in *errors. */
+static Vm *build(const char *text, char **errors)
+{
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecNode) root = spec_load_buffer("vm.yaml", text,
+                                                strlen(text), diags);
+    Vm *vm = root ? spec_build_vm(root, NULL, diags) : NULL;
+
+    *errors = spec_diags_format(diags);
+    return vm;
+}
+
+static void assert_error(const char *text, const char *expected)
+{
+    g_autofree char *errors = NULL;
+    Vm *vm = build(text, &errors);
+
+    g_assert_null(vm);
+    g_assert_cmpstr(errors, ==, expected);
+}
+
+static void test_mapping(void)
+{
+    g_autofree char *errors = NULL;
+    g_autoptr(Object) vm = OBJECT(build(
+        "vmspec: 1\n"
+        "name: web\n"
+        "machine: {type: microvm, cpus: 2, memory: 1G}\n"
+        "boot: {kernel: /k, initrd: {path: /i, sha256: \"" 
+        "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\"},"
+        " cmdline: quiet}\n"
+        "disks: [{path: /d1}, {id: data, path: /d2, readonly: True}]\n"
+        "nics: [{tap: t0}]\n"
+        "devices: [{type: virtio-rng}]\n"
+        "console: none\n", &errors));
+    MachineState *ms;
+    Object *disk0, *data;
+
+    g_assert_cmpstr(errors, ==, "");
+    g_assert_nonnull(vm);
+    g_assert_cmpstr(VM(vm)->name, ==, "web");
+    g_assert_cmpstr(VM(vm)->console, ==, "none");
+    ms = vm_get_machine(VM(vm));
+    g_assert_cmpstr(object_get_typename(OBJECT(ms)), ==, "microvm");
+    g_assert_cmpint(ms->cpus, ==, 2);
+    g_assert_cmpuint(ms->ram_size, ==, 1ULL << 30);
+    g_assert_cmpstr(ms->kernel.path, ==, "/k");
+    g_assert_cmpstr(ms->initrd.sha256, ==, "e3b0c44298fc1c149afbf4c8996fb9"
+                    "2427ae41e4649b934ca495991b7852b855");
+    g_assert_cmpstr(ms->cmdline, ==, "quiet");
+
+    /* Children in spec order, named by id or by list + index. */
+    g_assert_cmpuint(OBJECT(ms)->children->len, ==, 4);
+    disk0 = object_resolve_path(vm, "/machine/disk0");
+    data = object_resolve_path(vm, "/machine/data");
+    g_assert_nonnull(disk0);
+    g_assert_nonnull(data);
+    g_assert_true(OBJECT(ms)->children->pdata[0] == disk0);
+    g_assert_cmpstr(DEVICE(disk0)->id, ==, "disk0");
+    g_assert_cmpstr(DEVICE(disk0)->origin, ==, "vm.yaml:5:9");
+    g_assert_cmpstr(object_get_typename(disk0), ==, "virtio-blk");
+    {
+        g_autofree char *ro = object_property_get_str(data, "readonly");
+
+        g_assert_cmpstr(ro, ==, "true");
+    }
+    g_assert_nonnull(object_resolve_path(vm, "/machine/net0"));
+    g_assert_nonnull(object_resolve_path(vm, "/machine/virtio-rng0"));
+}
+
+static void test_relative_paths(void)
+{
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    const char *text = "vmspec: 1\nname: a\nmachine: {type: microvm}\n"
+                       "boot: {kernel: ../k/vmlinuz}\n"
+                       "console: file:logs/console.log\n";
+    g_autoptr(SpecNode) root = spec_load_buffer("/srv/specs/vm.yaml", text,
+                                                strlen(text), diags);
+    g_autoptr(Object) vm = OBJECT(spec_build_vm(root, NULL, diags));
+
+    g_assert_nonnull(vm);
+    g_assert_cmpstr(vm_get_machine(VM(vm))->kernel.path, ==,
+                    "/srv/k/vmlinuz");
+    g_assert_cmpstr(VM(vm)->console, ==, "file:/srv/specs/logs/console.log");
+}
+
+static void test_mac_derivation(void)
+{
+    uint8_t a[6], b[6], c[6];
+
+    spec_derive_mac("web", "net0", a);
+    spec_derive_mac("web", "net0", b);
+    spec_derive_mac("web", "net1", c);
+    g_assert_cmpmem(a, 6, b, 6);
+    g_assert_true(memcmp(a, c, 6) != 0);
+    /* Locally administered, unicast. */
+    g_assert_cmpuint(a[0] & 3, ==, 2);
+    g_assert_cmpuint(c[0] & 3, ==, 2);
+}
+
+static void test_scalar_types(void)
+{
+    static const struct { const char *text; bool quoted;
+                          SpecScalarType type; } cases[] = {
+        { "42", false, SPEC_SCALAR_INT }, { "-7", false, SPEC_SCALAR_INT },
+        { "0x1f", false, SPEC_SCALAR_INT }, { "0o17", false, SPEC_SCALAR_INT },
+        { "42", true, SPEC_SCALAR_STRING }, { "1.5", false, SPEC_SCALAR_FLOAT },
+        { "1e3", false, SPEC_SCALAR_FLOAT }, { ".inf", false, SPEC_SCALAR_FLOAT },
+        { "true", false, SPEC_SCALAR_BOOL }, { "FALSE", false, SPEC_SCALAR_BOOL },
+        { "yes", false, SPEC_SCALAR_STRING }, { "~", false, SPEC_SCALAR_NULL },
+        { "", false, SPEC_SCALAR_NULL }, { "null", false, SPEC_SCALAR_NULL },
+        { "512M", false, SPEC_SCALAR_STRING },
+        { "52:54:00:12:34:56", false, SPEC_SCALAR_STRING },
+        { "0x", false, SPEC_SCALAR_STRING }, { "1.2.3", false,
+                                               SPEC_SCALAR_STRING },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(SpecNode) n = spec_node_new_scalar(cases[i].text,
+                                                     cases[i].quoted, NULL);
+
+        g_assert_cmpint(spec_scalar_type(n), ==, cases[i].type);
+    }
+}
+
+static void test_errors(void)
+{
+    assert_error("vmspec: 1\nname: a\nmachine: {type: microvm}\n" KERNEL
+                 "disks: [{id: a, path: /x}, {id: a, path: /y}]\n",
+                 "vm.yaml:5:33: disks[1]: duplicate id 'a' (first used at "
+                 "line 5)");
+    assert_error("vmspec: 1\nname: a\nmachine: {type: microvm}\n" KERNEL
+                 "nics: [{id: n, tap: t, mac: auto, queues: 2}]\n",
+                 "vm.yaml:5:35: unknown key 'queues' in nics[0] (valid "
+                 "keys: type, id, tap, mac)");
+    assert_error("vmspec: 1\nname: a\nmachine: {type: microvm}\n" KERNEL
+                 "nics: [{id: \"a/b\", tap: t}]\n",
+                 "vm.yaml:5:13: id: 'a/b' is not a valid id: use 1 to 20 "
+                 "letters, digits, '-' and '_', starting with a letter or "
+                 "digit");
+    assert_error("vmspec: 1\nname: a\nmachine: {type: microvm, memory: 8M}\n"
+                 KERNEL, "vm.yaml:3:34: memory: 8M is out of range: memory "
+                 "must be between 16M and 64T");
+    assert_error("vmspec: 1\nname: a\nmachine: [microvm]\n" KERNEL,
+                 "vm.yaml:3:10: machine: expected a map, not a list");
+    assert_error("vmspec: 1\nname: a\nmachine: {type: microvm}\n"
+                 "boot: {kernel: /k, initrd: ~}\n",
+                 "vm.yaml:4:28: initrd: needs a value (a path or {path, "
+                 "sha256})");
+    assert_error("vmspec: 1\nname: a\nmachine: {type: microvm}\n"
+                 "boot: {kernel: {sha256: abc}}\n",
+                 "vm.yaml:4:16: kernel: missing required key 'path'");
+}
+
+static void test_all_errors_reported(void)
+{
+    g_autofree char *errors = NULL;
+
+    g_assert_null(build("vmspec: 1\nname: A\n"
+                        "machine: {type: microvm, cpus: x, memroy: 1G}\n"
+                        "boot: {kernel: /k, cmdline: 1}\n"
+                        "console: tty\n", &errors));
+    g_assert_cmpstr(errors, ==,
+                    "vm.yaml:2:7: name: 'A' is not a valid name: use "
+                    "lowercase letters, digits and '-', starting with a "
+                    "letter or digit\n"
+                    "vm.yaml:5:10: console: 'tty' is not a console: expected "
+                    "stdio, none or file:PATH\n"
+                    "vm.yaml:3:32: cpus: expected an integer, not a string "
+                    "('x')\n"
+                    "vm.yaml:3:35: unknown key 'memroy' in machine; did you "
+                    "mean 'memory'? (valid keys: type, cpus, memory)\n"
+                    "vm.yaml:4:29: cmdline: expected a string, not an "
+                    "integer ('1'); quote it to make it a string");
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_assert_true(module_call_init(MODULE_INIT_QOM, NULL));
+
+    g_test_add_func("/spec-loader/mapping", test_mapping);
+    g_test_add_func("/spec-loader/relative-paths", test_relative_paths);
+    g_test_add_func("/spec-loader/mac-derivation", test_mac_derivation);
+    g_test_add_func("/spec-loader/scalar-types", test_scalar_types);
+    g_test_add_func("/spec-loader/errors", test_errors);
+    g_test_add_func("/spec-loader/all-errors", test_all_errors_reported);
+    return g_test_run();
+}

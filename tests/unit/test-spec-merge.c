@@ -1,0 +1,421 @@
+/*
+ * Unit tests for spec/merge: extends chains (merge rules, marks from the
+ * base file, cycles, missing bases) and --set overrides.  Spec files are
+ * written to a fresh temporary directory, which each test enters so that
+ * messages show short relative paths.
+ */
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "machine/qom/error.h"
+#include "spec/diag.h"
+#include "spec/merge.h"
+#include "spec/node.h"
+
+typedef struct Fixture {
+    char *dir;
+    char *old_cwd;
+    GPtrArray *files;
+} Fixture;
+
+static void fixture_setup(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+
+    f->dir = g_dir_make_tmp("spec-merge-XXXXXX", &err);
+    g_assert_no_error(err);
+    f->old_cwd = g_get_current_dir();
+    f->files = g_ptr_array_new_with_free_func(g_free);
+    g_assert_cmpint(g_chdir(f->dir), ==, 0);
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data)
+{
+    for (guint i = f->files->len; i > 0; i--) {
+        const char *p = g_ptr_array_index(f->files, i - 1);
+
+        if (g_remove(p) != 0) {
+            g_rmdir(p);
+        }
+    }
+    g_assert_cmpint(g_chdir(f->old_cwd), ==, 0);
+    g_assert_cmpint(g_rmdir(f->dir), ==, 0);
+    g_ptr_array_free(f->files, TRUE);
+    g_free(f->old_cwd);
+    g_free(f->dir);
+}
+
+static void put(Fixture *f, const char *name, const char *text)
+{
+    g_autofree char *dir = g_path_get_dirname(name);
+
+    if (strcmp(dir, ".") != 0 && !g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+        g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+        g_ptr_array_add(f->files, g_strdup(dir));
+    }
+    g_assert_true(g_file_set_contents(name, text, -1, NULL));
+    g_ptr_array_add(f->files, g_strdup(name));
+}
+
+/* Loads name, which must succeed; returns the tree's flow rendering. */
+static char *load_ok(const char *name, bool marks)
+{
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecNode) node = spec_load_file(name, diags);
+    g_autofree char *errs = spec_diags_format(diags);
+
+    g_assert_cmpstr(errs, ==, "");
+    g_assert_nonnull(node);
+    return spec_node_to_string(node, marks);
+}
+
+/* Loads name, which must fail; returns the diagnostics. */
+static char *load_err(const char *name)
+{
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecNode) node = spec_load_file(name, diags);
+
+    g_assert_null(node);
+    g_assert_cmpuint(spec_diags_count(diags), >, 0);
+    return spec_diags_format(diags);
+}
+
+static void test_extends_maps(Fixture *f, gconstpointer data)
+{
+    g_autofree char *s = NULL;
+
+    put(f, "base.yaml",
+        "vmspec: 1\n"
+        "machine: {type: microvm, cpus: 1, memory: 256M}\n"
+        "boot: {kernel: vmlinuz, cmdline: quiet}\n");
+    put(f, "child.yaml",
+        "extends: base.yaml\n"
+        "name: child\n"
+        "machine: {cpus: 4}\n"
+        "boot:\n"
+        "  kernel: {path: other, sha256: abc}\n");
+    s = load_ok("child.yaml", false);
+    /* Maps merge key by key; a map replaces a scalar (kind change). */
+    g_assert_cmpstr(s, ==,
+                    "{vmspec: 1, machine: {type: microvm, cpus: 4, "
+                    "memory: 256M}, boot: {kernel: {path: other, "
+                    "sha256: abc}, cmdline: quiet}, name: child}");
+}
+
+static void test_extends_lists(Fixture *f, gconstpointer data)
+{
+    g_autofree char *s = NULL;
+
+    put(f, "base.yaml",
+        "disks:\n"
+        "  - {id: root, path: root.img, readonly: false}\n"
+        "  - {id: data, path: data.img}\n"
+        "devices:\n"
+        "  - {type: virtio-rng}\n"
+        "tags: [a, b]\n");
+    put(f, "child.yaml",
+        "extends: base.yaml\n"
+        "disks:\n"
+        "  - {id: data, readonly: true}\n"
+        "  - {id: scratch, path: s.img}\n"
+        "devices:\n"
+        "  - {type: pvpanic}\n"
+        "tags: [c]\n");
+    s = load_ok("child.yaml", false);
+    g_assert_cmpstr(s, ==,
+                    "{disks: [{id: root, path: root.img, readonly: false}, "
+                    "{id: data, path: data.img, readonly: true}, "
+                    "{id: scratch, path: s.img}], "
+                    "devices: [{type: pvpanic}], tags: [c]}");
+}
+
+static void test_extends_chain_and_marks(Fixture *f, gconstpointer data)
+{
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecNode) root = NULL;
+    SpecNode *n;
+    SpecPair *pair;
+
+    put(f, "sub/a.yaml",
+        "vmspec: 1\n"
+        "machine: {memory: 128M, cpus: 1}\n"
+        "console: stdio\n");
+    put(f, "b.yaml",
+        "extends: sub/a.yaml\n"
+        "machine: {cpus: 2}\n");
+    put(f, "sub/c.yaml",
+        "extends: ../b.yaml\n"
+        "console: none\n");
+    root = spec_load_file("sub/c.yaml", diags);
+    g_assert_nonnull(root);
+    g_assert_null(spec_node_map_get(root, "extends"));
+    /* Inherited from a.yaml: points into a.yaml. */
+    n = spec_node_lookup(root, "machine.memory");
+    g_assert_cmpstr(spec_node_scalar(n), ==, "128M");
+    g_assert_cmpstr(n->mark.file, ==, "sub/../sub/a.yaml");
+    g_assert_cmpuint(n->mark.line, ==, 2);
+    g_assert_cmpuint(n->mark.column, ==, 19);
+    /* Overridden in b.yaml. */
+    n = spec_node_lookup(root, "machine.cpus");
+    g_assert_cmpstr(spec_node_scalar(n), ==, "2");
+    g_assert_cmpstr(n->mark.file, ==, "sub/../b.yaml");
+    g_assert_cmpuint(n->mark.line, ==, 2);
+    g_assert_cmpuint(n->mark.column, ==, 17);
+    /* The merged map takes the child's mark. */
+    n = spec_node_map_get(root, "machine");
+    g_assert_cmpstr(n->mark.file, ==, "sub/../b.yaml");
+    /* Overridden in c.yaml, key and value. */
+    pair = spec_node_map_get_pair(root, "console");
+    g_assert_cmpstr(spec_node_scalar(pair->value), ==, "none");
+    g_assert_cmpstr(pair->key_mark.file, ==, "sub/c.yaml");
+    g_assert_cmpuint(pair->key_mark.line, ==, 2);
+    g_assert_cmpstr(pair->value->mark.file, ==, "sub/c.yaml");
+}
+
+static void test_extends_cycle(Fixture *f, gconstpointer data)
+{
+    g_autofree char *e1 = NULL;
+    g_autofree char *e2 = NULL;
+
+    put(f, "a.yaml", "vmspec: 1\nextends: b.yaml\n");
+    put(f, "b.yaml", "extends:   a.yaml\nname: b\n");
+    e1 = load_err("a.yaml");
+    g_assert_cmpstr(e1, ==, "b.yaml:1:12: 'extends' cycle: a.yaml -> "
+                    "b.yaml -> a.yaml");
+    put(f, "self.yaml", "extends: ./self.yaml\n");
+    e2 = load_err("self.yaml");
+    g_assert_cmpstr(e2, ==, "self.yaml:1:10: 'extends' cycle: self.yaml "
+                    "-> ./self.yaml");
+}
+
+static void test_extends_missing(Fixture *f, gconstpointer data)
+{
+    g_autofree char *e1 = NULL;
+    g_autofree char *e2 = NULL;
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecNode) node = NULL;
+    g_autoptr(GError) err = NULL;
+
+    put(f, "a.yaml", "extends: b.yaml\n");
+    put(f, "b.yaml", "vmspec: 1\nextends: nope.yaml\n");
+    e1 = load_err("a.yaml");
+    g_assert_cmpstr(e1, ==, "b.yaml:2:10: can't read base spec 'nope.yaml': "
+                    "No such file or directory (a.yaml -> b.yaml -> "
+                    "nope.yaml)");
+    node = spec_load_file("a.yaml", diags);
+    g_assert_false(spec_diags_to_error(diags, &err));
+    g_assert_error(err, VMSPEC_ERROR, VMSPEC_ERROR_NOT_FOUND);
+
+    put(f, "c.yaml", "extends: {path: b.yaml}\n");
+    e2 = load_err("c.yaml");
+    g_assert_cmpstr(e2, ==, "c.yaml:1:10: 'extends' must name a spec file, "
+                    "not a map");
+}
+
+static void test_extends_bad(Fixture *f, gconstpointer data)
+{
+    g_autofree char *e1 = NULL;
+    g_autofree char *e2 = NULL;
+    g_autofree char *e3 = NULL;
+
+    put(f, "sub/x.yaml", "vmspec: 1\n");
+    put(f, "d.yaml", "extends: sub\n");
+    e1 = load_err("d.yaml");
+    g_assert_cmpstr(e1, ==, "d.yaml:1:10: can't read base spec 'sub': Is a "
+                    "directory (d.yaml -> sub)");
+    put(f, "n.yaml", "vmspec: 1\nextends:\n");
+    e2 = load_err("n.yaml");
+    g_assert_cmpstr(e2, ==, "n.yaml:2:9: 'extends' must name a spec file, "
+                    "not null");
+    put(f, "q.yaml", "extends: ''\n");
+    e3 = load_err("q.yaml");
+    g_assert_cmpstr(e3, ==, "q.yaml:1:10: 'extends' must name a spec file, "
+                    "not an empty string");
+}
+
+static void test_extends_too_long(Fixture *f, gconstpointer data)
+{
+    g_autofree char *e = NULL;
+
+    for (int i = 0; i < 20; i++) {
+        g_autofree char *name = g_strdup_printf("c%d.yaml", i);
+        g_autofree char *text = g_strdup_printf("extends: c%d.yaml\n", i + 1);
+
+        put(f, name, text);
+    }
+    e = load_err("c0.yaml");
+    g_assert_cmpstr(e, ==, "c15.yaml:1:10: 'extends' chain longer than 16 "
+                    "files: c0.yaml -> c1.yaml -> c2.yaml -> c3.yaml -> "
+                    "c4.yaml -> c5.yaml -> c6.yaml -> c7.yaml -> c8.yaml -> "
+                    "c9.yaml -> c10.yaml -> c11.yaml -> c12.yaml -> "
+                    "c13.yaml -> c14.yaml -> c15.yaml -> c16.yaml");
+}
+
+static void test_extends_base_error(Fixture *f, gconstpointer data)
+{
+    g_autofree char *e = NULL;
+
+    put(f, "base.yaml", "a: 1\na: 2\n");
+    put(f, "child.yaml", "extends: base.yaml\n");
+    e = load_err("child.yaml");
+    g_assert_cmpstr(e, ==, "base.yaml:2:1: duplicate key 'a' (first "
+                    "defined at line 1)");
+}
+
+static void test_load_buffer(Fixture *f, gconstpointer data)
+{
+    static const char text[] = "extends: base.yaml\nname: x\n";
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecNode) node = NULL;
+    g_autofree char *s = NULL;
+
+    put(f, "sub/base.yaml", "vmspec: 1\n");
+    node = spec_load_buffer("sub/mem.yaml", text, sizeof(text) - 1, diags);
+    g_assert_nonnull(node);
+    s = spec_node_to_string(node, false);
+    g_assert_cmpstr(s, ==, "{vmspec: 1, name: x}");
+}
+
+/* ---- --set ---- */
+
+static SpecNode *sample(void)
+{
+    static const char text[] =
+        "extends: base.yaml\n"
+        "machine: {memory: 512M}\n"
+        "disks:\n"
+        "  - {id: root, path: root.img}\n"
+        "  - {id: data, path: data.img}\n"
+        "name: x\n";
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    SpecNode *node = spec_load_buffer("s.yaml", text, sizeof(text) - 1,
+                                      diags);
+
+    g_assert_nonnull(node);
+    return node;
+}
+
+static void test_set_good(Fixture *f, gconstpointer data)
+{
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecNode) root = NULL;
+    g_autofree char *s = NULL;
+    static const char *const opts[] = {
+        "machine.memory=1G",
+        "machine.cpus=4",
+        "boot.kernel.path=vmlinuz",
+        "disks.root.readonly=true",
+        "disks.1.path=other.img",
+        "boot.cmdline=console=ttyS0 root=/dev/vda",
+        "name=",
+        NULL
+    };
+    SpecNode *n;
+    SpecPair *pair;
+
+    put(f, "base.yaml", "vmspec: 1\n");
+    root = sample();
+    g_assert_true(spec_apply_sets(root, opts, -1, diags));
+    g_assert_cmpuint(spec_diags_count(diags), ==, 0);
+    s = spec_node_to_string(root, false);
+    g_assert_cmpstr(s, ==,
+                    "{vmspec: 1, machine: {memory: 1G, cpus: 4}, disks: "
+                    "[{id: root, path: root.img, readonly: true}, "
+                    "{id: data, path: other.img}], name: ~, boot: "
+                    "{kernel: {path: vmlinuz}, cmdline: console=ttyS0 "
+                    "root=/dev/vda}}");
+    n = spec_node_lookup(root, "machine.memory");
+    g_assert_false(n->scalar.quoted);
+    g_assert_cmpstr(n->mark.file, ==, "--set machine.memory=1G");
+    g_assert_cmpuint(n->mark.line, ==, 0);
+    pair = spec_node_map_get_pair(spec_node_map_get(root, "boot"),
+                                  "kernel");
+    g_assert_cmpstr(pair->key_mark.file, ==, "--set boot.kernel.path="
+                    "vmlinuz");
+    g_assert_true(spec_node_is_null(spec_node_map_get(root, "name")));
+}
+
+static void test_set_errors(Fixture *f, gconstpointer data)
+{
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecNode) root = NULL;
+    g_autofree char *before = NULL;
+    g_autofree char *after = NULL;
+    g_autofree char *text = NULL;
+    static const char *const opts[] = {
+        "machine.memory",
+        "=5",
+        "machine..memory=1",
+        "machine.memory.unit=1",
+        "disks.2.path=x",
+        "disks.99999999999999999999.path=x",
+        "disks.rot.path=x",
+        "disks.zzz.path=x",
+        "name.first=y",
+        "machine.memory.",
+        NULL
+    };
+
+    put(f, "base.yaml", "vmspec: 1\n");
+    root = sample();
+    before = spec_node_to_string(root, true);
+    g_assert_false(spec_apply_sets(root, opts, -1, diags));
+    after = spec_node_to_string(root, true);
+    g_assert_cmpstr(before, ==, after);
+    text = spec_diags_format(diags);
+    g_assert_cmpstr(text, ==,
+        "--set machine.memory: expected KEY.PATH=VALUE\n"
+        "--set =5: empty key path before '='\n"
+        "--set machine..memory=1: empty component in key path "
+        "'machine..memory'\n"
+        "--set machine.memory.unit=1: 'machine.memory' is a scalar "
+        "('512M'), so it has no 'unit'\n"
+        "--set disks.2.path=x: index 2 is out of range: 'disks' has 2 "
+        "items\n"
+        "--set disks.99999999999999999999.path=x: index "
+        "99999999999999999999 is out of range: 'disks' has 2 items\n"
+        "--set disks.rot.path=x: 'disks' has no item with id 'rot'; did "
+        "you mean 'root'?\n"
+        "--set disks.zzz.path=x: 'disks' has no item with id 'zzz'\n"
+        "--set name.first=y: 'name' is a scalar ('x'), so it has no "
+        "'first'\n"
+        "--set machine.memory.: expected KEY.PATH=VALUE");
+}
+
+static void test_merge_api(void)
+{
+    SpecNode *a = spec_node_new_map(NULL);
+    SpecNode *b = spec_node_new_scalar("x", false, NULL);
+    g_autoptr(SpecNode) r = NULL;
+    g_autofree char *s = NULL;
+
+    g_assert_true(spec_merge(NULL, NULL) == NULL);
+    spec_node_map_set(a, "k", NULL, spec_node_new_scalar("1", false, NULL));
+    /* A scalar over a map replaces it. */
+    r = spec_merge(a, b);
+    s = spec_node_to_string(r, false);
+    g_assert_cmpstr(s, ==, "x");
+}
+
+#define ADD(path, fn) \
+    g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    ADD("/spec/merge/extends-maps", test_extends_maps);
+    ADD("/spec/merge/extends-lists", test_extends_lists);
+    ADD("/spec/merge/extends-chain-marks", test_extends_chain_and_marks);
+    ADD("/spec/merge/extends-cycle", test_extends_cycle);
+    ADD("/spec/merge/extends-missing", test_extends_missing);
+    ADD("/spec/merge/extends-bad", test_extends_bad);
+    ADD("/spec/merge/extends-too-long", test_extends_too_long);
+    ADD("/spec/merge/extends-base-error", test_extends_base_error);
+    ADD("/spec/merge/load-buffer", test_load_buffer);
+    ADD("/spec/merge/set-good", test_set_good);
+    ADD("/spec/merge/set-errors", test_set_errors);
+    g_test_add_func("/spec/merge/api", test_merge_api);
+    return g_test_run();
+}
