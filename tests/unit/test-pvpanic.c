@@ -5,12 +5,9 @@
 #include <string.h>
 #include <glib.h>
 
+#include "machine/hw/pvpanic.h"
 #include "machine/x86/layout.h"
 #include "tests/unit/hw-test-machine.h"
-
-/* Linux include/uapi/misc/pvpanic.h */
-#define PVPANIC_PANICKED        (1 << 0)
-#define PVPANIC_CRASH_LOADED    (1 << 1)
 
 static void test_events(void)
 {
@@ -19,12 +16,15 @@ static void test_events(void)
     VmExit *exit = hm->parent_obj.exit;
     g_autofree char *detail = NULL;
 
-    hw_test_realize(hw_test_add(hm, "pvpanic", "pvpanic"));
+    DeviceState *dev = hw_test_add(hm, TYPE_PVPANIC, "pvpanic");
+
+    hw_test_realize(dev);
     g_assert_cmphex(hw_inb(hm, X86_PVPANIC_PORT), ==,
                     PVPANIC_PANICKED | PVPANIC_CRASH_LOADED);
 
     hw_outb(hm, X86_PVPANIC_PORT, PVPANIC_CRASH_LOADED);
     g_assert_cmpint(vm_exit_get(exit, NULL), ==, VM_EXIT_NONE);
+    g_assert_cmpuint(pvpanic_crash_loaded_count(dev), ==, 1);
     hw_outb(hm, X86_PVPANIC_PORT, 0);
     g_assert_cmpint(vm_exit_get(exit, NULL), ==, VM_EXIT_NONE);
 
