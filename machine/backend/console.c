@@ -239,6 +239,9 @@ static void console_read_input(Console *c, size_t max)
     uint8_t buf[CONSOLE_READ_MAX];
     ssize_t n;
 
+    if (max == 0) {
+        return;             /* a read of 0 bytes would look like EOF */
+    }
     n = read(c->in_fd, buf, MIN(max, sizeof(buf)));
     if (n < 0 && (errno == EINTR || errno == EAGAIN ||
                   errno == EWOULDBLOCK)) {
@@ -276,8 +279,8 @@ static gpointer console_input_thread(gpointer opaque)
         if (have_pending && room > 0) {
             size_t n = MIN(room, c->pending_len - c->pending_pos);
 
-            c->receive(c->opaque, c->pending + c->pending_pos, n);
-            c->pending_pos += n;
+            c->pending_pos += c->receive(c->opaque,
+                                         c->pending + c->pending_pos, n);
             continue;
         }
         /*
@@ -298,7 +301,10 @@ static gpointer console_input_thread(gpointer opaque)
             (void)!read(c->wake_fd, &v, sizeof(v));
         }
         if (nfds == 2 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            console_read_input(c, c->escapes ? CONSOLE_READ_MAX : room);
+            /* The room may have shrunk while we slept (the guest turned
+             * its FIFO off): ask again. */
+            console_read_input(c, c->escapes ? CONSOLE_READ_MAX
+                                             : c->can_receive(c->opaque));
         }
     }
     return NULL;

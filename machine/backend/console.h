@@ -51,10 +51,11 @@ typedef struct Console Console;
  * console's input thread; the device does its own locking.
  */
 typedef size_t (*ConsoleCanReceiveFn)(void *opaque);
-/* Delivers len input bytes, len <= the last can_receive answer.  Called on
- * the console's input thread. */
-typedef void (*ConsoleReceiveFn)(void *opaque, const uint8_t *buf,
-                                 size_t len);
+/* Offers len input bytes (len <= the last can_receive answer); returns how
+ * many the device took (fewer if its room shrank meanwhile: the console
+ * keeps the rest and offers them again).  Called on the input thread. */
+typedef size_t (*ConsoleReceiveFn)(void *opaque, const uint8_t *buf,
+                                   size_t len);
 
 /* Checks a console spec string ("stdio", "none", "file:PATH" with a
  * non-empty PATH); the validator of the serial device's property. */

@@ -13,6 +13,8 @@
  * Described in the DSDT as Device(PEVT), _HID "QEMU0001", one I/O port,
  * which Linux's pvpanic-mmio driver binds to (it maps the IO resource).
  */
+#include "machine/hw/pvpanic.h"
+
 #include "machine/kvm/iobus.h"
 #include "machine/kvm/vm-exit.h"
 #include "machine/qom/device.h"
@@ -21,10 +23,6 @@
 #include "machine/x86/aml.h"
 #include "machine/x86/layout.h"
 
-#define TYPE_PVPANIC "pvpanic"
-
-#define PVPANIC_PANICKED        (1u << 0)
-#define PVPANIC_CRASH_LOADED    (1u << 1)
 #define PVPANIC_EVENTS          (PVPANIC_PANICKED | PVPANIC_CRASH_LOADED)
 
 typedef struct PvPanic {
@@ -54,6 +52,11 @@ static void pvpanic_write(void *opaque, uint64_t offset, uint64_t value,
     if (value & PVPANIC_CRASH_LOADED) {
         g_atomic_int_inc(&p->crash_loaded);
     }
+}
+
+unsigned pvpanic_crash_loaded_count(DeviceState *dev)
+{
+    return (unsigned)g_atomic_int_get(&PVPANIC(dev)->crash_loaded);
 }
 
 static void pvpanic_unrealize(DeviceState *dev)

@@ -19,6 +19,7 @@
  * thread calls the receive callbacks; one mutex guards the state.
  */
 #include "machine/hw/serial.h"
+#include <pthread.h>
 
 #include "machine/kvm/iobus.h"
 #include "machine/qom/error.h"
@@ -102,7 +103,9 @@ typedef struct Serial {
     Console *console;
     bool registered;
 
-    GMutex lock;                /* guards everything below */
+    /* Guards everything below.  A pthread mutex, not a GMutex, so that
+     * ThreadSanitizer sees it. */
+    pthread_mutex_t lock;
     uint8_t ier, lcr, mcr, msr, scr, fcr, dll, dlm;
     bool thr_ipending;          /* THRE interrupt latched */
     uint8_t rx[SERIAL_RX_FIFO];
@@ -263,7 +266,7 @@ static uint64_t serial_read(void *opaque, uint64_t offset, unsigned size)
     bool was_full, wake;
     uint8_t v = 0;
 
-    g_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->lock);
     was_full = serial_rx_room(s) == 0;
     switch (offset) {
     case UART_RX:
@@ -299,7 +302,7 @@ static uint64_t serial_read(void *opaque, uint64_t offset, unsigned size)
     }
     serial_update_irq(s);
     wake = was_full && serial_rx_room(s) > 0;
-    g_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
     if (wake) {
         console_accept_input(s->console);
     }
@@ -313,7 +316,7 @@ static void serial_write(void *opaque, uint64_t offset, uint64_t value,
     uint8_t v = (uint8_t)value;
     bool was_full, wake, transmit = false;
 
-    g_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->lock);
     was_full = serial_rx_room(s) == 0;
     switch (offset) {
     case UART_TX:
@@ -368,7 +371,7 @@ static void serial_write(void *opaque, uint64_t offset, uint64_t value,
     }
     serial_update_irq(s);
     wake = was_full && serial_rx_room(s) > 0;
-    g_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
     if (transmit) {
         console_write(s->console, &v, 1);
     }
@@ -384,22 +387,25 @@ static size_t serial_can_receive(void *opaque)
     Serial *s = opaque;
     size_t room;
 
-    g_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->lock);
     room = serial_rx_room(s);
-    g_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
     return room;
 }
 
-static void serial_receive(void *opaque, const uint8_t *buf, size_t len)
+static size_t serial_receive(void *opaque, const uint8_t *buf, size_t len)
 {
     Serial *s = opaque;
+    size_t n;
 
-    g_mutex_lock(&s->lock);
-    for (size_t i = 0; i < len; i++) {
+    pthread_mutex_lock(&s->lock);
+    n = MIN(len, serial_rx_room(s));
+    for (size_t i = 0; i < n; i++) {
         serial_rx_push(s, buf[i]);
     }
     serial_update_irq(s);
-    g_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
+    return n;
 }
 
 /* --- Device -------------------------------------------------------------- */
@@ -488,11 +494,27 @@ fail:
  */
 static void serial_acpi_aml(DeviceState *dev, Aml *scope)
 {
+    /* The PC's COM1-COM4 ports; _UID is the COM number - 1. */
+    static const uint16_t com_ports[] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
     Serial *s = SERIAL(dev);
+    unsigned uid = G_N_ELEMENTS(com_ports);
+    char name[5];
 
-    aml_device_begin(scope, "COM1");
+    for (unsigned i = 0; i < G_N_ELEMENTS(com_ports); i++) {
+        if (s->iobase == com_ports[i]) {
+            uid = i;
+        }
+    }
+    if (uid < G_N_ELEMENTS(com_ports)) {
+        g_snprintf(name, sizeof(name), "COM%u", uid + 1);
+    } else {
+        /* Elsewhere: a name and _UID of its own from the port. */
+        uid = (unsigned)s->iobase;
+        g_snprintf(name, sizeof(name), "S%03X", (unsigned)s->iobase >> 4);
+    }
+    aml_device_begin(scope, name);
     aml_name_eisaid(scope, "_HID", "PNP0501");
-    aml_name_int(scope, "_UID", 0);
+    aml_name_int(scope, "_UID", uid);
     aml_name(scope, "_CRS");
     aml_resource_template_begin(scope);
     aml_io(scope, true, (uint16_t)s->iobase, (uint16_t)s->iobase, 1,
@@ -505,7 +527,7 @@ static void serial_acpi_aml(DeviceState *dev, Aml *scope)
 
 static void serial_instance_init(Object *obj)
 {
-    g_mutex_init(&SERIAL(obj)->lock);
+    pthread_mutex_init(&SERIAL(obj)->lock, NULL);
 }
 
 static void serial_instance_finalize(Object *obj)
@@ -513,7 +535,7 @@ static void serial_instance_finalize(Object *obj)
     Serial *s = SERIAL(obj);
 
     console_free(s->console);      /* one set but never realized */
-    g_mutex_clear(&s->lock);
+    pthread_mutex_destroy(&s->lock);
 }
 
 static void serial_class_init(ObjectClass *oc, const void *data)
