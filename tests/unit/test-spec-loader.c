@@ -64,13 +64,15 @@ static void test_mapping(void)
                     "2427ae41e4649b934ca495991b7852b855");
     g_assert_cmpstr(ms->cmdline, ==, "quiet");
 
-    /* Children in spec order, named by id or by list + index. */
-    g_assert_cmpuint(OBJECT(ms)->children->len, ==, 4);
+    /* The machine's built-in devices, then the spec's in spec order,
+     * named by id or by list + index. */
+    g_assert_cmpuint(OBJECT(ms)->children->len, ==, 3 + 4);
+    g_assert_nonnull(object_resolve_path(vm, "/machine/serial0"));
     disk0 = object_resolve_path(vm, "/machine/disk0");
     data = object_resolve_path(vm, "/machine/data");
     g_assert_nonnull(disk0);
     g_assert_nonnull(data);
-    g_assert_true(OBJECT(ms)->children->pdata[0] == disk0);
+    g_assert_true(OBJECT(ms)->children->pdata[3] == disk0);
     g_assert_cmpstr(DEVICE(disk0)->id, ==, "disk0");
     g_assert_cmpstr(DEVICE(disk0)->origin, ==, "vm.yaml:5:9");
     g_assert_cmpstr(object_get_typename(disk0), ==, "virtio-blk");
