@@ -20,6 +20,7 @@
 # exit; E2E_GUEST is build/guest.
 
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck disable=SC2034  # for the scripts that source this
 E2E_GUEST=$E2E_ROOT/build/guest
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmspec-e2e.XXXXXX")
 trap 'rm -rf "$E2E_TMP"' EXIT
