@@ -1,0 +1,110 @@
+# Sourced by the end-to-end tests (bash): TAP output, running commands with
+# a timeout into files, and the test guest.  Run directly, it tests itself.
+#
+#   tap_plan N                 print the plan "1..N"
+#   tap_ok DESC                "ok N - DESC"
+#   tap_fail DESC [NOTE...]    "not ok N - DESC", each NOTE as a "# " line
+#   tap_skip DESC REASON       "ok N - DESC # SKIP REASON"
+#   run_capture NAME SECS CMD...
+#                              run CMD (stdin /dev/null) under a timeout into
+#                              $E2E_TMP/NAME.{out,err,rc}; returns its status
+#                              (124 on timeout)
+#   assert_contains FILE STRING
+#                              true if FILE has STRING; else prints its tail
+#                              as "# " lines and fails
+#   guest_ensure               build the test guest once (tests/guest/build)
+#   e2e_need_kvm ARGS...       re-run this script under tests/kvm-sandbox
+#                              unless KVM is already decided; call first
+#
+# E2E_ROOT is the repository root; E2E_TMP a scratch directory removed on
+# exit; E2E_GUEST is build/guest.
+
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck disable=SC2034  # for the scripts that source this
+E2E_GUEST=$E2E_ROOT/build/guest
+E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmspec-e2e.XXXXXX")
+trap 'rm -rf "$E2E_TMP"' EXIT
+_tap_n=0
+_guest_built=
+
+tap_plan() { echo "1..$1"; }
+
+tap_ok() {
+    _tap_n=$((_tap_n + 1))
+    echo "ok $_tap_n - $1"
+}
+
+tap_fail() {
+    _tap_n=$((_tap_n + 1))
+    echo "not ok $_tap_n - $1"
+    shift
+    local note
+    for note in "$@"; do
+        printf '%s\n' "$note" | sed 's/^/# /'
+    done
+}
+
+tap_skip() {
+    _tap_n=$((_tap_n + 1))
+    echo "ok $_tap_n - $1 # SKIP $2"
+}
+
+run_capture() {
+    local name=$1 secs=$2 rc
+    shift 2
+    timeout -k 5 "$secs" "$@" </dev/null >"$E2E_TMP/$name.out" \
+        2>"$E2E_TMP/$name.err"
+    rc=$?
+    echo "$rc" >"$E2E_TMP/$name.rc"
+    return $rc
+}
+
+assert_contains() {
+    grep -qF -- "$2" "$1" 2>/dev/null && return 0
+    echo "# expected '$2' in $1; its last lines:"
+    tail -n 15 "$1" 2>/dev/null | tr -d '\r' | sed 's/^/#   /'
+    return 1
+}
+
+guest_ensure() {
+    [ -n "$_guest_built" ] && return 0
+    "$E2E_ROOT/tests/guest/build" >&2 || return 1
+    _guest_built=1
+}
+
+e2e_need_kvm() {
+    case ${VMSPEC_SANDBOX:-} in
+        direct|inside) return 0 ;;
+    esac
+    exec "$E2E_ROOT/tests/kvm-sandbox" bash "$0" "$@"
+}
+
+# Self-test when run rather than sourced (tests/run-tests runs every
+# tests/e2e/*.sh).
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    tap_plan 4
+    if run_capture echo 10 sh -c 'echo out; echo err >&2; exit 3'; then
+        tap_fail "run_capture returns the command's status"
+    elif [ "$(cat "$E2E_TMP/echo.rc")" = 3 ]; then
+        tap_ok "run_capture returns the command's status"
+    else
+        tap_fail "run_capture records the status"
+    fi
+    if assert_contains "$E2E_TMP/echo.out" out &&
+       assert_contains "$E2E_TMP/echo.err" err; then
+        tap_ok "run_capture keeps stdout and stderr apart"
+    else
+        tap_fail "run_capture keeps stdout and stderr apart"
+    fi
+    run_capture sleep 1 sleep 10
+    if [ "$(cat "$E2E_TMP/sleep.rc")" = 124 ]; then
+        tap_ok "run_capture times out"
+    else
+        tap_fail "run_capture times out"
+    fi
+    if ! assert_contains "$E2E_TMP/echo.out" absent >/dev/null; then
+        tap_ok "assert_contains fails on a missing string"
+    else
+        tap_fail "assert_contains fails on a missing string"
+    fi
+fi
