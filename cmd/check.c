@@ -105,7 +105,7 @@ int cmd_check(int argc, char **argv)
         { "format", 0, 0, G_OPTION_ARG_STRING, &format,
           "Output format: text (default) or json (one object per "
           "diagnostic)", "FORMAT" },
-        { NULL },
+        G_OPTION_ENTRY_NULL,
     };
     CheckRun run = { 0 };
     int status;

@@ -120,7 +120,7 @@ int cmd_plan(int argc, char **argv)
           "Override a value (repeatable)", "KEY.PATH=VALUE" },
         { "format", 0, 0, G_OPTION_ARG_STRING, &format,
           "Output format: text (default) or json", "FORMAT" },
-        { NULL },
+        G_OPTION_ENTRY_NULL,
     };
     g_autoptr(SpecDiags) diags = spec_diags_new();
     g_autoptr(GString) out = g_string_new(NULL);

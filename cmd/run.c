@@ -86,7 +86,7 @@ int cmd_run(int argc, char **argv)
     GOptionEntry entries[] = {
         { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets,
           "Override a value (repeatable)", "KEY.PATH=VALUE" },
-        { NULL },
+        G_OPTION_ENTRY_NULL,
     };
     g_autoptr(SpecDiags) diags = spec_diags_new();
     SpecLoadOptions opts = { .check_files = true };

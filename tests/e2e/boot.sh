@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# End-to-end: `vmspec run` boots Debian's stock kernel with the test guest
+# under real KVM (directly, or in tests/kvm-sandbox) and exits as DESIGN.md
+# says: the guest's CPUs and memory match the spec, poweroff -> 0, reboot
+# with on_reboot: exit -> 0, panic -> 3, SIGTERM -> 143 with the terminal
+# restored; bad kernels, oversized cmdlines and impossible memory -> 1 with
+# a clear message.
+. "$(dirname "$0")/lib.sh"
+guest_ensure || { echo "1..1"; tap_fail "test guest builds"; exit 0; }
+e2e_need_kvm "$@"
+
+VMSPEC=$E2E_ROOT/build/vmspec
+
+# spec NAME CPUS MEMORY SCENARIO [EXTRA YAML LINES...] -> path
+spec() {
+    local name=$1 cpus=$2 mem=$3 scenario=$4 f=$E2E_TMP/$1.yaml
+    shift 4
+    {
+        echo "vmspec: 1"
+        echo "name: $name"
+        echo "machine: {type: microvm, cpus: $cpus, memory: $mem}"
+        echo "boot:"
+        echo "  kernel: $E2E_GUEST/vmlinuz"
+        echo "  initrd: $E2E_GUEST/initrd.cpio.gz"
+        echo "  cmdline: console=ttyS0 quiet panic=-1 vmspec.scenario=$scenario"
+        echo "console: stdio"
+        for line in "$@"; do echo "$line"; done
+    } >"$f"
+    echo "$f"
+}
+
+# boot NAME CPUS MEMORY SCENARIO [EXTRA...]: runs it, 240 s at most.
+boot() {
+    local name=$1 f
+    f=$(spec "$@")
+    run_capture "$name" 240 "$VMSPEC" run "$f"
+}
+
+# expect NAME DESC RC [STRING...]: checks the exit status and output.
+expect() {
+    local name=$1 desc=$2 want=$3 got notes=()
+    shift 3
+    got=$(cat "$E2E_TMP/$name.rc")
+    [ "$got" = "$want" ] || notes+=("exit status $got, expected $want")
+    for s in "$@"; do
+        grep -qF -- "$s" "$E2E_TMP/$name.out" "$E2E_TMP/$name.err" ||
+            notes+=("missing '$s'")
+    done
+    if [ ${#notes[@]} -eq 0 ]; then
+        tap_ok "$desc"
+    else
+        tap_fail "$desc" "${notes[@]}" "--- stdout:" \
+            "$(tail -n 25 "$E2E_TMP/$name.out" | tr -d '\r')" "--- stderr:" \
+            "$(tail -n 15 "$E2E_TMP/$name.err")"
+    fi
+}
+
+# The guest reports nproc and MemTotal; MemTotal is RAM less what the
+# kernel keeps for itself, so it must lie within 75-100% of the spec's.
+check_report() {
+    local name=$1 cpus=$2 mem_mib=$3 line kb
+    line=$(grep -a 'VMSPEC: nproc=' "$E2E_TMP/$name.out" | tr -d '\r')
+    kb=$(sed -n 's/.*memtotal_kb=\([0-9]*\).*/\1/p' <<<"$line")
+    if [[ $line == *"nproc=$cpus "* ]] && [ -n "$kb" ] &&
+       [ "$kb" -le $((mem_mib * 1024)) ] &&
+       [ "$kb" -ge $((mem_mib * 1024 * 3 / 4)) ]; then
+        tap_ok "guest sees $cpus vCPUs and $mem_mib MiB ($line)"
+    else
+        tap_fail "guest sees $cpus vCPUs and $mem_mib MiB" "got: ${line:-nothing}"
+    fi
+}
+
+tap_plan 10
+
+boot one 1 256M report
+expect one "1 vCPU: boots to its marker, powers off, exit 0" 0 \
+    "VMSPEC: booted" "VMSPEC: poweroff"
+check_report one 1 256
+
+boot four 4 512M report
+expect four "4 vCPUs: boots to its marker, exit 0" 0 "VMSPEC: booted"
+check_report four 4 512
+
+boot reboot 1 256M reboot "on_reboot: exit"
+expect reboot "guest reboot with on_reboot: exit -> exit 0" 0 "VMSPEC: reboot"
+
+boot panic 1 256M panic
+expect panic "guest panic (pvpanic) -> exit 3" 3 "VMSPEC: panic" \
+    "the guest panicked"
+
+# SIGTERM while the guest runs, on a terminal: 143, and the terminal's
+# settings are what they were before vmspec put it in raw mode.
+f=$(spec wait 1 256M wait)
+out=$(/usr/bin/python3 - "$VMSPEC" "$f" <<'EOF'
+import os, pty, select, signal, sys, termios, time
+master, slave = pty.openpty()
+before = termios.tcgetattr(slave)
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    os.execv(sys.argv[1], [sys.argv[1], "run", sys.argv[2]])
+buf, raw_seen, deadline = b"", False, time.time() + 240
+while b"VMSPEC: waiting" not in buf and time.time() < deadline:
+    if select.select([master], [], [], 1)[0]:
+        try:
+            buf += os.read(master, 65536)
+        except OSError:
+            break
+    raw_seen = raw_seen or not termios.tcgetattr(slave)[3] & termios.ICANON
+os.kill(pid, signal.SIGTERM)
+while True:
+    r, _, _ = select.select([master], [], [], 1)
+    if r:
+        try:
+            if not os.read(master, 65536):
+                break
+        except OSError:
+            break
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+if not done:
+    _, status = os.waitpid(pid, 0)
+after = termios.tcgetattr(slave)
+print("marker=%d raw=%d rc=%d restored=%d" % (
+    b"VMSPEC: waiting" in buf, raw_seen, os.waitstatus_to_exitcode(status),
+    before == after))
+EOF
+)
+if [ "$out" = "marker=1 raw=1 rc=143 restored=1" ]; then
+    tap_ok "SIGTERM while running -> exit 143, terminal restored"
+else
+    tap_fail "SIGTERM while running -> exit 143, terminal restored" "$out"
+fi
+
+# Setup errors: exit 1, one clear line, no guest.
+head -c 65536 /dev/urandom >"$E2E_TMP/junk"
+f=$(spec junk 1 256M report)
+sed -i "s|kernel: .*|kernel: $E2E_TMP/junk|" "$f"
+run_capture junk 60 "$VMSPEC" run "$f"
+expect junk "a kernel that is not a bzImage -> exit 1" 1 "not a bzImage"
+
+long=$(printf 'x%.0s' $(seq 1 5000))
+boot longcmd 1 256M "report $long"
+expect longcmd "an oversized cmdline -> exit 1" 1 "this kernel accepts at most"
+
+boot huge 1 60T report
+expect huge "memory beyond the host's -> exit 1" 1 "exceeds this host's RAM"
