@@ -79,6 +79,19 @@ check: deps
 	@tests/run-tests $(TEST_SRCS:tests/unit/%.c=build/asan/tests/%) \
 	    $(sort $(wildcard tests/cli/*.sh tests/e2e/*.sh))
 
+# The newcomer's path: dependencies, build, the test guest, then
+# examples/hello.yaml under real KVM (inside tests/kvm-sandbox when this
+# host has no usable /dev/kvm; it says so).
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tests/guest/build
+	@tests/kvm-sandbox build/vmspec run examples/hello.yaml
+
+# Benchmarks: ratios against peers measured in the same run.
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@for b in tests/bench/*.sh; do echo "== $$b"; $$b || exit 1; done
+
 clean:
 	rm -rf build
 

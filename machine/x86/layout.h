@@ -43,6 +43,10 @@
 #define X86_EBDA_START              0x9fc00ULL
 /* Start of the legacy VGA/option ROM hole, reserved in e820. */
 #define X86_LEGACY_HOLE_START       0xa0000ULL
+/* The real-mode reset vector F000:FFF0.  Linux's last reboot methods
+ * (BOOT_BIOS, and BOOT_EFI without EFI, its default on hardware-reduced
+ * ACPI) jump here; the machine puts a stub that resets via the i8042. */
+#define X86_RESET_VECTOR_ADDR       0xffff0ULL
 /* ACPI tables: RSDP and all tables are written here (the BIOS read-only
  * area, where the kernel also scans for an RSDP if acpi_rsdp_addr is 0). */
 #define X86_ACPI_START              0xe0000ULL

@@ -71,6 +71,26 @@ static uint64_t sleep_status_read(void *opaque, uint64_t offset,
     return 0;
 }
 
+/*
+ * There is no BIOS, but Linux reboots through one when the ACPI and
+ * keyboard methods were skipped: on hardware-reduced ACPI without EFI its
+ * default method is BOOT_EFI, which falls through to BOOT_BIOS, a far jump
+ * to F000:FFF0 in real mode (arch/x86/kernel/reboot.c).  Answer it with a
+ * stub that pulses the reset line like the keyboard method does.
+ */
+static bool microvm_write_reset_vector(MachineState *ms, GError **errp)
+{
+    static const uint8_t stub[] = {
+        0xb0, 0xfe,         /* mov al, 0xfe: pulse the reset line */
+        0xe6, 0x64,         /* out 0x64, al: i8042 command port */
+        0xf4,               /* hlt */
+        0xeb, 0xfd,         /* jmp $-3 */
+    };
+
+    return guest_mem_write(ms->ram, X86_RESET_VECTOR_ADDR, stub,
+                           sizeof(stub), errp);
+}
+
 static void microvm_dsdt_body(Aml *scope, void *opaque)
 {
     MachineState *ms = opaque;
@@ -200,6 +220,7 @@ static bool microvm_realize(MachineState *ms, GError **errp)
          * points the kernel at the RSDP. */
         !microvm_write_acpi(ms, &boot.rsdp_addr, errp) ||
         !x86_boot_load(ms->ram, &boot, &info, errp) ||
+        !microvm_write_reset_vector(ms, errp) ||
         !microvm_create_vcpus(ms, &info, errp)) {
         goto fail;
     }

@@ -70,7 +70,7 @@ check_report() {
     fi
 }
 
-tap_plan 10
+tap_plan 11
 
 boot one 1 256M report
 expect one "1 vCPU: boots to its marker, powers off, exit 0" 0 \
@@ -83,6 +83,25 @@ check_report four 4 512
 
 boot reboot 1 256M reboot "on_reboot: exit"
 expect reboot "guest reboot with on_reboot: exit -> exit 0" 0 "VMSPEC: reboot"
+
+# on_reboot: restart boots the same VM again; SIGTERM then ends it.
+f=$(spec restart 1 256M reboot "on_reboot: restart")
+timeout -s TERM 120 "$VMSPEC" run "$f" </dev/null >"$E2E_TMP/restart.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 240); do
+    [ "$(grep -c 'VMSPEC: booted' "$E2E_TMP/restart.out")" -ge 2 ] && break
+    sleep 0.5
+done
+kill -TERM $pid 2>/dev/null
+wait $pid
+rc=$?
+boots=$(grep -c 'VMSPEC: booted' "$E2E_TMP/restart.out")
+if [ "$boots" -ge 2 ] && [ $rc -eq 143 ]; then
+    tap_ok "guest reboot with on_reboot: restart boots again ($boots boots)"
+else
+    tap_fail "guest reboot with on_reboot: restart boots again" \
+        "boots=$boots rc=$rc" "$(tail -n 10 "$E2E_TMP/restart.out")"
+fi
 
 boot panic 1 256M panic
 expect panic "guest panic (pvpanic) -> exit 3" 3 "VMSPEC: panic" \

@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""Runs one VMM command and measures it, for tests/bench/boot.sh.
+
+  measure.py run --marker TEXT --ram-mib N -- CMD...
+      Prints JSON: seconds from exec to the first output line holding TEXT
+      (marker_s) and to the process's exit (exit_s), its exit status, and
+      its resident memory apart from guest RAM (rss_kib, from
+      /proc/PID/smaps when the marker appears: every mapping's Rss except
+      the anonymous mappings at least as large as guest RAM).
+
+  measure.py syscalls --marker TEXT -- CMD...
+      Runs CMD under strace -f and prints JSON: the number of system calls
+      made before the first KVM_RUN, and the seconds from execve to it.
+"""
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def rss_apart_from_guest(pid, ram_kib):
+    total = 0
+    size = rss = 0
+    anonymous = False
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+
+    def flush():
+        nonlocal total
+        if not (anonymous and size >= ram_kib):
+            total += rss
+
+    header = re.compile(r"^[0-9a-f]+-[0-9a-f]+ ")
+    first = True
+    for line in lines:
+        if header.match(line):
+            if not first:
+                flush()
+            first = False
+            fields = line.split()
+            anonymous = len(fields) < 6 or fields[5] in ("", "[heap]")
+            size = rss = 0
+        elif line.startswith("Size:"):
+            size = int(line.split()[1])
+        elif line.startswith("Rss:"):
+            rss = int(line.split()[1])
+    if not first:
+        flush()
+    return total
+
+
+def run(marker, ram_mib, cmd, timeout=600):
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    buf = b""
+    marker_s = rss = None
+    deadline = start + timeout
+    while True:
+        if time.monotonic() > deadline:
+            proc.kill()
+            break
+        r, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if not r:
+            if proc.poll() is not None:
+                break
+            continue
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        buf += chunk
+        if marker_s is None and marker.encode() in buf:
+            marker_s = time.monotonic() - start
+            rss = rss_apart_from_guest(proc.pid, ram_mib * 1024)
+    rc = proc.wait()
+    return {"marker_s": marker_s, "exit_s": time.monotonic() - start,
+            "rc": rc, "rss_kib": rss}
+
+
+def syscalls(marker, cmd, timeout=600):
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "strace")
+        proc = subprocess.run(["strace", "-f", "-ttt", "-o", log] + cmd,
+                              stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=timeout)
+        count = 0
+        first = kvm_run = None
+        with open(log) as f:
+            for line in f:
+                parts = line.split(None, 2)
+                if len(parts) < 3:
+                    continue
+                stamp, call = float(parts[1]), parts[2]
+                if first is None:
+                    first = stamp
+                if "KVM_RUN" in call:
+                    kvm_run = stamp
+                    break
+                # Resumptions, signals and exits are not new system calls.
+                if call.startswith(("<...", "---", "+++")):
+                    continue
+                count += 1
+    return {"syscalls": count, "to_kvm_run_s":
+            (kvm_run - first) if kvm_run and first else None,
+            "rc": proc.returncode}
+
+
+def main():
+    mode = sys.argv[1]
+    args = sys.argv[2:]
+    sep = args.index("--")
+    opts, cmd = args[:sep], args[sep + 1:]
+    o = dict(zip(opts[::2], opts[1::2]))
+    if mode == "run":
+        result = run(o["--marker"], int(o["--ram-mib"]), cmd)
+    else:
+        result = syscalls(o["--marker"], cmd)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    main()
