@@ -96,6 +96,20 @@ void machine_unrealize_children(MachineState *ms)
     }
 }
 
+bool machine_alloc_virtio_mmio(MachineState *ms, uint64_t *base,
+                               uint64_t *size, uint32_t *gsi, GError **errp)
+{
+    MachineClass *mc = MACHINE_GET_CLASS(ms);
+
+    if (!mc->alloc_virtio_mmio) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "machine type '%s' has no virtio-mmio slots",
+                    object_get_typename(OBJECT(ms)));
+        return false;
+    }
+    return mc->alloc_virtio_mmio(ms, base, size, gsi, errp);
+}
+
 static void machine_release(Object *obj)
 {
     machine_unrealize(MACHINE(obj));

@@ -51,6 +51,10 @@ typedef struct MachineClass {
     bool (*realize)(MachineState *ms, GError **errp);
     /* Releases what realize acquired; vCPUs are already stopped. */
     void (*unrealize)(MachineState *ms);
+    /* Hands out the next free virtio-mmio slot: its MMIO window and the
+     * GSI of its interrupt.  Main thread, while devices realize. */
+    bool (*alloc_virtio_mmio)(MachineState *ms, uint64_t *base,
+                              uint64_t *size, uint32_t *gsi, GError **errp);
 } MachineClass;
 
 #define MACHINE(obj) OBJECT_CHECK(MachineState, (obj), TYPE_MACHINE)
@@ -72,6 +76,11 @@ bool machine_realize_children(MachineState *ms, GError **errp);
 
 /* Unrealizes every device child in reverse tree order. */
 void machine_unrealize_children(MachineState *ms);
+
+/* MachineClass.alloc_virtio_mmio, with an error where the machine has no
+ * virtio-mmio slots. */
+bool machine_alloc_virtio_mmio(MachineState *ms, uint64_t *base,
+                               uint64_t *size, uint32_t *gsi, GError **errp);
 
 /* The machine a device belongs to (its parent), or NULL.  Borrowed. */
 MachineState *device_get_machine(DeviceState *dev);

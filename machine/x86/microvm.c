@@ -28,6 +28,7 @@
 
 typedef struct Microvm {
     MachineState parent_obj;
+    unsigned virtio_slots_used;     /* reset at every realize */
 } Microvm;
 
 #define MICROVM(obj) OBJECT_CHECK(Microvm, (obj), TYPE_MICROVM)
@@ -42,6 +43,26 @@ static const struct {
     { "i8042", "i8042" },
     { "pvpanic", "pvpanic" },
 };
+
+static bool microvm_alloc_virtio_mmio(MachineState *ms, uint64_t *base,
+                                      uint64_t *size, uint32_t *gsi,
+                                      GError **errp)
+{
+    Microvm *m = MICROVM(ms);
+    unsigned slot = m->virtio_slots_used;
+
+    if (slot >= X86_VIRTIO_MMIO_SLOTS) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "the microvm machine has %d virtio-mmio slots; all are "
+                    "taken", X86_VIRTIO_MMIO_SLOTS);
+        return false;
+    }
+    m->virtio_slots_used++;
+    *base = X86_VIRTIO_MMIO_BASE + slot * X86_VIRTIO_MMIO_SLOT_SIZE;
+    *size = X86_VIRTIO_MMIO_SLOT_SIZE;
+    *gsi = X86_VIRTIO_MMIO_FIRST_GSI + slot;
+    return true;
+}
 
 static void microvm_set_irq(MachineState *ms, unsigned gsi, bool level)
 {
@@ -197,6 +218,7 @@ static bool microvm_realize(MachineState *ms, GError **errp)
     };
     X86BootInfo info;
 
+    MICROVM(ms)->virtio_slots_used = 0;
     ms->vcpus = g_ptr_array_new_with_free_func((GDestroyNotify)vcpu_free);
     if (!(ms->exit = vm_exit_new(errp)) ||
         !(ms->kvm = kvm_vm_new(NULL, errp)) ||
@@ -249,6 +271,7 @@ static void microvm_class_init(ObjectClass *oc, const void *data)
     mc->set_irq = microvm_set_irq;
     mc->realize = microvm_realize;
     mc->unrealize = microvm_unrealize;
+    mc->alloc_virtio_mmio = microvm_alloc_virtio_mmio;
 }
 
 static const TypeInfo microvm_info = {

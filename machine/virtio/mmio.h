@@ -1,0 +1,27 @@
+/*
+ * The virtio-mmio transport (virtio 1.2, 4.2 "Virtio Over MMIO"), modern
+ * interface only (Version 2, VIRTIO_F_VERSION_1 required).  One register
+ * window per device in a slot the machine hands out; QueueNotify writes
+ * arrive as KVM ioeventfds on the device's I/O thread, interrupts go out
+ * through a KVM irqfd on the slot's GSI.
+ */
+#ifndef VMSPEC_VIRTIO_MMIO_H
+#define VMSPEC_VIRTIO_MMIO_H
+
+#include "machine/virtio/virtio.h"
+
+typedef struct Aml Aml;
+
+/* Allocates a slot from vdev's machine and wires the window, ioeventfds
+ * and irqfd.  Main thread, from the virtio base's realize. */
+bool virtio_mmio_realize(VirtioDevice *vdev, GError **errp);
+void virtio_mmio_unrealize(VirtioDevice *vdev);
+
+/* Raises the slot's interrupt with InterruptStatus |= isr_bits (bit 0 used
+ * buffer, bit 1 configuration change).  Any thread. */
+void virtio_mmio_interrupt(VirtioDevice *vdev, uint32_t isr_bits);
+
+/* The DSDT entry for the slot (_HID LNRO0005, its window and GSI). */
+void virtio_mmio_acpi_aml(VirtioDevice *vdev, Aml *scope);
+
+#endif
