@@ -27,25 +27,25 @@ bool tap_name_check(const char *name, GError **errp)
 
     if (len == 0) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                    "tap: the interface name is empty");
+                    "the interface name is empty");
         return false;
     }
     if (len >= IFNAMSIZ) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                    "tap '%s': interface names have at most %d characters",
+                    "interface name '%s': at most %d characters",
                     name, IFNAMSIZ - 1);
         return false;
     }
     if (!strcmp(name, ".") || !strcmp(name, "..")) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                    "tap '%s': not an interface name", name);
+                    "'%s' is not an interface name", name);
         return false;
     }
     for (const char *p = name; *p; p++) {
         if (*p == '/' || *p == ':' || *p == '%' || g_ascii_isspace(*p) ||
             (unsigned char)*p < 0x20 || *p == 0x7f) {
             g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                        "tap '%s': interface names cannot contain '%c'",
+                        "interface name '%s': no '%c' allowed",
                         name, g_ascii_isprint(*p) ? *p : '?');
             return false;
         }
@@ -105,6 +105,7 @@ Tap *tap_open(const char *ifname, GError **errp)
     int fd, err;
 
     if (!tap_name_check(ifname, errp)) {
+        g_prefix_error(errp, "tap: ");
         return NULL;
     }
     fd = open(TUN_DEVICE, O_RDWR | O_NONBLOCK | O_CLOEXEC);
