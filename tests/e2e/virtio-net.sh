@@ -136,7 +136,8 @@ else
     check "the guest pings the host" "$(tail -n 5 "$E2E_TMP/vm.out")"
 fi
 if busybox ping -c 3 -w 30 "$GUEST_IP" >"$E2E_TMP/ping.out" 2>&1; then
-    check "the host pings the guest ($(grep -o '[0-9.]*/[0-9.]*/[0-9.]* ms' "$E2E_TMP/ping.out"))"
+    rtt=$(grep -o '[0-9.]*/[0-9.]*/[0-9.]* ms' "$E2E_TMP/ping.out")
+    check "the host pings the guest (rtt min/avg/max $rtt)"
 else
     check "the host pings the guest" "$(cat "$E2E_TMP/ping.out")"
 fi
