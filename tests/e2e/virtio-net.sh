@@ -17,7 +17,7 @@ TAP1=vmtap1
 HOST_IP=10.0.2.1
 GUEST_IP=10.0.2.15
 MB=${VMSPEC_NET_MB:-10}
-TESTS=8
+TESTS=9
 
 skip_all() {
     tap_plan $TESTS
@@ -41,7 +41,7 @@ cleanup() {
     [ -n "$vm_pid" ] && kill -KILL "$vm_pid" 2>/dev/null
     [ -n "$nc_pid" ] && kill -KILL "$nc_pid" 2>/dev/null
     ip link del "$TAP0" 2>/dev/null
-    rm -rf "$E2E_TMP" "${hold:-}"
+    rm -rf "$E2E_TMP" "${shm:-}"
 }
 trap cleanup EXIT
 
@@ -72,8 +72,6 @@ check() {
     fi
 }
 
-tap_plan $TESTS
-
 ip tuntap add "$TAP0" mode tap || skip_all "cannot create a tap"
 ip addr add "$HOST_IP/24" dev "$TAP0"
 ip link set "$TAP0" up
@@ -98,19 +96,22 @@ plan_mac() {
         print $2; exit }' "$E2E_TMP/plan.out"
 }
 
-head -c $((MB * 1024 * 1024)) /dev/urandom >"$E2E_TMP/h2g"
-h2g_sum=$(sha256sum <"$E2E_TMP/h2g" | cut -d' ' -f1)
+# The data and a FIFO in /dev/shm: the sandbox's /tmp is 9p (slow, and
+# without FIFOs).
+shm=$(mktemp -d /dev/shm/vmspec-net.XXXXXX) || skip_all "no /dev/shm"
+mkfifo "$shm/hold" || skip_all "cannot make a FIFO in /dev/shm"
+head -c $((MB * 1024 * 1024)) /dev/urandom >"$shm/h2g"
+h2g_sum=$(sha256sum <"$shm/h2g" | cut -d' ' -f1)
 # busybox nc ends when the peer closes its side: the listener's stdin must
 # never end (a FIFO opened read-write), or it would close at once.
-# (In /dev/shm: the sandbox's /tmp is 9p, which has no FIFOs.)
-hold=$(mktemp -u /dev/shm/vmspec-net.XXXXXX)
-mkfifo "$hold" || skip_all "cannot make a FIFO in /dev/shm"
-busybox nc -l -p 5002 <>"$hold" >"$E2E_TMP/g2h" &
+busybox nc -l -p 5002 <>"$shm/hold" >"$shm/g2h" &
 nc_pid=$!
 
 timeout -k 5 300 "$VMSPEC" run "$spec" </dev/null >"$E2E_TMP/vm.out" \
     2>"$E2E_TMP/vm.err" &
 vm_pid=$!
+
+tap_plan $TESTS
 
 # 1. MACs
 wait_for "$E2E_TMP/vm.out" "VMSPEC: net-configured" 240
@@ -128,7 +129,22 @@ notes=()
 check "the guest's NICs have the MACs vmspec plan shows ($got0, $got1)" \
     "${notes[@]}"
 
-# 2-4. ping both ways; the tap vmspec made is there
+# 2. offloads: virtio 1.2, 5.1.3 (and 6 for EVENT_IDX, VERSION_1)
+feat=$(marker "net eth0" features)
+want="0:CSUM 1:GUEST_CSUM 5:MAC 7:GUEST_TSO4 8:GUEST_TSO6 11:HOST_TSO4"
+want+=" 12:HOST_TSO6 15:MRG_RXBUF 16:STATUS 29:EVENT_IDX 32:VERSION_1"
+missing=()
+for b in $want; do
+    [ "${feat:${b%%:*}:1}" = 1 ] || missing+=("${b#*:}")
+done
+if [ -n "$feat" ] && [ ${#missing[@]} -eq 0 ]; then
+    check "the guest negotiated checksum/TSO offloads both ways, MRG_RXBUF"
+else
+    check "the guest negotiated checksum/TSO offloads both ways, MRG_RXBUF" \
+        "features '$feat', missing: ${missing[*]}"
+fi
+
+# 3-5. ping both ways; the tap vmspec made is there
 wait_for "$E2E_TMP/vm.out" "VMSPEC: ping-host" 60
 if grep -qa "VMSPEC: ping-host ok" "$E2E_TMP/vm.out"; then
     check "the guest pings the host"
@@ -147,11 +163,11 @@ else
     check "vmspec created $TAP1 while the VM runs" "$(ip link 2>&1)"
 fi
 
-# 5. host -> guest
+# 6. host -> guest
 wait_for "$E2E_TMP/vm.out" "VMSPEC: net-listening" 60
 start=$(date +%s%N)
 for _ in 1 2 3 4 5; do
-    busybox nc -w 10 "$GUEST_IP" 5001 <"$E2E_TMP/h2g" && break
+    busybox nc -w 10 "$GUEST_IP" 5001 <"$shm/h2g" && break
     sleep 1
 done
 h2g_ms=$((($(date +%s%N) - start) / 1000000))
@@ -164,23 +180,23 @@ else
         "$(grep -a 'VMSPEC: rx' "$E2E_TMP/vm.out")"
 fi
 
-# 6. guest -> host
+# 7. guest -> host
 wait_for "$E2E_TMP/vm.out" "VMSPEC: tx-" 180
 for _ in $(seq 1 20); do
     kill -0 $nc_pid 2>/dev/null || break
     sleep 0.5
 done
-got=$(sha256sum <"$E2E_TMP/g2h" | cut -d' ' -f1)
+got=$(sha256sum <"$shm/g2h" | cut -d' ' -f1)
 want=$(marker "tx bytes" sha256)
 if [ -n "$want" ] && [ "$got" = "$want" ]; then
     check "$MB MiB guest -> host arrive intact ($(marker tx-done ms) ms)"
 else
     check "$MB MiB guest -> host arrive intact" \
-        "guest sent '$want', host got $got ($(wc -c <"$E2E_TMP/g2h") bytes)" \
+        "guest sent '$want', host got $got ($(wc -c <"$shm/g2h") bytes)" \
         "$(grep -a 'VMSPEC: tx' "$E2E_TMP/vm.out")"
 fi
 
-# 7-8. exit; taps
+# 8-9. exit; taps
 wait "$vm_pid"
 rc=$?
 vm_pid=
