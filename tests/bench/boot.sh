@@ -33,28 +33,32 @@ boot:
 console: stdio
 SPEC
 
-qemu() {   # qemu MACHINE
-    echo qemu-system-x86_64 -enable-kvm -M "$1" -m 256 -smp 1 \
-        -nodefaults -display none -serial stdio -no-reboot \
-        -kernel "$G/vmlinuz" -initrd "$G/initrd.cpio.gz" -append "$CMDLINE"
+# cmd VMM: the command line of one peer, one argument per line.
+cmd() {
+    case $1 in
+        vmspec) printf '%s\n' "$root/build/vmspec" run "$tmp/bench.yaml" ;;
+        qemu-*)
+            printf '%s\n' qemu-system-x86_64 -enable-kvm -M "${1#qemu-}" \
+                -m 256 -smp 1 -nodefaults -display none -serial stdio \
+                -no-reboot -kernel "$G/vmlinuz" -initrd "$G/initrd.cpio.gz" \
+                -append "$CMDLINE" ;;
+    esac
 }
-declare -A CMD=(
-    [vmspec]="$root/build/vmspec run $tmp/bench.yaml"
-    [qemu-microvm]="$(qemu microvm)"
-    [qemu-pc]="$(qemu pc)"
-)
 M=tests/bench/measure.py
+measure() {   # measure MODE VMM [ARGS...]
+    local mode=$1 vmm=$2 args=()
+    shift 2
+    mapfile -t args < <(cmd "$vmm")
+    echo "$vmm $mode $(/usr/bin/python3 $M "$mode" --marker "$MARKER" "$@" \
+        -- "${args[@]}")" | tee -a "$tmp/results" >&2
+}
 for i in $(seq 1 "$N"); do
     for vmm in vmspec qemu-microvm qemu-pc; do
-        # shellcheck disable=SC2086
-        r=$(/usr/bin/python3 $M run --marker "$MARKER" --ram-mib 256 -- ${CMD[$vmm]})
-        echo "$vmm run $r" | tee -a "$tmp/results" >&2
+        measure run "$vmm" --ram-mib 256
     done
 done
 for vmm in vmspec qemu-microvm; do
-    # shellcheck disable=SC2086
-    r=$(/usr/bin/python3 $M syscalls --marker "$MARKER" -- ${CMD[$vmm]})
-    echo "$vmm syscalls $r" | tee -a "$tmp/results" >&2
+    measure syscalls "$vmm"
 done
 
 /usr/bin/python3 tests/bench/boot-summary.py "$tmp/results" "$N"
