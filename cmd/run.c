@@ -190,8 +190,6 @@ int cmd_run(int argc, char **argv)
           "Override a value (repeatable)", "KEY.PATH=VALUE" },
         G_OPTION_ENTRY_NULL,
     };
-    g_autoptr(SpecDiags) diags = spec_diags_new();
-    SpecLoadOptions opts = { .check_files = true };
     g_autoptr(Object) vm = NULL;
     g_autoptr(GError) err = NULL;
     ControlServer *control;
@@ -208,10 +206,8 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "vmspec run: expected one SPEC\n");
         return EXIT_USAGE;
     }
-    opts.sets = (const char *const *)sets;
-    vm = OBJECT(spec_load_vm(argv[1], &opts, diags));
+    vm = cmd_load_spec(argv[1], sets);
     if (!vm) {
-        cmd_print_diags(diags, false, stderr);
         return EXIT_ERROR;
     }
     rs.vm = VM(vm);
