@@ -48,7 +48,7 @@ M=tests/bench/measure.py
 measure() {   # measure MODE VMM [ARGS...]
     local mode=$1 vmm=$2 args=()
     shift 2
-    mapfile -t args < <(cmd "$vmm")
+    mapfile -t args <<<"$(cmd "$vmm")"
     echo "$vmm $mode $(/usr/bin/python3 $M "$mode" --marker "$MARKER" "$@" \
         -- "${args[@]}")" | tee -a "$tmp/results" >&2
 }
