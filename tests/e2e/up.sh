@@ -7,7 +7,10 @@ guest_ensure || { echo "1..1"; tap_fail "test guest builds"; exit 0; }
 e2e_need_kvm "$@"
 
 VMSPEC=$E2E_ROOT/build/vmspec
-export VMSPEC_RUNTIME_DIR=$E2E_TMP/run
+# Sockets need a local filesystem (the sandbox's host files are on 9p).
+export VMSPEC_RUNTIME_DIR
+VMSPEC_RUNTIME_DIR=$(mktemp -d /dev/shm/vmspec-e2e.XXXXXX)
+trap 'rm -rf "$E2E_TMP" "$VMSPEC_RUNTIME_DIR"' EXIT
 
 # spec DIR NAME SCENARIO [EXTRA...]
 spec() {
