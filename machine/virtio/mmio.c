@@ -268,9 +268,14 @@ static void mmio_queue_ready(VirtioMmio *t, VirtQueue *vq, uint32_t value)
     VirtioDevice *vdev = t->vdev;
 
     if (value == 1) {
-        /* Rings are set up after FEATURES_OK (3.1.1 step 7). */
-        if (mmio_status(vdev) & VIRTIO_STATUS_FEATURES_OK) {
+        /* Rings are set up after FEATURES_OK (3.1.1 step 7).  Quiesced:
+         * a notification racing in from another vCPU must not see the
+         * queue half enabled. */
+        if ((mmio_status(vdev) & VIRTIO_STATUS_FEATURES_OK) &&
+            !virtqueue_ready(vq)) {
+            virtio_device_quiesce(vdev);
             virtqueue_enable(vq, vdev->guest_features);
+            virtio_device_resume(vdev);
         }
     } else if (value == 0 && virtqueue_ready(vq)) {
         virtio_device_quiesce(vdev);
