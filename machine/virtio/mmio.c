@@ -172,9 +172,18 @@ static void mmio_write_status(VirtioMmio *t, uint32_t value)
         new &= ~VIRTIO_STATUS_DRIVER_OK;
     }
     __atomic_fetch_or(&vdev->status, new, __ATOMIC_SEQ_CST);
-    if ((new & VIRTIO_STATUS_DRIVER_OK) &&
-        !(old & VIRTIO_STATUS_DRIVER_OK) && vc->start && !vc->start(vdev)) {
-        virtio_device_set_needs_reset(vdev);
+    if ((new & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+        if (vc->start && !vc->start(vdev)) {
+            virtio_device_set_needs_reset(vdev);
+            return;
+        }
+        /* Buffers a driver made available (and notified) before
+         * DRIVER_OK were dropped by the notify handler: look once. */
+        for (unsigned i = 0; i < vdev->num_queues; i++) {
+            if (virtqueue_ready(vdev->queues[i])) {
+                eventfd_write(t->notify_fd[i], 1);
+            }
+        }
     }
 }
 

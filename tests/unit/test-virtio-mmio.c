@@ -433,15 +433,19 @@ static void test_notify(Fixture *f, gconstpointer data)
     g_assert_true(vt_queue_setup(f->m, f->vdev, 1, 16, RING_DESC,
                                  RING_AVAIL, RING_USED));
     wr(f, VT_QUEUE_NOTIFY, 1);
+    g_usleep(50 * 1000);
+    g_assert_cmpuint(td_notified(f->td, 1), ==, 0);
+    /* DRIVER_OK looks at every ready queue once. */
     vt_driver_ok(f->m, f->vdev);
-    wr(f, VT_QUEUE_NOTIFY, 1);
     g_assert_true(td_wait_notified(f->td, 1, 0));
+    wr(f, VT_QUEUE_NOTIFY, 1);
+    g_assert_true(td_wait_notified(f->td, 1, 1));
     /* Queue 0 is not ready; queue 7 does not exist; neither arrives. */
     wr(f, VT_QUEUE_NOTIFY, 0);
     wr(f, VT_QUEUE_NOTIFY, 7);
     wr(f, VT_QUEUE_NOTIFY, 0xffffffff);
     wr(f, VT_QUEUE_NOTIFY, 1);
-    g_assert_true(td_wait_notified(f->td, 1, 1));
+    g_assert_true(td_wait_notified(f->td, 1, 2));
     g_assert_cmpuint(td_notified(f->td, 0), ==, 0);
 }
 
