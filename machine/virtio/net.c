@@ -72,6 +72,9 @@
 /* The largest frame a tap hands over: a 64 KiB GSO frame and its headers,
  * with room to spare; anything beyond the first chain lands here. */
 #define NET_RX_BOUNCE               (64 * 1024 + 4096)
+/* The largest frame a guest may send: a 64 KiB TSO frame, its headers
+ * and the vnet header, with room to spare. */
+#define NET_TX_MAX                  (64 * 1024 + 4096)
 /* Receive is yielded after this many frames, so that transmit gets its
  * turn on the I/O thread (the tap stays readable: epoll comes back). */
 #define NET_RX_BUDGET               256
@@ -352,8 +355,8 @@ static void tx_one(VirtioNet *n, const VirtqElement *e)
 {
     ssize_t r;
 
-    if (e->out_len < TAP_VNET_HDR_LEN || e->out_num > IOV_MAX ||
-        n->tap_gone) {
+    if (e->out_len < TAP_VNET_HDR_LEN || e->out_len > NET_TX_MAX ||
+        e->out_num > IOV_MAX || n->tap_gone) {
         n->tx_dropped++;
         return;
     }
@@ -477,6 +480,12 @@ static void virtio_net_reset(VirtioDevice *vdev)
     n->rx_pending = 0;
 }
 
+/*
+ * The tap is opened at the first realize and kept until the object goes
+ * away: a guest reboot with on_reboot: restart unrealizes and realizes the
+ * machine again, and a tap vmspec created must not vanish (taking the
+ * host's addresses on it along) in between.
+ */
 static bool virtio_net_device_realize(VirtioDevice *vdev, GError **errp)
 {
     VirtioNet *n = VIRTIO_NET(vdev);
@@ -487,13 +496,14 @@ static bool virtio_net_device_realize(VirtioDevice *vdev, GError **errp)
                     "mac: auto was not resolved to an address");
         return false;
     }
-    n->backend = tap_open(n->tap, errp);
     if (!n->backend) {
-        return false;
+        n->backend = tap_open(n->tap, errp);
+        if (!n->backend) {
+            return false;
+        }
     }
     if (!virtio_device_io_add(vdev, tap_fd(n->backend), 0, net_tap_ready,
                               NULL, errp)) {
-        g_clear_pointer(&n->backend, tap_close);
         return false;
     }
     n->rx_polling = false;
@@ -510,10 +520,15 @@ static void virtio_net_device_unrealize(VirtioDevice *vdev)
 
     if (n->backend) {
         virtio_device_io_remove(vdev, tap_fd(n->backend));
-        g_clear_pointer(&n->backend, tap_close);
     }
     g_clear_pointer(&n->rx_held, g_free);
     g_clear_pointer(&n->rx_bounce, g_free);
+}
+
+/* Closing the tap removes it if vmspec created it. */
+static void virtio_net_finalize(Object *obj)
+{
+    g_clear_pointer(&VIRTIO_NET(obj)->backend, tap_close);
 }
 
 static const Property virtio_net_props[] = {
@@ -549,6 +564,7 @@ static const TypeInfo virtio_net_info = {
     .parent = TYPE_VIRTIO_DEVICE,
     .description = "virtio network card on a host tap device",
     .instance_size = sizeof(VirtioNet),
+    .instance_finalize = virtio_net_finalize,
     .class_init = virtio_net_class_init,
 };
 

@@ -541,6 +541,40 @@ static void test_rx_buffer_too_small(Net *f, gconstpointer data)
     g_assert_true(wait_used(f, RX_USED, 1));
 }
 
+/* A tap vmspec creates lives as long as the device object: it survives
+ * unrealize + realize (on_reboot: restart) and goes with the object. */
+static void test_created_tap_kept_across_restart(gconstpointer data)
+{
+    g_autofree char *name = ifname_new('r');
+    VirtioTestMachine *m;
+    GError *err = NULL;
+    Object *dev;
+
+    if (data) {
+        g_test_skip(data);
+        return;
+    }
+    m = virtio_test_machine_new(false);
+    dev = object_new("virtio-net");
+    g_assert_true(object_property_set_str(dev, "id", "net0", &err));
+    g_assert_true(object_property_set_str(dev, "tap", name, &err));
+    g_assert_true(object_property_set_str(dev, "mac", "52:54:00:12:34:56",
+                                          &err));
+    g_assert_true(object_add_child(OBJECT(m), "net0", dev, &err));
+    object_unref(dev);
+    g_assert_cmpuint(if_nametoindex(name), ==, 0);
+    g_assert_true(device_realize(DEVICE(dev), &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(if_nametoindex(name), !=, 0);
+    device_unrealize(DEVICE(dev));
+    g_assert_cmpuint(if_nametoindex(name), !=, 0);
+    g_assert_true(device_realize(DEVICE(dev), &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(if_nametoindex(name), !=, 0);
+    object_unref(OBJECT(m));
+    g_assert_cmpuint(if_nametoindex(name), ==, 0);
+}
+
 #define ADD(path, fn)                                                       \
     g_test_add("/virtio-net/" path, Net, unavailable, net_setup, fn,        \
                net_teardown)
@@ -559,5 +593,7 @@ int main(int argc, char **argv)
     ADD("rx-waits-for-buffers", test_rx_waits_for_buffers);
     ADD("rx-too-big-without-mrg", test_rx_too_big_without_mrg);
     ADD("rx-buffer-too-small", test_rx_buffer_too_small);
+    g_test_add_data_func("/virtio-net/created-tap-kept-across-restart",
+                         unavailable, test_created_tap_kept_across_restart);
     return g_test_run();
 }
