@@ -317,14 +317,21 @@ static void rx_process(VirtioNet *n)
             goto wait;
         }
         r = rx_read_frame(n);
-        if (r <= 0) {
-            /* Drained (or the tap failed: then it is not watched, and
-             * only the driver's next notification tries again). */
+        if (r == 0) {
+            /* Drained, with chains to spare: the tap says when more
+             * comes; the driver need not tell us about new chains. */
             if (n->rx_notify) {
                 virtqueue_set_notification(vq, false);
                 n->rx_notify = false;
             }
-            rx_poll(n, r == 0);
+            rx_poll(n, true);
+            break;
+        }
+        if (r < 0) {
+            /* The tap failed: try again when the driver adds chains. */
+            rx_poll(n, false);
+            n->rx_notify = true;
+            virtqueue_set_notification(vq, true);
             break;
         }
         frames++;
@@ -343,6 +350,9 @@ wait:
         if (!virtqueue_set_notification(vq, true)) {
             break;
         }
+    }
+    if (n->running && frames >= NET_RX_BUDGET) {
+        rx_poll(n, true);       /* more later: epoll comes back for them */
     }
     notify |= virtqueue_flush(vq);
     if (notify) {

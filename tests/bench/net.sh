@@ -75,6 +75,12 @@ wait_for() {
     return 1
 }
 
+# field FILE MARKER KEY: KEY=value on the guest's "VMSPEC: MARKER" line.
+field() {
+    grep -a "VMSPEC: $2" "$1" | tr -d '\r' | head -n 1 |
+        sed -n "s/.* $3=\([^ ]*\).*/\1/p"
+}
+
 # run_one VMM: one boot, both transfers; appends "VMM h2g g2h" (MB/s).
 run_one() {
     local vmm=$1 out=$tmp/$1.out start h2g_ms g2h_ms vm_pid got want
@@ -94,14 +100,14 @@ run_one() {
     wait "$vm_pid" || true
     wait "$nc_pid" 2>/dev/null || true
     nc_pid=
-    got=$(grep -a 'VMSPEC: rx bytes' "$out" | sed -n 's/.*sha256=\([0-9a-f]*\).*/\1/p')
+    got=$(field "$out" "rx bytes" sha256)
     [ "$got" = "$h2g_sum" ] || {
-        echo "$vmm: host -> guest corrupted"; grep -a VMSPEC "$out"; return 1; }
-    want=$(grep -a 'VMSPEC: tx bytes' "$out" | sed -n 's/.*sha256=\([0-9a-f]*\).*/\1/p')
+        echo "$vmm: host->guest corrupted"; grep -a VMSPEC "$out"; return 1; }
+    want=$(field "$out" "tx bytes" sha256)
     got=$(sha256sum <"$shm/g2h" | cut -d' ' -f1)
     [ "$got" = "$want" ] || {
-        echo "$vmm: guest -> host corrupted"; grep -a VMSPEC "$out"; return 1; }
-    g2h_ms=$(grep -a 'VMSPEC: tx-done' "$out" | sed -n 's/.*ms=\([0-9]*\).*/\1/p')
+        echo "$vmm: guest->host corrupted"; grep -a VMSPEC "$out"; return 1; }
+    g2h_ms=$(field "$out" tx-done ms)
     echo "$vmm $h2g_ms $g2h_ms" >>"$tmp/results"
     echo "$vmm: host->guest $h2g_ms ms, guest->host $g2h_ms ms" >&2
 }

@@ -156,6 +156,11 @@ static void net_setup(Net *f, gconstpointer data)
 
     f->sock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
     g_assert_cmpint(f->sock, >=, 0);
+    /* Straight to the tap's driver: its qdisc only starts once the link
+     * watcher has seen the carrier (up to a second later), and frames sent
+     * before are silently dropped. */
+    g_assert_cmpint(setsockopt(f->sock, SOL_PACKET, PACKET_QDISC_BYPASS,
+                               &(int){ 1 }, sizeof(int)), ==, 0);
     memset(&sll, 0, sizeof(sll));
     sll.sll_family = AF_PACKET;
     sll.sll_protocol = htons(ETH_P_ALL);
