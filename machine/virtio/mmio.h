@@ -12,6 +12,13 @@
 
 typedef struct Aml Aml;
 
+/* 4.2.2 InterruptStatus bits. */
+#define VIRTIO_MMIO_INT_VRING   1   /* used buffer notification */
+#define VIRTIO_MMIO_INT_CONFIG  2   /* configuration change */
+
+/* The register window's size (4.2.2: config space at 0x100). */
+#define VIRTIO_MMIO_CONFIG_OFFSET 0x100
+
 /* Allocates a slot from vdev's machine and wires the window, ioeventfds
  * and irqfd.  Main thread, from the virtio base's realize. */
 bool virtio_mmio_realize(VirtioDevice *vdev, GError **errp);
@@ -20,6 +27,11 @@ void virtio_mmio_unrealize(VirtioDevice *vdev);
 /* Raises the slot's interrupt with InterruptStatus |= isr_bits (bit 0 used
  * buffer, bit 1 configuration change).  Any thread. */
 void virtio_mmio_interrupt(VirtioDevice *vdev, uint32_t isr_bits);
+
+/* The slot's window base and GSI (0 before realize).  For tests and the
+ * device's own diagnostics. */
+uint64_t virtio_mmio_base(VirtioDevice *vdev);
+uint32_t virtio_mmio_gsi(VirtioDevice *vdev);
 
 /* The DSDT entry for the slot (_HID LNRO0005, its window and GSI). */
 void virtio_mmio_acpi_aml(VirtioDevice *vdev, Aml *scope);

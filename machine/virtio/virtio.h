@@ -143,4 +143,10 @@ bool virtio_device_io_add(VirtioDevice *vdev, int fd, uint32_t events,
 void virtio_device_io_modify(VirtioDevice *vdev, int fd, uint32_t events);
 void virtio_device_io_remove(VirtioDevice *vdev, int fd);
 
+/* Waits for the I/O thread's current batch of callbacks to finish and
+ * keeps it from starting another until virtio_device_resume().  Used by
+ * the transport around a reset; never call from the I/O thread itself. */
+void virtio_device_quiesce(VirtioDevice *vdev);
+void virtio_device_resume(VirtioDevice *vdev);
+
 #endif
