@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,33 +87,45 @@ static bool image_size(DiskImage *disk, GError **errp)
     return false;
 }
 
-/* An unnamed temporary file, as large as the image and sparse. */
+/* fd, sized to the image, if that works (an unlinked file on 9p with
+ * cache=loose cannot be truncated, for one); else closed. */
+static bool overlay_try(DiskImage *disk, int fd)
+{
+    if (fd < 0) {
+        return false;
+    }
+    if (ftruncate(fd, disk->size) < 0) {
+        close(fd);
+        return false;
+    }
+    disk->overlay_fd = fd;
+    return true;
+}
+
+/*
+ * An unnamed sparse file as large as the image: O_TMPFILE in $TMPDIR; else
+ * a named file there, unlinked at once; else (a filesystem that can do
+ * neither) a memfd, which lives in RAM and swap.
+ */
 static bool open_overlay(DiskImage *disk, GError **errp)
 {
     const char *dir = g_get_tmp_dir();
-    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    g_autofree char *tmpl =
+        g_build_filename(dir, "vmspec-overlay-XXXXXX", NULL);
+    int fd;
 
-    if (fd < 0) {
-        /* No O_TMPFILE on this filesystem: a named file, unlinked at once. */
-        g_autofree char *tmpl =
-            g_build_filename(dir, "vmspec-overlay-XXXXXX", NULL);
+    if (!overlay_try(disk, open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600))) {
         fd = g_mkstemp_full(tmpl, O_RDWR | O_CLOEXEC, 0600);
         if (fd >= 0) {
             unlink(tmpl);
         }
-    }
-    if (fd < 0) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
-                    "cannot create a snapshot overlay in %s: %s", dir,
-                    g_strerror(errno));
-        return false;
-    }
-    disk->overlay_fd = fd;
-    if (ftruncate(fd, disk->size) < 0) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
-                    "cannot size the snapshot overlay in %s: %s", dir,
-                    g_strerror(errno));
-        return false;
+        if (!overlay_try(disk, fd) &&
+            !overlay_try(disk, memfd_create("vmspec-overlay", MFD_CLOEXEC))) {
+            g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
+                        "cannot create a snapshot overlay in %s: %s", dir,
+                        g_strerror(errno));
+            return false;
+        }
     }
     uint64_t blocks = (disk->size + DISK_SNAPSHOT_BLOCK - 1) /
                       DISK_SNAPSHOT_BLOCK;

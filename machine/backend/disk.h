@@ -14,7 +14,7 @@
  *
  * Snapshot mode: the image is opened read-only and writes go to a
  * throwaway overlay (an unnamed temporary file in $TMPDIR, sparse, as large
- * as the image) plus a bitmap of the DISK_SNAPSHOT_BLOCK-sized blocks it
+ * as the image; a memfd where $TMPDIR cannot hold one) plus a bitmap of the DISK_SNAPSHOT_BLOCK-sized blocks it
  * holds.  Reads take written blocks from the overlay and the rest from the
  * image; a write that covers part of a block not yet in the overlay copies
  * that block from the image first.  The overlay vanishes on close (or when
