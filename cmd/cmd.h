@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <glib.h>
 
+#include "machine/qom/object.h"
 #include "spec/diag.h"
 
 enum {
@@ -30,6 +31,9 @@ int cmd_types(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_up(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 
@@ -45,6 +49,11 @@ void cmd_print_error(GError *err);
 /* Prints every diagnostic: "file:line:col: message" lines, or with json
  * one JSON object per line (file, line, column, severity, message). */
 void cmd_print_diags(const SpecDiags *diags, bool json, FILE *out);
+
+/* Loads the spec at path with the --set options (NULL-terminated or
+ * NULL), files checked; prints every diagnostic and returns NULL when it
+ * has errors.  Returns a new vm object. */
+Object *cmd_load_spec(const char *path, char **sets);
 
 /* The specs in dir (*.yaml, *.yml), sorted; NULL if it can't be read. */
 GPtrArray *cmd_list_specs(const char *dir, GError **errp);

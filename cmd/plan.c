@@ -122,10 +122,8 @@ int cmd_plan(int argc, char **argv)
           "Output format: text (default) or json", "FORMAT" },
         G_OPTION_ENTRY_NULL,
     };
-    g_autoptr(SpecDiags) diags = spec_diags_new();
     g_autoptr(GString) out = g_string_new(NULL);
     g_autoptr(Object) vm = NULL;
-    SpecLoadOptions opts = { .check_files = true };
     bool json;
 
     if (!cmd_parse_options("plan", "SPEC",
@@ -139,10 +137,8 @@ int cmd_plan(int argc, char **argv)
         fprintf(stderr, "vmspec plan: expected one SPEC\n");
         return EXIT_USAGE;
     }
-    opts.sets = (const char *const *)sets;
-    vm = OBJECT(spec_load_vm(argv[1], &opts, diags));
+    vm = cmd_load_spec(argv[1], sets);
     if (!vm) {
-        cmd_print_diags(diags, false, stderr);
         return EXIT_ERROR;
     }
     if (json) {

@@ -6,6 +6,7 @@
 
 #include "cmd/cmd.h"
 #include "spec/json.h"
+#include "spec/loader.h"
 
 /* Files in order of first appearance, then line and column: the order a
  * person reads the spec in, whichever check found the problem. */
@@ -90,4 +91,18 @@ bool cmd_parse_format(const char *cmd, const char *format, bool *json)
     fprintf(stderr, "vmspec %s: unknown format '%s' (expected text or "
             "json)\n", cmd, format);
     return false;
+}
+
+Object *cmd_load_spec(const char *path, char **sets)
+{
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    SpecLoadOptions opts = { .sets = (const char *const *)sets,
+                             .check_files = true };
+    Vm *vm = spec_load_vm(path, &opts, diags);
+
+    if (!vm) {
+        cmd_print_diags(diags, false, stderr);
+        return NULL;
+    }
+    return OBJECT(vm);
 }

@@ -4,6 +4,7 @@
  * exit), 1 spec or setup error, 3 guest crash or panic, 128+N after a
  * clean shutdown on signal N.
  */
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +13,10 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/control.h"
 #include "machine/kvm/run.h"
+#include "machine/qom/property.h"
+#include "spec/json.h"
 #include "machine/qom/error.h"
 #include "spec/loader.h"
 
@@ -47,35 +51,133 @@ static bool host_can_run(MachineState *ms, GError **errp)
     return true;
 }
 
-/* Maps how the run ended to the exit status, telling the user why. */
-static int exit_status(const MachineOutcome *out, const char *name)
+typedef struct {
+    Vm *vm;
+    MachineState *ms;
+    char *spec_path;            /* absolute */
+    gint64 started;             /* monotonic us */
+    bool paused;
+    int stop_signal;            /* set by "stop"/"kill": exit 128+N */
+    GError *error;              /* a failed resume */
+} RunState;
+
+static bool control_command(void *opaque, const char *cmd, GString *reply,
+                            char **error)
 {
-    if (out->signal) {
-        fprintf(stderr, "vmspec: %s: stopped by %s\n", name,
-                strsignal(out->signal));
-        return 128 + out->signal;
+    RunState *rs = opaque;
+
+    if (strcmp(cmd, "status") == 0) {
+        g_autofree char *mem = format_size(rs->ms->ram_size);
+
+        g_string_append(reply, "\"name\": ");
+        json_escape(reply, rs->vm->name);
+        g_string_append_printf(reply, ", \"pid\": %d, \"state\": \"%s\", "
+                               "\"uptime_s\": %.1f, \"spec\": ", getpid(),
+                               rs->paused ? "paused" : "running",
+                               (g_get_monotonic_time() - rs->started) / 1e6);
+        json_escape(reply, rs->spec_path);
+        g_string_append_printf(reply, ", \"cpus\": %" G_GINT64_FORMAT
+                               ", \"memory\": \"%s\"", rs->ms->cpus, mem);
+        return true;
     }
-    switch (out->reason) {
+    if (strcmp(cmd, "pause") == 0) {
+        if (!rs->paused) {
+            machine_pause(rs->ms);
+            rs->paused = true;
+        }
+        g_string_append(reply, "\"state\": \"paused\"");
+        return true;
+    }
+    if (strcmp(cmd, "resume") == 0) {
+        if (rs->paused && !machine_resume(rs->ms, &rs->error)) {
+            *error = g_strdup(rs->error->message);
+            rs->stop_signal = SIGTERM;
+            return false;
+        }
+        rs->paused = false;
+        g_string_append(reply, "\"state\": \"running\"");
+        return true;
+    }
+    if (strcmp(cmd, "stop") == 0 || strcmp(cmd, "kill") == 0) {
+        rs->stop_signal = cmd[0] == 's' ? SIGTERM : SIGKILL;
+        g_string_append_printf(reply, "\"state\": \"%s\"",
+                               cmd[0] == 's' ? "stopping" : "killed");
+        return true;
+    }
+    *error = g_strdup_printf("unknown command '%s' (status, pause, resume, "
+                             "stop, kill)", cmd);
+    return false;
+}
+
+/* Runs the realized machine until the guest ends the run, a signal comes
+ * or a control request stops it; returns the signal, or 0. */
+static int run_loop(RunState *rs, int signal_fd, ControlServer *control)
+{
+    struct pollfd fds[2 + 1 + CONTROL_MAX_CLIENTS];
+
+    for (;;) {
+        int n = 2;
+
+        fds[0] = (struct pollfd){ .fd = vm_exit_fd(rs->ms->exit),
+                                  .events = POLLIN };
+        fds[1] = (struct pollfd){ .fd = signal_fd, .events = POLLIN };
+        if (control) {
+            n += control_server_pollfds(control, fds + 2,
+                                        G_N_ELEMENTS(fds) - 2);
+        }
+        if (poll(fds, n, -1) < 0) {
+            continue;
+        }
+        if (fds[0].revents) {
+            return 0;
+        }
+        if (fds[1].revents) {
+            struct signalfd_siginfo info;
+
+            if (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+                return (int)info.ssi_signo;
+            }
+        }
+        if (control) {
+            control_server_dispatch(control, fds + 2, n - 2,
+                                    control_command, rs);
+        }
+        if (rs->stop_signal) {
+            return rs->stop_signal;
+        }
+    }
+}
+
+/* Maps how the run ended to the exit status, telling the user why. */
+static int exit_status(VmExitReason reason, const char *detail, int signal,
+                       const char *name)
+{
+    if (signal) {
+        fprintf(stderr, "vmspec: %s: stopped by %s\n", name,
+                strsignal(signal));
+        return 128 + signal;
+    }
+    switch (reason) {
     case VM_EXIT_POWEROFF:
     case VM_EXIT_RESET:
         return EXIT_OK;
     case VM_EXIT_PANIC:
         fprintf(stderr, "vmspec: %s: the guest panicked%s%s\n", name,
-                out->detail ? ": " : "", out->detail ? out->detail : "");
+                detail ? ": " : "", detail ? detail : "");
         return EXIT_GUEST_CRASH;
     case VM_EXIT_CRASH:
     case VM_EXIT_HALT:
         fprintf(stderr, "vmspec: %s: the guest crashed (%s)\n%s", name,
-                vm_exit_reason_name(out->reason),
-                out->detail ? out->detail : "");
+                vm_exit_reason_name(reason), detail ? detail : "");
         return EXIT_GUEST_CRASH;
     case VM_EXIT_ERROR:
         fprintf(stderr, "vmspec: %s: %s\n", name,
-                out->detail ? out->detail : "the VM failed");
+                detail ? detail : "the VM failed");
         return EXIT_ERROR;
     default:
+        /* Ctrl-A x on the console: as if interrupted. */
         fprintf(stderr, "vmspec: %s: stopped (%s)\n", name,
-                vm_exit_reason_name(out->reason));
+                vm_exit_reason_name(reason));
         return 128 + SIGINT;
     }
 }
@@ -88,10 +190,10 @@ int cmd_run(int argc, char **argv)
           "Override a value (repeatable)", "KEY.PATH=VALUE" },
         G_OPTION_ENTRY_NULL,
     };
-    g_autoptr(SpecDiags) diags = spec_diags_new();
-    SpecLoadOptions opts = { .check_files = true };
     g_autoptr(Object) vm = NULL;
-    MachineState *ms;
+    g_autoptr(GError) err = NULL;
+    ControlServer *control;
+    RunState rs = { 0 };
     sigset_t set;
     int signal_fd, status;
 
@@ -104,38 +206,50 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "vmspec run: expected one SPEC\n");
         return EXIT_USAGE;
     }
-    opts.sets = (const char *const *)sets;
-    vm = OBJECT(spec_load_vm(argv[1], &opts, diags));
+    vm = cmd_load_spec(argv[1], sets);
     if (!vm) {
-        cmd_print_diags(diags, false, stderr);
         return EXIT_ERROR;
     }
-    ms = vm_get_machine(VM(vm));
+    rs.vm = VM(vm);
+    rs.ms = vm_get_machine(rs.vm);
+    rs.spec_path = g_canonicalize_filename(argv[1], NULL);
+    if (!host_can_run(rs.ms, &err) ||
+        !(control = control_server_new(rs.vm->name, &err))) {
+        fprintf(stderr, "vmspec: %s: %s\n", rs.vm->name, err->message);
+        g_free(rs.spec_path);
+        return EXIT_ERROR;
+    }
 
     signal_fd = open_signal_fd(&set);
     for (;;) {
-        g_autoptr(GError) err = NULL;
-        MachineOutcome out;
+        g_autofree char *detail = NULL;
+        VmExitReason reason;
+        int signal;
 
-        if (!host_can_run(ms, &err) || !machine_realize(ms, &err) ||
-            !machine_run(ms, signal_fd, &out, &err)) {
-            machine_unrealize(ms);
-            fprintf(stderr, "vmspec: %s: %s\n", VM(vm)->name, err->message);
+        rs.started = g_get_monotonic_time();
+        rs.paused = false;
+        if (!machine_realize(rs.ms, &err) || !machine_start(rs.ms, &err)) {
+            machine_unrealize(rs.ms);
+            fprintf(stderr, "vmspec: %s: %s\n", rs.vm->name, err->message);
             status = EXIT_ERROR;
             break;
         }
+        signal = run_loop(&rs, signal_fd, control);
+        machine_stop(rs.ms);
+        reason = vm_exit_get(rs.ms->exit, &detail);
         /* Devices flush and close here, before the status is decided. */
-        machine_unrealize(ms);
-        if (out.reason == VM_EXIT_RESET &&
-            VM(vm)->on_reboot == VM_ON_REBOOT_RESTART) {
-            machine_outcome_clear(&out);
+        machine_unrealize(rs.ms);
+        if (!signal && reason == VM_EXIT_RESET &&
+            rs.vm->on_reboot == VM_ON_REBOOT_RESTART) {
             continue;
         }
-        status = exit_status(&out, VM(vm)->name);
-        machine_outcome_clear(&out);
+        status = exit_status(reason, detail, signal, rs.vm->name);
         break;
     }
+    control_server_free(control);
     close(signal_fd);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    g_clear_error(&rs.error);
+    g_free(rs.spec_path);
     return status;
 }

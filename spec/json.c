@@ -3,6 +3,7 @@
  */
 #include <inttypes.h>
 
+#include "machine/qom/error.h"
 #include "spec/json.h"
 
 void json_writer_init(JsonWriter *w, GString *out, bool pretty)
@@ -147,6 +148,12 @@ void json_null(JsonWriter *w)
     g_string_append(w->out, "null");
 }
 
+void json_raw(JsonWriter *w, const char *json)
+{
+    before_value(w);
+    g_string_append(w->out, json);
+}
+
 void json_member_string(JsonWriter *w, const char *key, const char *value)
 {
     json_key(w, key);
@@ -163,4 +170,146 @@ void json_member_bool(JsonWriter *w, const char *key, bool value)
 {
     json_key(w, key);
     json_bool(w, value);
+}
+
+/* --- Reading flat objects ---------------------------------------------- */
+
+typedef struct {
+    const char *p, *end;
+} JsonReader;
+
+static void skip_space(JsonReader *r)
+{
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' ||
+                             *r->p == '\n' || *r->p == '\r')) {
+        r->p++;
+    }
+}
+
+static bool expect_char(JsonReader *r, char c)
+{
+    skip_space(r);
+    if (r->p < r->end && *r->p == c) {
+        r->p++;
+        return true;
+    }
+    return false;
+}
+
+/* A string literal at r->p (RFC 8259, 7), unescaped into a new string. */
+static char *read_string(JsonReader *r)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    if (!expect_char(r, '"')) {
+        return NULL;
+    }
+    while (r->p < r->end && *r->p != '"') {
+        unsigned char c = (unsigned char)*r->p++;
+
+        if (c < 0x20) {
+            return NULL;
+        }
+        if (c != '\\') {
+            g_string_append_c(s, (char)c);
+            continue;
+        }
+        if (r->p >= r->end) {
+            return NULL;
+        }
+        switch (*r->p++) {
+        case '"': g_string_append_c(s, '"'); break;
+        case '\\': g_string_append_c(s, '\\'); break;
+        case '/': g_string_append_c(s, '/'); break;
+        case 'b': g_string_append_c(s, '\b'); break;
+        case 'f': g_string_append_c(s, '\f'); break;
+        case 'n': g_string_append_c(s, '\n'); break;
+        case 'r': g_string_append_c(s, '\r'); break;
+        case 't': g_string_append_c(s, '\t'); break;
+        case 'u': {
+            unsigned v = 0;
+
+            for (int i = 0; i < 4; i++) {
+                if (r->p >= r->end || !g_ascii_isxdigit(*r->p)) {
+                    return NULL;
+                }
+                v = v << 4 | (unsigned)g_ascii_xdigit_value(*r->p++);
+            }
+            /* Surrogates would need a pair; control messages are ASCII. */
+            if (v == 0 || (v >= 0xd800 && v <= 0xdfff)) {
+                return NULL;
+            }
+            g_string_append_unichar(s, v);
+            break;
+        }
+        default:
+            return NULL;
+        }
+    }
+    if (!expect_char(r, '"')) {
+        return NULL;
+    }
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+/* A number, true, false or null, returned as written. */
+static char *read_bare_scalar(JsonReader *r)
+{
+    const char *start;
+
+    skip_space(r);
+    start = r->p;
+    while (r->p < r->end && (g_ascii_isalnum(*r->p) || *r->p == '-' ||
+                             *r->p == '+' || *r->p == '.')) {
+        r->p++;
+    }
+    if (r->p == start) {
+        return NULL;
+    }
+    return g_strndup(start, r->p - start);
+}
+
+GHashTable *json_parse_flat_object(const char *text, size_t len,
+                                   GError **errp)
+{
+    g_autoptr(GHashTable) obj = g_hash_table_new_full(g_str_hash,
+                                                      g_str_equal, g_free,
+                                                      g_free);
+    JsonReader r = { text, text + len };
+
+    if (!expect_char(&r, '{')) {
+        goto bad;
+    }
+    if (!expect_char(&r, '}')) {
+        do {
+            g_autofree char *key = read_string(&r);
+            char *value;
+
+            if (!key || !expect_char(&r, ':')) {
+                goto bad;
+            }
+            skip_space(&r);
+            value = r.p < r.end && *r.p == '"' ? read_string(&r)
+                                               : read_bare_scalar(&r);
+            if (!value || g_hash_table_contains(obj, key)) {
+                g_free(value);
+                goto bad;
+            }
+            g_hash_table_insert(obj, g_steal_pointer(&key), value);
+        } while (expect_char(&r, ','));
+        if (!expect_char(&r, '}')) {
+            goto bad;
+        }
+    }
+    skip_space(&r);
+    if (r.p != r.end) {
+        goto bad;
+    }
+    return g_steal_pointer(&obj);
+
+bad:
+    g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                "not a JSON object of scalar values (at byte %ld)",
+                (long)(r.p - text));
+    return NULL;
 }

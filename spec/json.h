@@ -35,6 +35,8 @@ void json_int(JsonWriter *w, int64_t value);
 void json_uint(JsonWriter *w, uint64_t value);
 void json_bool(JsonWriter *w, bool value);
 void json_null(JsonWriter *w);
+/* A value already in JSON form (a number as text). */
+void json_raw(JsonWriter *w, const char *json);
 
 /* Shorthands: key then value. */
 void json_member_string(JsonWriter *w, const char *key, const char *value);
@@ -43,5 +45,15 @@ void json_member_bool(JsonWriter *w, const char *key, bool value);
 
 /* Appends value to out as a JSON string literal, quotes included. */
 void json_escape(GString *out, const char *value);
+
+/*
+ * Reads len bytes of text as one JSON object whose values are scalars
+ * (strings, numbers, true/false, null) - the shape of vmspec's control
+ * protocol messages.  Returns a new table key -> value (strings unescaped,
+ * other scalars as written, null as "null"); NULL with an error for
+ * anything else (nesting, trailing text, bad escapes, duplicate keys).
+ */
+GHashTable *json_parse_flat_object(const char *text, size_t len,
+                                   GError **errp);
 
 #endif

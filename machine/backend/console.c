@@ -131,7 +131,8 @@ Console *console_open(const char *spec, VmExit *exit, GError **errp)
     if (g_str_has_prefix(spec, "file:")) {
         const char *path = spec + 5;
 
-        c->out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+        c->out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+                         O_CLOEXEC,
                          0644);
         if (c->out_fd < 0) {
             g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,

@@ -1,7 +1,9 @@
 /*
- * Running a realized machine: start its vCPU threads, wait on the main
- * thread until the VM ends (a VmExit request) or a signal arrives, then
- * stop and join every vCPU.  Architecture-neutral.
+ * Running a realized machine: its vCPU threads start, and stop (all of
+ * them, joined) on request; pause is a stop that keeps the machine
+ * realized, resume starts the same vCPUs again.  The owner's main loop
+ * waits on the VmExit's eventfd for the guest to end the run.
+ * Architecture-neutral; main thread only.
  */
 #ifndef VMSPEC_KVM_RUN_H
 #define VMSPEC_KVM_RUN_H
@@ -9,23 +11,16 @@
 #include "machine/kvm/vm-exit.h"
 #include "machine/qom/machine.h"
 
-typedef struct MachineOutcome {
-    VmExitReason reason;    /* VM_EXIT_NONE when a signal ended the run */
-    int signal;             /* the signal, or 0 */
-    char *detail;           /* what the requester said, or NULL; owned */
-} MachineOutcome;
+/* Starts every vCPU.  On failure the ones started are stopped again. */
+bool machine_start(MachineState *ms, GError **errp);
 
-/* Frees what an outcome owns. */
-void machine_outcome_clear(MachineOutcome *out);
+/* Stops and joins every vCPU: when it returns no vCPU thread is left.
+ * Idempotent. */
+void machine_stop(MachineState *ms);
 
-/*
- * Starts every vCPU of ms and waits for the first of: a VmExit request,
- * a signal on signal_fd (a signalfd; -1: none).  Then stops and joins all
- * vCPUs: when it returns, no vCPU thread is left.  For a crash the detail
- * holds the crashed vCPU's register dump.  Fails (with *out untouched) only if
- * a vCPU thread can't be started.  Main thread.
- */
-bool machine_run(MachineState *ms, int signal_fd, MachineOutcome *out,
-                 GError **errp);
+/* Pause: vCPUs stopped, devices untouched.  Resume: the same vCPUs run
+ * again from where they were. */
+void machine_pause(MachineState *ms);
+bool machine_resume(MachineState *ms, GError **errp);
 
 #endif

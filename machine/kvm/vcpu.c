@@ -381,6 +381,19 @@ void vcpu_join(Vcpu *v)
     }
 }
 
+bool vcpu_restart(Vcpu *v, GError **errp)
+{
+    g_assert(v->started && v->joined);
+    /* The thread left at the top of its loop, after completing any exit it
+     * had taken, so the vCPU state is consistent to run again. */
+    __atomic_store_n(&v->stop, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&v->finished, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELEASE);
+    v->started = false;
+    v->joined = false;
+    return vcpu_start(v, errp);
+}
+
 void vcpu_free(Vcpu *v)
 {
     if (!v) {

@@ -64,6 +64,10 @@ void vcpu_request_stop(Vcpu *v);
  * wait for an exit that ends the VM.  Owner thread only. */
 void vcpu_join(Vcpu *v);
 
+/* Starts the thread of a vCPU that was stopped and joined again (resume
+ * after pause).  Owner thread only. */
+bool vcpu_restart(Vcpu *v, GError **errp);
+
 /* True once the vCPU thread has left its loop (it may still be exiting).
  * Any thread. */
 bool vcpu_finished(Vcpu *v);

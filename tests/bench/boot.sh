@@ -33,57 +33,32 @@ boot:
 console: stdio
 SPEC
 
-qemu() {   # qemu MACHINE
-    echo qemu-system-x86_64 -enable-kvm -M "$1" -cpu host -m 256 -smp 1 \
-        -nodefaults -display none -serial stdio -no-reboot \
-        -kernel "$G/vmlinuz" -initrd "$G/initrd.cpio.gz" -append "$CMDLINE"
+# cmd VMM: the command line of one peer, one argument per line.
+cmd() {
+    case $1 in
+        vmspec) printf '%s\n' "$root/build/vmspec" run "$tmp/bench.yaml" ;;
+        qemu-*)
+            printf '%s\n' qemu-system-x86_64 -enable-kvm -M "${1#qemu-}" \
+                -m 256 -smp 1 -nodefaults -display none -serial stdio \
+                -no-reboot -kernel "$G/vmlinuz" -initrd "$G/initrd.cpio.gz" \
+                -append "$CMDLINE" ;;
+    esac
 }
-declare -A CMD=(
-    [vmspec]="$root/build/vmspec run $tmp/bench.yaml"
-    [qemu-microvm]="$(qemu microvm)"
-    [qemu-pc]="$(qemu pc)"
-)
 M=tests/bench/measure.py
+measure() {   # measure MODE VMM [ARGS...]
+    local mode=$1 vmm=$2 args=()
+    shift 2
+    mapfile -t args <<<"$(cmd "$vmm")"
+    echo "$vmm $mode $(/usr/bin/python3 $M "$mode" --marker "$MARKER" "$@" \
+        -- "${args[@]}")" | tee -a "$tmp/results" >&2
+}
 for i in $(seq 1 "$N"); do
     for vmm in vmspec qemu-microvm qemu-pc; do
-        # shellcheck disable=SC2086
-        r=$(/usr/bin/python3 $M run --marker "$MARKER" --ram-mib 256 -- ${CMD[$vmm]})
-        echo "$vmm run $r" | tee -a "$tmp/results" >&2
+        measure run "$vmm" --ram-mib 256
     done
 done
 for vmm in vmspec qemu-microvm; do
-    # shellcheck disable=SC2086
-    r=$(/usr/bin/python3 $M syscalls --marker "$MARKER" -- ${CMD[$vmm]})
-    echo "$vmm syscalls $r" | tee -a "$tmp/results" >&2
+    measure syscalls "$vmm"
 done
 
-/usr/bin/python3 - "$tmp/results" "$N" <<'EOF'
-import json, statistics, sys
-runs, sys_ = {}, {}
-for line in open(sys.argv[1]):
-    vmm, kind, data = line.split(" ", 2)
-    d = json.loads(data)
-    (runs if kind == "run" else sys_).setdefault(vmm, []).append(d)
-def med(vmm, key):
-    vals = [r[key] for r in runs[vmm] if r[key] is not None]
-    return statistics.median(vals) if vals else float("nan")
-base = "qemu-microvm"
-print(f"boot benchmark: medians of {sys.argv[2]}, 256 MiB, 1 vCPU")
-print(f"{'':14} {'to marker':>10} {'to exit':>9} {'RSS-guest':>10} "
-      f"{'vs microvm (marker)':>20}")
-for vmm in ("vmspec", "qemu-microvm", "qemu-pc"):
-    m, e, r = med(vmm, "marker_s"), med(vmm, "exit_s"), med(vmm, "rss_kib")
-    print(f"{vmm:14} {m:9.2f}s {e:8.2f}s {r/1024:8.1f}Mi "
-          f"{m / med(base, 'marker_s'):19.2f}x")
-print()
-print(f"{'':14} {'syscalls before KVM_RUN':>24} {'exec to KVM_RUN':>16}")
-for vmm in ("vmspec", "qemu-microvm"):
-    s = sys_[vmm][0]
-    print(f"{vmm:14} {s['syscalls']:>24} {s['to_kvm_run_s']:15.3f}s")
-v, q = sys_["vmspec"][0], sys_[base][0]
-print(f"{'ratio':14} {v['syscalls'] / q['syscalls']:>23.2f}x "
-      f"{v['to_kvm_run_s'] / q['to_kvm_run_s']:15.2f}x")
-bad = [vmm for vmm in runs for r in runs[vmm] if r["rc"] != 0 or r["marker_s"] is None]
-if bad:
-    print("FAILED runs:", ", ".join(sorted(set(bad))))
-    sys.exit(1)
+/usr/bin/python3 tests/bench/boot-summary.py "$tmp/results" "$N"

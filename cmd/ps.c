@@ -1,0 +1,94 @@
+/*
+ * vmspec ps: the running VMs, asked over their control sockets.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cmd/cmd.h"
+#include "cmd/control.h"
+#include "spec/json.h"
+
+static const char *const ps_fields[] = {
+    "name", "pid", "state", "uptime_s", "spec", "cpus", "memory",
+};
+
+static char *format_uptime(const char *seconds)
+{
+    long s = seconds ? strtol(seconds, NULL, 10) : 0;
+
+    if (s >= 3600) {
+        return g_strdup_printf("%ldh%02ldm", s / 3600, s / 60 % 60);
+    }
+    return s >= 60 ? g_strdup_printf("%ldm%02lds", s / 60, s % 60)
+                   : g_strdup_printf("%lds", s);
+}
+
+int cmd_ps(int argc, char **argv)
+{
+    g_autofree char *format = NULL;
+    GOptionEntry entries[] = {
+        { "format", 0, 0, G_OPTION_ARG_STRING, &format,
+          "Output format: text (default) or json", "FORMAT" },
+        G_OPTION_ENTRY_NULL,
+    };
+    g_autoptr(GPtrArray) names = NULL;
+    g_autoptr(GString) out = g_string_new(NULL);
+    JsonWriter w;
+    bool json;
+
+    if (!cmd_parse_options("ps", "", "List the running VMs.", entries, &argc,
+                           &argv) ||
+        !cmd_parse_format("ps", format, &json)) {
+        return EXIT_USAGE;
+    }
+    names = control_list();
+    if (json) {
+        json_writer_init(&w, out, true);
+        json_begin_array(&w);
+    } else {
+        g_string_append_printf(out, "%-20s %8s %-8s %8s %5s %7s  %s\n",
+                               "NAME", "PID", "STATE", "UPTIME", "CPUS",
+                               "MEMORY", "SPEC");
+    }
+    for (guint i = 0; i < names->len; i++) {
+        g_autoptr(GHashTable) st = control_request(names->pdata[i], "status",
+                                                   NULL);
+
+        if (!st) {
+            continue;       /* a stale socket: its VM is gone */
+        }
+        if (json) {
+            json_begin_object(&w);
+            for (size_t f = 0; f < G_N_ELEMENTS(ps_fields); f++) {
+                const char *v = g_hash_table_lookup(st, ps_fields[f]);
+
+                json_key(&w, ps_fields[f]);
+                if (f == 1 || f == 3 || f == 5) {
+                    /* Numbers stay numbers. */
+                    json_raw(&w, v ? v : "null");
+                } else {
+                    json_string(&w, v ? v : "");
+                }
+            }
+            json_end_object(&w);
+        } else {
+            g_autofree char *up = format_uptime(
+                g_hash_table_lookup(st, "uptime_s"));
+
+            g_string_append_printf(
+                out, "%-20s %8s %-8s %8s %5s %7s  %s\n",
+                (char *)g_hash_table_lookup(st, "name"),
+                (char *)g_hash_table_lookup(st, "pid"),
+                (char *)g_hash_table_lookup(st, "state"), up,
+                (char *)g_hash_table_lookup(st, "cpus"),
+                (char *)g_hash_table_lookup(st, "memory"),
+                (char *)g_hash_table_lookup(st, "spec"));
+        }
+    }
+    if (json) {
+        json_end_array(&w);
+        g_string_append_c(out, '\n');
+    }
+    fputs(out->str, stdout);
+    return EXIT_OK;
+}

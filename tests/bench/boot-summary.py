@@ -1,0 +1,31 @@
+#!/usr/bin/python3
+"""Summarizes tests/bench/boot.sh: medians per VMM and ratios to QEMU microvm."""
+import json, statistics, sys
+runs, sys_ = {}, {}
+for line in open(sys.argv[1]):
+    vmm, kind, data = line.split(" ", 2)
+    d = json.loads(data)
+    (runs if kind == "run" else sys_).setdefault(vmm, []).append(d)
+def med(vmm, key):
+    vals = [r[key] for r in runs[vmm] if r[key] is not None]
+    return statistics.median(vals) if vals else float("nan")
+base = "qemu-microvm"
+print(f"boot benchmark: medians of {sys.argv[2]}, 256 MiB, 1 vCPU")
+print(f"{'':14} {'to marker':>10} {'to exit':>9} {'RSS-guest':>10} "
+      f"{'vs microvm (marker)':>20}")
+for vmm in ("vmspec", "qemu-microvm", "qemu-pc"):
+    m, e, r = med(vmm, "marker_s"), med(vmm, "exit_s"), med(vmm, "rss_kib")
+    print(f"{vmm:14} {m:9.2f}s {e:8.2f}s {r/1024:8.1f}Mi "
+          f"{m / med(base, 'marker_s'):19.2f}x")
+print()
+print(f"{'':14} {'syscalls before KVM_RUN':>24} {'exec to KVM_RUN':>16}")
+for vmm in ("vmspec", "qemu-microvm"):
+    s = sys_[vmm][0]
+    print(f"{vmm:14} {s['syscalls']:>24} {s['to_kvm_run_s']:15.3f}s")
+v, q = sys_["vmspec"][0], sys_[base][0]
+print(f"{'ratio':14} {v['syscalls'] / q['syscalls']:>23.2f}x "
+      f"{v['to_kvm_run_s'] / q['to_kvm_run_s']:15.2f}x")
+bad = [vmm for vmm in runs for r in runs[vmm] if r["rc"] != 0 or r["marker_s"] is None]
+if bad:
+    print("FAILED runs:", ", ".join(sorted(set(bad))))
+    sys.exit(1)
