@@ -172,9 +172,18 @@ static void mmio_write_status(VirtioMmio *t, uint32_t value)
         new &= ~VIRTIO_STATUS_DRIVER_OK;
     }
     __atomic_fetch_or(&vdev->status, new, __ATOMIC_SEQ_CST);
-    if ((new & VIRTIO_STATUS_DRIVER_OK) &&
-        !(old & VIRTIO_STATUS_DRIVER_OK) && vc->start && !vc->start(vdev)) {
-        virtio_device_set_needs_reset(vdev);
+    if ((new & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+        if (vc->start && !vc->start(vdev)) {
+            virtio_device_set_needs_reset(vdev);
+            return;
+        }
+        /* Buffers a driver made available (and notified) before
+         * DRIVER_OK were dropped by the notify handler: look once. */
+        for (unsigned i = 0; i < vdev->num_queues; i++) {
+            if (virtqueue_ready(vdev->queues[i])) {
+                eventfd_write(t->notify_fd[i], 1);
+            }
+        }
     }
 }
 
@@ -268,9 +277,14 @@ static void mmio_queue_ready(VirtioMmio *t, VirtQueue *vq, uint32_t value)
     VirtioDevice *vdev = t->vdev;
 
     if (value == 1) {
-        /* Rings are set up after FEATURES_OK (3.1.1 step 7). */
-        if (mmio_status(vdev) & VIRTIO_STATUS_FEATURES_OK) {
+        /* Rings are set up after FEATURES_OK (3.1.1 step 7).  Quiesced:
+         * a notification racing in from another vCPU must not see the
+         * queue half enabled. */
+        if ((mmio_status(vdev) & VIRTIO_STATUS_FEATURES_OK) &&
+            !virtqueue_ready(vq)) {
+            virtio_device_quiesce(vdev);
             virtqueue_enable(vq, vdev->guest_features);
+            virtio_device_resume(vdev);
         }
     } else if (value == 0 && virtqueue_ready(vq)) {
         virtio_device_quiesce(vdev);

@@ -21,8 +21,8 @@
 typedef struct TestDev {
     VirtioDevice parent_obj;
     uint8_t config[TD_CFG];
-    GMutex lock;
-    GCond cond;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
     unsigned notified[VIRTIO_MAX_QUEUES];
     unsigned resets;
     unsigned starts;
@@ -65,25 +65,25 @@ static void td_queue_notify(VirtioDevice *vdev, unsigned index)
 {
     TestDev *d = TEST_DEV(vdev);
 
-    g_mutex_lock(&d->lock);
+    pthread_mutex_lock(&d->lock);
     d->notified[index]++;
-    g_cond_broadcast(&d->cond);
-    g_mutex_unlock(&d->lock);
+    pthread_cond_broadcast(&d->cond);
+    pthread_mutex_unlock(&d->lock);
 }
 
 static void td_init(Object *obj)
 {
     TestDev *d = TEST_DEV(obj);
 
-    g_mutex_init(&d->lock);
-    g_cond_init(&d->cond);
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->cond, NULL);
     memcpy(d->config, "\x11\x22\x33\x44\x55\x66", TD_CFG);
 }
 
 static void td_finalize(Object *obj)
 {
-    g_mutex_clear(&TEST_DEV(obj)->lock);
-    g_cond_clear(&TEST_DEV(obj)->cond);
+    pthread_mutex_destroy(&TEST_DEV(obj)->lock);
+    pthread_cond_destroy(&TEST_DEV(obj)->cond);
 }
 
 static void td_class_init(ObjectClass *oc, const void *data)
@@ -122,23 +122,23 @@ static unsigned td_notified(TestDev *d, unsigned index)
 {
     unsigned n;
 
-    g_mutex_lock(&d->lock);
+    pthread_mutex_lock(&d->lock);
     n = d->notified[index];
-    g_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->lock);
     return n;
 }
 
 static bool td_wait_notified(TestDev *d, unsigned index, unsigned seen)
 {
-    gint64 end = g_get_monotonic_time() + 5 * G_TIME_SPAN_SECOND;
-    bool ok = true;
+    struct timespec end = vt_deadline(5);
+    bool ok;
 
-    g_mutex_lock(&d->lock);
-    while (d->notified[index] <= seen && ok) {
-        ok = g_cond_wait_until(&d->cond, &d->lock, end);
+    pthread_mutex_lock(&d->lock);
+    while (d->notified[index] <= seen &&
+           pthread_cond_timedwait(&d->cond, &d->lock, &end) == 0) {
     }
     ok = d->notified[index] > seen;
-    g_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->lock);
     return ok;
 }
 
@@ -433,15 +433,19 @@ static void test_notify(Fixture *f, gconstpointer data)
     g_assert_true(vt_queue_setup(f->m, f->vdev, 1, 16, RING_DESC,
                                  RING_AVAIL, RING_USED));
     wr(f, VT_QUEUE_NOTIFY, 1);
+    g_usleep(50 * 1000);
+    g_assert_cmpuint(td_notified(f->td, 1), ==, 0);
+    /* DRIVER_OK looks at every ready queue once. */
     vt_driver_ok(f->m, f->vdev);
-    wr(f, VT_QUEUE_NOTIFY, 1);
     g_assert_true(td_wait_notified(f->td, 1, 0));
+    wr(f, VT_QUEUE_NOTIFY, 1);
+    g_assert_true(td_wait_notified(f->td, 1, 1));
     /* Queue 0 is not ready; queue 7 does not exist; neither arrives. */
     wr(f, VT_QUEUE_NOTIFY, 0);
     wr(f, VT_QUEUE_NOTIFY, 7);
     wr(f, VT_QUEUE_NOTIFY, 0xffffffff);
     wr(f, VT_QUEUE_NOTIFY, 1);
-    g_assert_true(td_wait_notified(f->td, 1, 1));
+    g_assert_true(td_wait_notified(f->td, 1, 2));
     g_assert_cmpuint(td_notified(f->td, 0), ==, 0);
 }
 

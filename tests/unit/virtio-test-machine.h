@@ -15,7 +15,9 @@
 #define VMSPEC_TESTS_VIRTIO_TEST_MACHINE_H
 
 #include <glib.h>
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "machine/kvm/guest-mem.h"
 #include "machine/kvm/iobus.h"
@@ -35,8 +37,8 @@
 typedef struct VirtioTestMachine {
     MachineState parent_obj;
     unsigned slots;
-    GMutex lock;
-    GCond changed;
+    pthread_mutex_t lock;       /* pthread: visible to TSan */
+    pthread_cond_t changed;
     unsigned rising[VT_GSIS];
 } VirtioTestMachine;
 
@@ -49,10 +51,10 @@ static void vt_set_irq(MachineState *ms, unsigned gsi, bool level)
 
     g_assert_cmpuint(gsi, <, VT_GSIS);
     if (level) {
-        g_mutex_lock(&m->lock);
+        pthread_mutex_lock(&m->lock);
         m->rising[gsi]++;
-        g_cond_broadcast(&m->changed);
-        g_mutex_unlock(&m->lock);
+        pthread_cond_broadcast(&m->changed);
+        pthread_mutex_unlock(&m->lock);
     }
 }
 
@@ -79,8 +81,8 @@ static void vt_machine_init(Object *obj)
     VirtioTestMachine *m = VIRTIO_TEST_MACHINE(obj);
     GError *err = NULL;
 
-    g_mutex_init(&m->lock);
-    g_cond_init(&m->changed);
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->changed, NULL);
     m->parent_obj.mmio_bus = iobus_new("mmio");
     m->parent_obj.exit = vm_exit_new(&err);
     g_assert_no_error(err);
@@ -112,8 +114,8 @@ static void vt_machine_finalize(Object *obj)
     if (m->parent_obj.kvm) {
         kvm_vm_free(m->parent_obj.kvm);
     }
-    g_cond_clear(&m->changed);
-    g_mutex_clear(&m->lock);
+    pthread_cond_destroy(&m->changed);
+    pthread_mutex_destroy(&m->lock);
 }
 
 static void vt_machine_class_init(ObjectClass *oc, const void *data)
@@ -213,25 +215,36 @@ static inline unsigned vt_irq_count(VirtioTestMachine *m, unsigned gsi)
 {
     unsigned n;
 
-    g_mutex_lock(&m->lock);
+    pthread_mutex_lock(&m->lock);
     n = m->rising[gsi];
-    g_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->lock);
     return n;
+}
+
+/* An absolute CLOCK_REALTIME deadline secs from now, for
+ * pthread_cond_timedwait. */
+static inline struct timespec vt_deadline(unsigned secs)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += secs;
+    return ts;
 }
 
 /* Waits up to 5 s for more than `seen` rising edges on gsi. */
 static inline bool vt_irq_wait(VirtioTestMachine *m, unsigned gsi,
                                unsigned seen)
 {
-    gint64 end = g_get_monotonic_time() + 5 * G_TIME_SPAN_SECOND;
-    bool ok = true;
+    struct timespec end = vt_deadline(5);
+    bool ok;
 
-    g_mutex_lock(&m->lock);
-    while (m->rising[gsi] <= seen && ok) {
-        ok = g_cond_wait_until(&m->changed, &m->lock, end);
+    pthread_mutex_lock(&m->lock);
+    while (m->rising[gsi] <= seen &&
+           pthread_cond_timedwait(&m->changed, &m->lock, &end) == 0) {
     }
     ok = m->rising[gsi] > seen;
-    g_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->lock);
     return ok;
 }
 
