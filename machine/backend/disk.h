@@ -14,11 +14,12 @@
  *
  * Snapshot mode: the image is opened read-only and writes go to a
  * throwaway overlay (an unnamed temporary file in $TMPDIR, sparse, as large
- * as the image; a memfd where $TMPDIR cannot hold one) plus a bitmap of the DISK_SNAPSHOT_BLOCK-sized blocks it
- * holds.  Reads take written blocks from the overlay and the rest from the
- * image; a write that covers part of a block not yet in the overlay copies
- * that block from the image first.  The overlay vanishes on close (or when
- * the process dies), and the image's bytes are never changed.
+ * as the image; a memfd where $TMPDIR cannot hold one) plus a bitmap of
+ * the DISK_SNAPSHOT_BLOCK-sized blocks it holds.  Reads take written
+ * blocks from the overlay and the rest from the image; a write that covers
+ * part of a block not yet in the overlay copies that block from the image
+ * first.  The overlay vanishes on close (or when the process dies), and
+ * the image's bytes are never changed.
  *
  * Threads: a DiskImage is used by one thread at a time (the virtio-blk
  * device's I/O thread); open and close on the main thread.
