@@ -84,13 +84,30 @@ static int connect_to(const char *name, GError **errp)
         if (fd >= 0) {
             close(fd);
         }
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_NOT_FOUND,
-                    "no VM named %s is running (%s: %s)", name, path,
-                    g_strerror(err));
+        /* Only when asked: g_strerror() loads the locale's charset tables,
+         * a dozen system calls on every VM start otherwise. */
+        if (errp) {
+            g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_NOT_FOUND,
+                        "no VM named %s is running (%s: %s)", name, path,
+                        g_strerror(err));
+        }
         errno = err;
         return -1;
     }
     return fd;
+}
+
+/* Whether someone listens on addr (a stale socket file refuses). */
+static bool socket_is_live(const struct sockaddr_un *addr)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool live = fd >= 0 &&
+        connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
+
+    if (fd >= 0) {
+        close(fd);
+    }
+    return live;
 }
 
 ControlServer *control_server_new(const char *name, GError **errp)
@@ -103,7 +120,7 @@ ControlServer *control_server_new(const char *name, GError **errp)
     if (!socket_address(name, &addr, &s->path, errp)) {
         return NULL;
     }
-    {
+    if (socket_is_live(&addr)) {
         g_autoptr(GHashTable) reply = control_request(name, "status", NULL);
 
         if (reply) {

@@ -577,7 +577,7 @@ static char *read_file(const char *path, gsize *len, SpecDiags *diags)
 {
     g_autofree char *buf = NULL;
     struct stat st;
-    gsize got = 0;
+    gsize got = 0, cap;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     int err;
 
@@ -600,10 +600,18 @@ static char *read_file(const char *path, gsize *len, SpecDiags *diags)
                           (intmax_t)st.st_size, SPEC_PARSE_MAX_BYTES);
         return NULL;
     }
-    /* st_size may be 0 for special files: read to EOF, bounded. */
-    buf = g_malloc(SPEC_PARSE_MAX_BYTES + 1);
+    /* Sized to the file, plus room to see EOF in the same read; st_size
+     * may be 0 (special files) or stale, so the buffer grows, bounded. */
+    cap = MIN((gsize)st.st_size + 4096, (gsize)SPEC_PARSE_MAX_BYTES + 1);
+    buf = g_malloc(cap);
     for (;;) {
-        ssize_t n = read(fd, buf + got, SPEC_PARSE_MAX_BYTES + 1 - got);
+        ssize_t n;
+
+        if (got == cap) {
+            cap = MIN(cap * 2, (gsize)SPEC_PARSE_MAX_BYTES + 1);
+            buf = g_realloc(buf, cap);
+        }
+        n = read(fd, buf + got, cap - got);
 
         if (n < 0 && errno == EINTR) {
             continue;

@@ -1,18 +1,65 @@
 /*
  * virtio-blk: a raw disk image as a virtio block device (virtio 1.2,
- * section 5.2).  Written in a spec's `disks:` list.
+ * section 5.2 "Block Device").  Written in a spec's `disks:` list.
+ *
+ * Device ID 2, one request queue.  Offered features: SEG_MAX, BLK_SIZE
+ * (512-byte logical blocks), FLUSH, DISCARD and WRITE_ZEROES (holes punched
+ * in the image, machine/backend/disk.h), and RO for `readonly: true`.  The
+ * capacity is the image's size in 512-byte sectors, rounded down.
+ *
+ * Requests (5.2.6) run on the device's I/O thread, never a vCPU's: each is
+ * done with preadv/pwritev on the image before the next is taken, so a
+ * request is complete (in the host's page cache, or on disk after FLUSH)
+ * when the guest sees it used.  Unrealize (also on SIGTERM, through the
+ * clean shutdown) fdatasync()s the image before closing it, so data the
+ * guest wrote is not lost even without a flush.  The requests themselves,
+ * and their checks of everything the guest hands over, are in
+ * blk-request.c.
  */
+#include <string.h>
+
 #include "machine/qom/device.h"
+#include "machine/qom/error.h"
 #include "machine/qom/property.h"
+#include "machine/virtio/blk-request.h"
+#include "machine/virtio/virtio.h"
 
 #define TYPE_VIRTIO_BLK "virtio-blk"
 
+#define VIRTIO_ID_BLOCK         2       /* 5 "Device Types" */
+
+/* 5.2.3 "Feature bits". */
+#define VIRTIO_BLK_F_SEG_MAX        2
+#define VIRTIO_BLK_F_RO             5
+#define VIRTIO_BLK_F_BLK_SIZE       6
+#define VIRTIO_BLK_F_FLUSH          9
+#define VIRTIO_BLK_F_DISCARD        13
+#define VIRTIO_BLK_F_WRITE_ZEROES   14
+
+/* 5.2.4 "Device configuration layout": offsets of the fields we fill; the
+ * rest (size_max, geometry, topology, writeback, num_queues) stays 0. */
+#define CFG_CAPACITY                0
+#define CFG_SEG_MAX                 12
+#define CFG_BLK_SIZE                20
+#define CFG_MAX_DISCARD_SECTORS     36
+#define CFG_MAX_DISCARD_SEG         40
+#define CFG_DISCARD_ALIGNMENT       44
+#define CFG_MAX_WRITE_ZEROES_SECTORS 48
+#define CFG_MAX_WRITE_ZEROES_SEG    52
+#define CFG_WRITE_ZEROES_MAY_UNMAP  56
+#define CFG_SIZE                    60  /* up to unused1[3] */
+
 typedef struct VirtioBlk {
-    DeviceState parent_obj;
+    VirtioDevice parent_obj;
     FilePath image;
     bool readonly;
     bool snapshot;
+
+    VirtioBlkTarget target;     /* the open image while realized */
+    uint8_t config[CFG_SIZE];   /* little-endian, fixed after realize */
 } VirtioBlk;
+
+#define VIRTIO_BLK(obj) OBJECT_CHECK(VirtioBlk, (obj), TYPE_VIRTIO_BLK)
 
 static const Property virtio_blk_props[] = {
     PROP_PATH("path", VirtioBlk, image, true, "Raw disk image file"),
@@ -23,15 +70,162 @@ static const Property virtio_blk_props[] = {
     PROP_END,
 };
 
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    v = GUINT32_TO_LE(v);
+    memcpy(p, &v, sizeof(v));
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    v = GUINT64_TO_LE(v);
+    memcpy(p, &v, sizeof(v));
+}
+
+static void virtio_blk_queue_notify(VirtioDevice *vdev, unsigned index)
+{
+    VirtioBlk *s = VIRTIO_BLK(vdev);
+    VirtQueue *vq = vdev->queues[0];
+    bool notify = false;
+    VirtqElement elem;
+    int r;
+
+    if (index != 0 || !s->target.disk) {
+        return;
+    }
+    do {
+        virtqueue_set_notification(vq, false);
+        while ((r = virtqueue_pop(vq, &elem)) == 1) {
+            uint32_t written;
+            bool ok = virtio_blk_handle_request(&s->target, &elem,
+                                                &written);
+
+            if (ok) {
+                virtqueue_push(vq, &elem, written);
+            }
+            virtqueue_element_clear(&elem);
+            if (!ok) {
+                r = -1;
+                break;
+            }
+            notify |= virtqueue_flush(vq);
+        }
+    } while (r == 0 && virtqueue_set_notification(vq, true));
+
+    if (notify) {
+        virtio_device_notify_used(vdev);
+    }
+    if (r < 0) {
+        virtio_device_set_needs_reset(vdev);
+    }
+}
+
+static uint64_t virtio_blk_get_features(VirtioDevice *vdev)
+{
+    VirtioBlk *s = VIRTIO_BLK(vdev);
+    uint64_t f = (1ull << VIRTIO_BLK_F_SEG_MAX) |
+                 (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+                 (1ull << VIRTIO_BLK_F_FLUSH);
+
+    if (s->readonly) {
+        f |= 1ull << VIRTIO_BLK_F_RO;
+    } else {
+        f |= (1ull << VIRTIO_BLK_F_DISCARD) |
+             (1ull << VIRTIO_BLK_F_WRITE_ZEROES);
+    }
+    return f;
+}
+
+static void virtio_blk_read_config(VirtioDevice *vdev, uint32_t offset,
+                                   void *data, uint32_t size)
+{
+    VirtioBlk *s = VIRTIO_BLK(vdev);
+
+    if (offset <= CFG_SIZE && size <= CFG_SIZE - offset) {
+        memcpy(data, s->config + offset, size);
+    }
+}
+
+/* Nothing in our configuration space is writable (no CONFIG_WCE). */
+static void virtio_blk_write_config(VirtioDevice *vdev, uint32_t offset,
+                                    const void *data, uint32_t size)
+{
+}
+
+static bool virtio_blk_start(VirtioDevice *vdev)
+{
+    return true;
+}
+
+/* Requests complete before they are used: nothing is in flight. */
+static void virtio_blk_reset(VirtioDevice *vdev)
+{
+}
+
+static bool virtio_blk_device_realize(VirtioDevice *vdev, GError **errp)
+{
+    VirtioBlk *s = VIRTIO_BLK(vdev);
+    DiskOpenMode mode = s->readonly ? DISK_OPEN_READONLY
+                        : s->snapshot ? DISK_OPEN_SNAPSHOT
+                        : DISK_OPEN_READWRITE;
+
+    VirtioBlkTarget *t = &s->target;
+
+    t->disk = disk_open(s->image.path, mode, errp);
+    if (!t->disk) {
+        return false;
+    }
+    t->capacity = disk_size(t->disk) / VIRTIO_BLK_SECTOR;
+    t->readonly = s->readonly;
+    t->id = DEVICE(s)->id;
+
+    memset(s->config, 0, sizeof(s->config));
+    put_le64(s->config + CFG_CAPACITY, t->capacity);
+    put_le32(s->config + CFG_SEG_MAX, BLK_SEG_MAX);
+    put_le32(s->config + CFG_BLK_SIZE, VIRTIO_BLK_SECTOR);
+    put_le32(s->config + CFG_MAX_DISCARD_SECTORS, BLK_MAX_DISCARD_SECTORS);
+    put_le32(s->config + CFG_MAX_DISCARD_SEG, BLK_MAX_DISCARD_SEG);
+    put_le32(s->config + CFG_DISCARD_ALIGNMENT, BLK_DISCARD_ALIGNMENT);
+    put_le32(s->config + CFG_MAX_WRITE_ZEROES_SECTORS,
+             BLK_MAX_DISCARD_SECTORS);
+    put_le32(s->config + CFG_MAX_WRITE_ZEROES_SEG, BLK_MAX_DISCARD_SEG);
+    s->config[CFG_WRITE_ZEROES_MAY_UNMAP] = 1;
+    return true;
+}
+
+/* After the transport is gone (no more requests): sync and close. */
+static void virtio_blk_device_unrealize(VirtioDevice *vdev)
+{
+    VirtioBlk *s = VIRTIO_BLK(vdev);
+
+    disk_close(s->target.disk, NULL);
+    g_free(s->target.iov);
+    memset(&s->target, 0, sizeof(s->target));
+}
+
 static void virtio_blk_class_init(ObjectClass *oc, const void *data)
 {
+    VirtioDeviceClass *vc = VIRTIO_DEVICE_CLASS(oc);
+
     oc->props = virtio_blk_props;
     DEVICE_CLASS(oc)->spec_list = "disks";
+    vc->device_id = VIRTIO_ID_BLOCK;
+    vc->num_queues = 1;
+    vc->queue_max_size = BLK_QUEUE_SIZE;
+    vc->get_features = virtio_blk_get_features;
+    vc->config_size = CFG_SIZE;
+    vc->read_config = virtio_blk_read_config;
+    vc->write_config = virtio_blk_write_config;
+    vc->start = virtio_blk_start;
+    vc->reset = virtio_blk_reset;
+    vc->queue_notify = virtio_blk_queue_notify;
+    vc->device_realize = virtio_blk_device_realize;
+    vc->device_unrealize = virtio_blk_device_unrealize;
 }
 
 static const TypeInfo virtio_blk_info = {
     .name = TYPE_VIRTIO_BLK,
-    .parent = TYPE_DEVICE,
+    .parent = TYPE_VIRTIO_DEVICE,
     .description = "virtio block device backed by a raw image file",
     .instance_size = sizeof(VirtioBlk),
     .class_init = virtio_blk_class_init,
