@@ -91,7 +91,10 @@ check: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@tests/guest/build
-	@tests/kvm-sandbox build/vmspec run examples/hello.yaml
+	@mkdir -p build/demo && [ -f build/demo/data.img ] || \
+	    truncate -s 64M build/demo/data.img
+	@tests/kvm-sandbox sh -c 'build/vmspec run examples/hello.yaml && \
+	    build/vmspec run examples/devices.yaml'
 
 # Benchmarks: ratios against peers measured in the same run.
 bench: deps
