@@ -29,7 +29,7 @@ spec() {
     } >"$dir/$name.yaml"
 }
 
-tap_plan 9
+tap_plan 11
 
 # Four VMs, two at a time: all boot, logs hold their markers, summary right.
 d=$E2E_TMP/four
@@ -65,6 +65,20 @@ if [ "$(cat "$E2E_TMP/mixed.rc")" != 0 ] &&
     tap_ok "a panicking VM fails up (exit 3 in the summary), the others exit 0"
 else
     tap_fail "a panicking VM fails up" "$(cat "$E2E_TMP/mixed.out" "$E2E_TMP/mixed.err")"
+fi
+
+# A stale socket left by a VM that died is replaced.
+spec "$E2E_TMP/stale" stale poweroff
+mkdir -p "$VMSPEC_RUNTIME_DIR/vmspec"
+/usr/bin/python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' \
+    "$VMSPEC_RUNTIME_DIR/vmspec/stale.sock"
+run_capture stale 240 "$VMSPEC" run "$E2E_TMP/stale/stale.yaml"
+if [ "$(cat "$E2E_TMP/stale.rc")" = 0 ] &&
+   [ ! -e "$VMSPEC_RUNTIME_DIR/vmspec/stale.sock" ]; then
+    tap_ok "a stale control socket is replaced (and removed at exit)"
+else
+    tap_fail "a stale control socket is replaced" "$(cat "$E2E_TMP/stale.err")"
 fi
 
 # Conflicts: nothing starts.
@@ -114,6 +128,15 @@ s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
 s.sendall(("{\"cmd\": \"%s\"}\n" % sys.argv[2]).encode()); print(s.recv(4096).decode().strip())' \
         "$VMSPEC_RUNTIME_DIR/vmspec/$1.sock" "$2"
 }
+# A second VM with a running one's name is refused, naming its pid.
+run_capture again 60 "$VMSPEC" run "$d/count.yaml"
+if [ "$(cat "$E2E_TMP/again.rc")" = 1 ] &&
+   grep -qE "a VM named count is already running, pid [0-9]+" "$E2E_TMP/again.err"; then
+    tap_ok "a live VM's name is refused with its pid"
+else
+    tap_fail "a live VM's name is refused" "$(cat "$E2E_TMP/again.err")"
+fi
+
 r1=$(req count pause); sleep 0.5; a=$(last); sleep 2; b=$(last)
 r2=$(req count resume); sleep 2; c=$(last)
 if [[ $r1 == *'"paused"'* ]] && [ "$a" = "$b" ] && [ "$c" -gt "$b" ]; then
