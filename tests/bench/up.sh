@@ -34,10 +34,14 @@ done
 
 # wait_all DIR: seconds until every log in DIR holds the marker.
 wait_all() {
-    local start=$1 dir=$2 n
+    local start=$1 dir=$2 n deadline=$((SECONDS + ${UP_TIMEOUT:-1800}))
     while :; do
         n=$(grep -l "$MARKER" "$dir"/*.log 2>/dev/null | wc -l)
         [ "$n" -ge "$N" ] && break
+        if [ $SECONDS -ge $deadline ]; then
+            echo "only $n of $N guests reached the marker" >&2
+            return 1
+        fi
         sleep 0.2
     done
     awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }'
