@@ -217,14 +217,24 @@ static bool microvm_realize(MachineState *ms, GError **errp)
         .acpi_size = X86_ACPI_SIZE,
     };
     X86BootInfo info;
+    uint64_t rsdp = 0;
 
     MICROVM(ms)->virtio_slots_used = 0;
     ms->vcpus = g_ptr_array_new_with_free_func((GDestroyNotify)vcpu_free);
+    /*
+     * What the user can get wrong (memory the host can't give, a file that
+     * is no bzImage, a command line too long) is checked before KVM is
+     * touched: a bad spec creates no VM.  The RSDP goes at the start of the
+     * ACPI area (checked when the tables are written).
+     */
+    boot.rsdp_addr = X86_ACPI_START;
     if (!(ms->exit = vm_exit_new(errp)) ||
+        !(ms->ram = guest_mem_new(ms->ram_size, X86_MMIO_HOLE_START, errp)) ||
+        !x86_boot_load(ms->ram, &boot, &info, errp) ||
+        !microvm_write_reset_vector(ms, errp) ||
         !(ms->kvm = kvm_vm_new(NULL, errp)) ||
         !kvm_vm_setup_x86(ms->kvm, X86_KVM_TSS_ADDR,
                           X86_KVM_IDENTITY_MAP_ADDR, true, errp) ||
-        !(ms->ram = guest_mem_new(ms->ram_size, X86_MMIO_HOLE_START, errp)) ||
         !guest_mem_register(ms->ram, ms->kvm->vm_fd, 0, errp)) {
         goto fail;
     }
@@ -238,14 +248,12 @@ static bool microvm_realize(MachineState *ms, GError **errp)
                         errp) ||
         !microvm_wire_console(ms, errp) ||
         !machine_realize_children(ms, errp) ||
-        /* Devices describe themselves once realized; the zero page then
-         * points the kernel at the RSDP. */
-        !microvm_write_acpi(ms, &boot.rsdp_addr, errp) ||
-        !x86_boot_load(ms->ram, &boot, &info, errp) ||
-        !microvm_write_reset_vector(ms, errp) ||
+        /* Devices describe themselves once realized. */
+        !microvm_write_acpi(ms, &rsdp, errp) ||
         !microvm_create_vcpus(ms, &info, errp)) {
         goto fail;
     }
+    g_assert(rsdp == boot.rsdp_addr);
     return true;
 
 fail:
