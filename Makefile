@@ -82,6 +82,7 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory asan
+	@tests/guest/build
 	@tests/run-tests $(TEST_SRCS:tests/unit/%.c=build/asan/tests/%) \
 	    $(sort $(wildcard tests/cli/*.sh tests/e2e/*.sh))
 
