@@ -13,7 +13,7 @@ case ${VMSPEC_SANDBOX:-} in
     direct|inside) ;;
     *)
         tests/guest/build >&2
-        exec tests/kvm-sandbox --timeout 3000 bash "$0" "$@" ;;
+        exec tests/kvm-sandbox --timeout 3000 env N="${N:-3}" bash "$0" "$@" ;;
 esac
 
 N=${N:-3}

@@ -11,7 +11,7 @@ case ${VMSPEC_SANDBOX:-} in
     direct|inside) ;;
     *)
         tests/guest/build >&2
-        exec tests/kvm-sandbox --timeout 3000 bash "$0" "$@" ;;
+        exec tests/kvm-sandbox --timeout 3000 env N="${N:-16}" UP_TIMEOUT="${UP_TIMEOUT:-1800}" bash "$0" "$@" ;;
 esac
 
 N=${N:-16}
