@@ -1,11 +1,35 @@
 # vmspec build.  `make` builds build/vmspec; `make check` installs what is
 # missing, builds, and runs every test; `make demo` boots examples/hello.yaml.
+# `make ARCH=aarch64` on an x86_64 host cross-builds a static arm64 vmspec
+# into build/aarch64/ (Debian's gcc-aarch64-linux-gnu and arm64 -dev
+# packages; tests/install-deps installs them).
 
 CC      ?= cc
+HOST_ARCH := $(shell uname -m)
+ARCH    ?= $(HOST_ARCH)
+PKG_CONFIG ?= pkg-config
 PKGS    := glib-2.0 yaml-0.1
 # Debian 12's libfdt-dev ships no .pc file: fall back to plain -lfdt.
-FDT_CFLAGS := $(shell pkg-config --cflags libfdt 2>/dev/null)
-FDT_LIBS   := $(shell pkg-config --libs libfdt 2>/dev/null || echo -lfdt)
+FDT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libfdt 2>/dev/null)
+FDT_LIBS   := $(shell $(PKG_CONFIG) --libs libfdt 2>/dev/null || echo -lfdt)
+
+ifneq ($(ARCH),$(HOST_ARCH))
+# Cross build: the target's compiler and multiarch libraries, and its own
+# libfdt.a (libfdt-dev is not co-installable across architectures, so its
+# Debian package is unpacked under build/).  Linked fully static, so the
+# binary runs wherever the kernel is aarch64 (the arm64 KVM sandbox).
+DEB_ARCH_aarch64 := arm64
+DEB_ARCH := $(or $(DEB_ARCH_$(ARCH)),$(ARCH))
+ifeq ($(origin CC),default)
+CC := $(ARCH)-linux-gnu-gcc
+endif
+BUILD ?= build/$(ARCH)
+PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/$(ARCH)-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
+CROSS_FDT := build/cross/$(ARCH)/libfdt.a
+FDT_CFLAGS :=
+FDT_LIBS   := $(CROSS_FDT)
+LINK_STATIC := 1
+endif
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wmissing-prototypes \
             -Wstrict-prototypes -Wshadow -Wvla
@@ -13,15 +37,20 @@ CPPFLAGS += -I. -D_GNU_SOURCE
 # CFLAGS/LDFLAGS are the user's (and the asan build's); the rest is ours.
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) -fno-strict-aliasing \
-            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(FDT_CFLAGS) \
+            $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(FDT_CFLAGS) \
             $(CFLAGS)
 # GLib, libyaml and libfdt are linked statically (libc stays shared): a VMM
 # that maps five shared libraries spends ~60 system calls and ~1.5 MiB of
 # resident memory on the dynamic loader before it runs a guest.
 STATIC_LIBS := glib-2.0 yaml-0.1
-LDLIBS   += -Wl,-Bstatic $(shell pkg-config --static --libs $(STATIC_LIBS) \
-              2>/dev/null | sed 's/-pthread//; s/-lm//') $(FDT_LIBS) \
-            -Wl,-Bdynamic -lm -lpthread
+LIBS_STATIC := $(shell $(PKG_CONFIG) --static --libs $(STATIC_LIBS) \
+                 2>/dev/null | sed 's/-pthread//; s/-lm//') $(FDT_LIBS)
+ifeq ($(LINK_STATIC),1)
+LDFLAGS  += -static
+LDLIBS   += $(LIBS_STATIC) -lm -lpthread
+else
+LDLIBS   += -Wl,-Bstatic $(LIBS_STATIC) -Wl,-Bdynamic -lm -lpthread
+endif
 
 VERSION  := 0.1.0
 CPPFLAGS += -DVMSPEC_VERSION='"$(VERSION)"'
@@ -39,7 +68,14 @@ endif
 
 # Everything but cmd/ is the library; objects are linked directly (not through
 # an archive) so that every file's type_init() constructor is kept.
-LIB_SRCS  := $(sort $(wildcard spec/*.c machine/*/*.c machine/*.c))
+# The KVM code of each architecture builds only for it; the rest (machine
+# types included, so that specs check and plan anywhere) builds for all.
+ARCH_ONLY_x86_64  := machine/x86/cpu.c machine/x86/boot.c
+ARCH_ONLY_aarch64 := machine/arm64/cpu.c machine/arm64/gic.c
+OTHER_ARCH_SRCS := $(filter-out $(ARCH_ONLY_$(ARCH)), \
+                     $(ARCH_ONLY_x86_64) $(ARCH_ONLY_aarch64))
+LIB_SRCS  := $(filter-out $(OTHER_ARCH_SRCS), \
+               $(sort $(wildcard spec/*.c machine/*/*.c machine/*.c)))
 CMD_SRCS  := $(sort $(wildcard cmd/*.c))
 TEST_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
@@ -52,9 +88,19 @@ TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 .PHONY: all asan check unit-tests demo bench fuzz clean deps guest
 all: $(BUILD)/vmspec
 
-$(BUILD)/vmspec: $(CMD_OBJS) $(LIB_OBJS)
+$(BUILD)/vmspec: $(CMD_OBJS) $(LIB_OBJS) $(CROSS_FDT)
 	$(quiet) LINK $@
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(LIB_OBJS) $(LDLIBS)
+
+# The target's libfdt.a, from its Debian package (cross builds only).
+build/cross/%/libfdt.a:
+	@mkdir -p $(dir $@)/deb
+	$(quiet) FETCH libfdt-dev:$(DEB_ARCH)
+	$(Q)cd $(dir $@)/deb && rm -f *.deb && \
+	    apt-get download -q -o APT::Sandbox::User=root \
+	        libfdt-dev:$(DEB_ARCH) >/dev/null && \
+	    dpkg-deb -x libfdt-dev_*.deb root
+	$(Q)cp $(dir $@)/deb/root/usr/lib/$*-linux-gnu/libfdt.a $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB_OBJS)
 	@mkdir -p $(dir $@)

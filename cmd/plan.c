@@ -3,10 +3,14 @@
  * defaults and derived values filled in.  The output depends only on the
  * spec (and the files it names), so it can be diffed and checked in.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cmd/cmd.h"
+#include "machine/qom/machine.h"
 #include "machine/qom/property.h"
+#include "machine/qom/vm.h"
 #include "spec/json.h"
 #include "spec/loader.h"
 
@@ -111,15 +115,47 @@ static bool print_json_object(Object *obj, void *opaque)
     return true;
 }
 
+/* plan --dtb: the tree the machine would give its guest (arm64 virt). */
+static int write_dtb(Vm *vm, const char *path)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GBytes) dtb = machine_build_dtb(vm_get_machine(vm), &err);
+    gsize len;
+    const char *data;
+
+    if (!dtb) {
+        fprintf(stderr, "vmspec plan: %s\n", err->message);
+        return EXIT_ERROR;
+    }
+    data = g_bytes_get_data(dtb, &len);
+    if (strcmp(path, "-") == 0) {
+        if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
+            fprintf(stderr, "vmspec plan: writing the device tree: %s\n",
+                    g_strerror(errno));
+            return EXIT_ERROR;
+        }
+        return EXIT_OK;
+    }
+    if (!g_file_set_contents(path, data, (gssize)len, &err)) {
+        fprintf(stderr, "vmspec plan: %s\n", err->message);
+        return EXIT_ERROR;
+    }
+    return EXIT_OK;
+}
+
 int cmd_plan(int argc, char **argv)
 {
     g_auto(GStrv) sets = NULL;
     g_autofree char *format = NULL;
+    g_autofree char *dtb_path = NULL;
     GOptionEntry entries[] = {
         { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets,
           "Override a value (repeatable)", "KEY.PATH=VALUE" },
         { "format", 0, 0, G_OPTION_ARG_STRING, &format,
           "Output format: text (default) or json", "FORMAT" },
+        { "dtb", 0, 0, G_OPTION_ARG_FILENAME, &dtb_path,
+          "Write the machine's device tree blob to FILE (- for stdout) "
+          "instead of the plan", "FILE" },
         G_OPTION_ENTRY_NULL,
     };
     g_autoptr(GString) out = g_string_new(NULL);
@@ -140,6 +176,9 @@ int cmd_plan(int argc, char **argv)
     vm = cmd_load_spec(argv[1], sets);
     if (!vm) {
         return EXIT_ERROR;
+    }
+    if (dtb_path) {
+        return write_dtb(VM(vm), dtb_path);
     }
     if (json) {
         JsonWriter w;

@@ -21,6 +21,7 @@
 #include "machine/hw/serial.h"
 #include <pthread.h>
 
+#include "machine/fdt/builder.h"
 #include "machine/kvm/iobus.h"
 #include "machine/qom/error.h"
 #include "machine/qom/machine.h"
@@ -42,6 +43,8 @@
 #define UART_MSR    6
 #define UART_SCR    7
 #define UART_REGS   8
+/* The PC UART's crystal: divisor 1 is 115200 baud (1843200 / 16). */
+#define SERIAL_CLOCK_HZ 1843200
 
 #define UART_IER_RDI    0x01    /* received data available */
 #define UART_IER_THRI   0x02    /* transmit holding register empty */
@@ -96,6 +99,7 @@
 typedef struct Serial {
     DeviceState parent_obj;
     int64_t iobase;
+    int64_t mmio_base;          /* 0: on the port I/O bus at iobase */
     int64_t irq;
     char *console_spec;
 
@@ -119,8 +123,13 @@ typedef struct Serial {
 static const Property serial_props[] = {
     PROP_INT("iobase", Serial, iobase, X86_SERIAL0_PORT, 0,
              0x10000 - UART_REGS, "First of the UART's 8 I/O ports"),
-    PROP_INT("irq", Serial, irq, X86_SERIAL0_IRQ, 0, 23,
-             "Interrupt line (GSI), edge-triggered"),
+    /* arm64 has no port I/O: the same registers, one byte apart
+     * (reg-shift 0), at an MMIO address. */
+    PROP_INT("mmio", Serial, mmio_base, 0, 0, (INT64_C(1) << 48) - UART_REGS,
+             "MMIO address of the registers (0: port I/O at iobase)"),
+    /* 987: the last GIC SPI (ID 1019) counted from 0. */
+    PROP_INT("irq", Serial, irq, X86_SERIAL0_IRQ, 0, 987,
+             "Interrupt line (x86: IOAPIC GSI; arm64: GIC SPI)"),
     PROP_STRING_CHECKED("console", Serial, console_spec, "stdio",
                         console_spec_check, "stdio|none|file:PATH",
                         "Where output goes and input comes from"),
@@ -440,12 +449,22 @@ static void serial_reset(Serial *s)
     s->irq_level = false;
 }
 
+static IoBus *serial_bus(Serial *s)
+{
+    return s->mmio_base ? s->ms->mmio_bus : s->ms->pio_bus;
+}
+
+static uint64_t serial_addr(Serial *s)
+{
+    return s->mmio_base ? (uint64_t)s->mmio_base : (uint64_t)s->iobase;
+}
+
 static void serial_unrealize(DeviceState *dev)
 {
     Serial *s = SERIAL(dev);
 
     if (s->registered) {
-        iobus_unregister(s->ms->pio_bus, (uint64_t)s->iobase);
+        iobus_unregister(serial_bus(s), serial_addr(s));
         s->registered = false;
     }
     /* Joins the input thread and restores the terminal. */
@@ -459,9 +478,10 @@ static bool serial_realize(DeviceState *dev, GError **errp)
     const char *name = dev->id ? dev->id : TYPE_SERIAL_8250;
 
     s->ms = device_get_machine(dev);
-    if (!s->ms || !s->ms->pio_bus) {
+    if (!s->ms || !serial_bus(s)) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                    "needs a machine with a port I/O bus");
+                    s->mmio_base ? "needs a machine with an MMIO bus"
+                                 : "needs a machine with a port I/O bus");
         return false;
     }
     serial_reset(s);
@@ -471,7 +491,7 @@ static bool serial_realize(DeviceState *dev, GError **errp)
             return false;
         }
     }
-    if (!iobus_register(s->ms->pio_bus, (uint64_t)s->iobase, UART_REGS,
+    if (!iobus_register(serial_bus(s), serial_addr(s), UART_REGS,
                         name, serial_read, serial_write, s, errp)) {
         goto fail;
     }
@@ -525,6 +545,27 @@ static void serial_acpi_aml(DeviceState *dev, Aml *scope)
     aml_end(scope);
 }
 
+/*
+ * The UART in the device tree, as Linux's of_serial driver reads it
+ * (Documentation/devicetree/bindings/serial/8250.yaml): "ns16550a", byte
+ * registers (reg-shift 0), the 1.8432 MHz clock that makes divisor 1 =
+ * 115200 baud, a level-high SPI.
+ */
+static void serial_fdt_node(DeviceState *dev, FdtBuilder *b)
+{
+    Serial *s = SERIAL(dev);
+
+    if (!s->mmio_base) {
+        return;
+    }
+    fdt_builder_begin_node_at(b, "serial", (uint64_t)s->mmio_base);
+    fdt_builder_prop_string(b, "compatible", "ns16550a");
+    fdt_builder_prop_reg(b, (uint64_t)s->mmio_base, 0x1000);
+    fdt_builder_prop_u32(b, "clock-frequency", SERIAL_CLOCK_HZ);
+    fdt_builder_prop_spi(b, (uint32_t)s->irq, FDT_IRQ_LEVEL_HIGH);
+    fdt_builder_end_node(b);
+}
+
 static void serial_instance_init(Object *obj)
 {
     pthread_mutex_init(&SERIAL(obj)->lock, NULL);
@@ -547,6 +588,7 @@ static void serial_class_init(ObjectClass *oc, const void *data)
     dc->realize = serial_realize;
     dc->unrealize = serial_unrealize;
     dc->acpi_aml = serial_acpi_aml;
+    dc->fdt_node = serial_fdt_node;
 }
 
 static const TypeInfo serial_info = {

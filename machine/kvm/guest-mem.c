@@ -69,8 +69,9 @@ static void *map_aligned(uint64_t size, GError **errp)
     return start;
 }
 
-GuestMem *guest_mem_new(uint64_t ram_size, uint64_t hole_start,
-                        GError **errp)
+/* Maps ram_size bytes (checked against what the host has) as a GuestMem
+ * with no regions yet. */
+static GuestMem *guest_mem_map(uint64_t ram_size, GError **errp)
 {
     uint64_t limit;
     GuestMem *m;
@@ -82,9 +83,6 @@ GuestMem *guest_mem_new(uint64_t ram_size, uint64_t hole_start,
                     " is not a non-zero multiple of 4 KiB", ram_size);
         return NULL;
     }
-    g_assert(hole_start % GUEST_PAGE_SIZE == 0 && hole_start <= FOUR_GIB);
-    g_assert(hole_start > 0);
-
     /*
      * MAP_NORESERVE mappings succeed for sizes no host can back (the
      * default overcommit heuristic skips them), and the guest would die of
@@ -110,20 +108,52 @@ GuestMem *guest_mem_new(uint64_t ram_size, uint64_t hole_start,
     m = g_new0(GuestMem, 1);
     m->map = map;
     m->size = ram_size;
+    return m;
+}
+
+GuestMem *guest_mem_new(uint64_t ram_size, uint64_t hole_start,
+                        GError **errp)
+{
+    GuestMem *m;
+
+    g_assert(hole_start % GUEST_PAGE_SIZE == 0 && hole_start <= FOUR_GIB);
+    g_assert(hole_start > 0);
+    m = guest_mem_map(ram_size, errp);
+    if (!m) {
+        return NULL;
+    }
     m->regions[0] = (GuestMemRegion){
         .gpa = 0,
         .size = MIN(ram_size, hole_start),
-        .host = map,
+        .host = m->map,
     };
     m->nr_regions = 1;
     if (ram_size > hole_start) {
         m->regions[1] = (GuestMemRegion){
             .gpa = FOUR_GIB,
             .size = ram_size - hole_start,
-            .host = (uint8_t *)map + hole_start,
+            .host = (uint8_t *)m->map + hole_start,
         };
         m->nr_regions = 2;
     }
+    return m;
+}
+
+GuestMem *guest_mem_new_at(uint64_t ram_size, uint64_t base, GError **errp)
+{
+    GuestMem *m;
+
+    g_assert(base % GUEST_PAGE_SIZE == 0);
+    m = guest_mem_map(ram_size, errp);
+    if (!m) {
+        return NULL;
+    }
+    m->regions[0] = (GuestMemRegion){
+        .gpa = base,
+        .size = ram_size,
+        .host = m->map,
+    };
+    m->nr_regions = 1;
     return m;
 }
 

@@ -32,6 +32,13 @@ GuestMem *guest_mem_new(uint64_t ram_size, uint64_t hole_start,
                         GError **errp);
 
 /*
+ * Maps ram_size bytes of guest RAM as one region at guest-physical base
+ * (page-aligned), for machines whose RAM does not start at 0 (arm64 virt).
+ * Errors as guest_mem_new().
+ */
+GuestMem *guest_mem_new_at(uint64_t ram_size, uint64_t base, GError **errp);
+
+/*
  * Registers every region as a KVM memory slot (api.rst
  * KVM_SET_USER_MEMORY_REGION), slots first_slot, first_slot + 1, ...
  * Main thread, before vCPUs run.

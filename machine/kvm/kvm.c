@@ -35,6 +35,10 @@ static const KvmCap required_caps[] = {
     { KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR",
       "VMX identity map" },
     { KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID", "CPUID" },
+#elif defined(__aarch64__)
+    { KVM_CAP_ARM_PSCI_0_2, "KVM_CAP_ARM_PSCI_0_2", "PSCI (SMP, power)" },
+    { KVM_CAP_DEVICE_CTRL, "KVM_CAP_DEVICE_CTRL", "in-kernel GIC" },
+    { KVM_CAP_ONE_REG, "KVM_CAP_ONE_REG", "vCPU registers" },
 #endif
 };
 

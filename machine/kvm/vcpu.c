@@ -14,6 +14,9 @@
 #include <linux/kvm.h>
 
 #include "machine/qom/error.h"
+#if defined(__aarch64__)
+#include "machine/arm64/cpu.h"
+#endif
 
 struct Vcpu {
     unsigned id;
@@ -136,12 +139,17 @@ char *vcpu_dump_regs(Vcpu *v)
     }
     return g_string_free(s, FALSE);
 }
-#else
+#elif defined(__aarch64__)
 char *vcpu_dump_regs(Vcpu *v)
 {
-    return g_strdup_printf("vCPU %u: register dump not implemented\n",
-                           v->id);
+    GString *s = g_string_new(NULL);
+
+    g_string_append_printf(s, "vCPU %u registers:\n", v->id);
+    arm64_cpu_dump_regs(v->fd, s);
+    return g_string_free(s, FALSE);
 }
+#else
+#error "vmspec runs on x86_64 and aarch64 hosts"
 #endif
 
 /* ---- The exit loop ---- */
@@ -178,6 +186,10 @@ static bool vcpu_handle_exit(Vcpu *v)
         uint8_t *data = (uint8_t *)run + run->io.data_offset;
         uint64_t len = (uint64_t)run->io.size * run->io.count;
 
+        if (!v->pio) {
+            return vcpu_crash(v, VM_EXIT_ERROR, "port I/O exit on a machine "
+                              "without port I/O");
+        }
         if (!access_size_ok(run->io.size) || run->io.data_offset > v->run_size
             || len > v->run_size - run->io.data_offset) {
             msg = g_strdup_printf("bad KVM_EXIT_IO size %u count %u",

@@ -15,6 +15,7 @@
 #define TYPE_DEVICE "device"
 
 typedef struct Aml Aml;
+typedef struct FdtBuilder FdtBuilder;
 
 typedef struct DeviceState {
     Object parent_obj;
@@ -31,6 +32,9 @@ typedef struct DeviceClass {
     void (*unrealize)(DeviceState *dev);
     /* x86: appends the device's entries to the DSDT (machine/x86/aml.h). */
     void (*acpi_aml)(DeviceState *dev, Aml *scope);
+    /* arm64: writes the device's node(s) under the root of the device
+     * tree (machine/fdt/builder.h). */
+    void (*fdt_node)(DeviceState *dev, FdtBuilder *b);
 } DeviceClass;
 
 #define DEVICE(obj) OBJECT_CHECK(DeviceState, (obj), TYPE_DEVICE)

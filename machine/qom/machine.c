@@ -4,6 +4,7 @@
 #include "machine/qom/error.h"
 #include "machine/qom/machine.h"
 #include "machine/qom/property.h"
+#include "machine/qom/vm.h"
 
 #define MiB (UINT64_C(1) << 20)
 #define TiB (UINT64_C(1) << 40)
@@ -50,6 +51,12 @@ bool machine_realize(MachineState *ms, GError **errp)
                         OBJECT(ms)));
         return false;
     }
+    if (ms->cpus > mc->max_cpus) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "machine type '%s' has at most %" G_GINT64_FORMAT
+                    " vCPUs", object_get_typename(OBJECT(ms)), mc->max_cpus);
+        return false;
+    }
     if (!mc->realize(ms, errp)) {
         return false;
     }
@@ -64,6 +71,17 @@ void machine_unrealize(MachineState *ms)
     }
     MACHINE_GET_CLASS(ms)->unrealize(ms);
     ms->realized = false;
+}
+
+bool machine_wire_console(MachineState *ms, GError **errp)
+{
+    Vm *vm = (Vm *)object_dynamic_cast(OBJECT(ms)->parent, TYPE_VM);
+    Object *serial = object_get_child(OBJECT(ms), "serial0");
+
+    if (!vm || !serial) {
+        return true;
+    }
+    return object_property_set_str(serial, "console", vm->console, errp);
 }
 
 bool machine_realize_children(MachineState *ms, GError **errp)
@@ -108,6 +126,20 @@ bool machine_alloc_virtio_mmio(MachineState *ms, uint64_t *base,
         return false;
     }
     return mc->alloc_virtio_mmio(ms, base, size, gsi, errp);
+}
+
+GBytes *machine_build_dtb(MachineState *ms, GError **errp)
+{
+    MachineClass *mc = MACHINE_GET_CLASS(ms);
+
+    if (!mc->build_dtb) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "machine type '%s' has no device tree (it describes "
+                    "itself to the guest with ACPI)",
+                    object_get_typename(OBJECT(ms)));
+        return NULL;
+    }
+    return mc->build_dtb(ms, errp);
 }
 
 static void machine_release(Object *obj)

@@ -55,6 +55,10 @@ typedef struct MachineClass {
      * GSI of its interrupt.  Main thread, while devices realize. */
     bool (*alloc_virtio_mmio)(MachineState *ms, uint64_t *base,
                               uint64_t *size, uint32_t *gsi, GError **errp);
+    /* The flattened device tree the machine would give its guest, for a
+     * machine that is not running; NULL where the machine describes
+     * itself otherwise (ACPI). */
+    GBytes *(*build_dtb)(MachineState *ms, GError **errp);
 } MachineClass;
 
 #define MACHINE(obj) OBJECT_CHECK(MachineState, (obj), TYPE_MACHINE)
@@ -70,6 +74,11 @@ bool machine_realize(MachineState *ms, GError **errp);
  * the vCPUs stopped. */
 void machine_unrealize(MachineState *ms);
 
+/* Points the built-in console UART (child "serial0", if any) where the
+ * VM's top-level `console` says.  For machine realize, before the
+ * children realize. */
+bool machine_wire_console(MachineState *ms, GError **errp);
+
 /* Realizes every device child in tree order; on a failure unrealizes the
  * ones already realized (reverse order) and fails.  For machine realize. */
 bool machine_realize_children(MachineState *ms, GError **errp);
@@ -81,6 +90,10 @@ void machine_unrealize_children(MachineState *ms);
  * virtio-mmio slots. */
 bool machine_alloc_virtio_mmio(MachineState *ms, uint64_t *base,
                                uint64_t *size, uint32_t *gsi, GError **errp);
+
+/* MachineClass.build_dtb, with an error for machines without a device
+ * tree.  Main thread, before realize. */
+GBytes *machine_build_dtb(MachineState *ms, GError **errp);
 
 /* The machine a device belongs to (its parent), or NULL.  Borrowed. */
 MachineState *device_get_machine(DeviceState *dev);

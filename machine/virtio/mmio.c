@@ -29,6 +29,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "machine/fdt/builder.h"
 #include "machine/kvm/iobus.h"
 #include "machine/kvm/kvm.h"
 #include "machine/qom/error.h"
@@ -546,6 +547,33 @@ void virtio_mmio_acpi_aml(VirtioDevice *vdev, Aml *scope)
     /* One slot per window: the slot number names the device (VRxx). */
     aml_virtio_mmio_device(scope, (unsigned)((t->base / t->size) & 0xff),
                            t->base, (uint32_t)t->size, t->gsi);
+}
+
+/*
+ * Documentation/devicetree/bindings/virtio/mmio.yaml.  Edge-triggered:
+ * the interrupt is injected through an irqfd, a pulse the GIC must latch
+ * (a level-sensitive SPI would drop it); InterruptStatus holds the cause.
+ * dma-coherent: guest RAM is ordinary cacheable memory to us.
+ */
+void virtio_mmio_fdt_node(VirtioDevice *vdev, FdtBuilder *b)
+{
+    VirtioMmio *t = vdev->transport;
+    uint64_t base, size;
+    uint32_t spi;
+
+    if (t) {
+        base = t->base;
+        size = t->size;
+        spi = t->gsi;
+    } else if (!machine_alloc_virtio_mmio(b->ms, &base, &size, &spi, NULL)) {
+        return;             /* more devices than slots: realize says so */
+    }
+    fdt_builder_begin_node_at(b, "virtio_mmio", base);
+    fdt_builder_prop_string(b, "compatible", "virtio,mmio");
+    fdt_builder_prop_reg(b, base, size);
+    fdt_builder_prop_spi(b, spi, FDT_IRQ_EDGE_RISING);
+    fdt_builder_prop_empty(b, "dma-coherent");
+    fdt_builder_end_node(b);
 }
 
 uint64_t virtio_mmio_base(VirtioDevice *vdev)

@@ -36,4 +36,9 @@ uint32_t virtio_mmio_gsi(VirtioDevice *vdev);
 /* The DSDT entry for the slot (_HID LNRO0005, its window and GSI). */
 void virtio_mmio_acpi_aml(VirtioDevice *vdev, Aml *scope);
 
+/* The device tree node for the slot ("virtio,mmio", its window, its SPI).
+ * Before realize (vmspec plan --dtb) the slot is asked of the machine in
+ * tree order, as realize would. */
+void virtio_mmio_fdt_node(VirtioDevice *vdev, FdtBuilder *b);
+
 #endif

@@ -341,6 +341,11 @@ static void virtio_device_acpi_aml(DeviceState *dev, Aml *scope)
     virtio_mmio_acpi_aml(VIRTIO_DEVICE(dev), scope);
 }
 
+static void virtio_device_fdt_node(DeviceState *dev, FdtBuilder *b)
+{
+    virtio_mmio_fdt_node(VIRTIO_DEVICE(dev), b);
+}
+
 static void virtio_device_class_init(ObjectClass *oc, const void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(oc);
@@ -348,6 +353,7 @@ static void virtio_device_class_init(ObjectClass *oc, const void *data)
     dc->realize = virtio_device_realize;
     dc->unrealize = virtio_device_unrealize;
     dc->acpi_aml = virtio_device_acpi_aml;
+    dc->fdt_node = virtio_device_fdt_node;
 }
 
 static const TypeInfo virtio_device_info = {

@@ -14,10 +14,11 @@
 #include "machine/kvm/vm-exit.h"
 #include "machine/qom/error.h"
 #include "machine/qom/machine.h"
-#include "machine/qom/vm.h"
 #include "machine/x86/acpi.h"
 #include "machine/x86/boot.h"
+#if defined(__x86_64__)
 #include "machine/x86/cpu.h"
+#endif
 #include "machine/x86/layout.h"
 
 #define TYPE_MICROVM "microvm"
@@ -64,6 +65,9 @@ static bool microvm_alloc_virtio_mmio(MachineState *ms, uint64_t *base,
     return true;
 }
 
+/* ---- Running it (x86_64 hosts) ---- */
+
+#if defined(__x86_64__)
 static void microvm_set_irq(MachineState *ms, unsigned gsi, bool level)
 {
     /* Only fails when KVM refuses the ioctl, i.e. never for a valid GSI
@@ -161,18 +165,6 @@ static bool microvm_write_acpi(MachineState *ms, uint64_t *rsdp,
                            errp);
 }
 
-/* The serial console goes where the spec's top-level `console` says. */
-static bool microvm_wire_console(MachineState *ms, GError **errp)
-{
-    Vm *vm = (Vm *)object_dynamic_cast(OBJECT(ms)->parent, TYPE_VM);
-    Object *serial = object_get_child(OBJECT(ms), "serial0");
-
-    if (!vm || !serial) {
-        return true;
-    }
-    return object_property_set_str(serial, "console", vm->console, errp);
-}
-
 static bool microvm_create_vcpus(MachineState *ms, const X86BootInfo *boot,
                                  GError **errp)
 {
@@ -246,7 +238,7 @@ static bool microvm_realize(MachineState *ms, GError **errp)
         !iobus_register(ms->pio_bus, X86_ACPI_SLEEP_STATUS_PORT, 1,
                         "acpi-sleep-status", sleep_status_read, NULL, ms,
                         errp) ||
-        !microvm_wire_console(ms, errp) ||
+        !machine_wire_console(ms, errp) ||
         !machine_realize_children(ms, errp) ||
         /* Devices describe themselves once realized. */
         !microvm_write_acpi(ms, &rsdp, errp) ||
@@ -260,6 +252,10 @@ fail:
     microvm_unrealize(ms);
     return false;
 }
+
+#endif
+
+/* ---- Type ---- */
 
 static void microvm_instance_init(Object *obj)
 {
@@ -276,10 +272,12 @@ static void microvm_class_init(ObjectClass *oc, const void *data)
     MachineClass *mc = MACHINE_CLASS(oc);
 
     mc->arch = "x86_64";
+    mc->alloc_virtio_mmio = microvm_alloc_virtio_mmio;
+#if defined(__x86_64__)
     mc->set_irq = microvm_set_irq;
     mc->realize = microvm_realize;
     mc->unrealize = microvm_unrealize;
-    mc->alloc_virtio_mmio = microvm_alloc_virtio_mmio;
+#endif
 }
 
 static const TypeInfo microvm_info = {

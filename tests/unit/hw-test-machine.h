@@ -51,6 +51,7 @@ static void hw_test_machine_init(Object *obj)
     g_mutex_init(&m->lock);
     g_cond_init(&m->changed);
     m->parent_obj.pio_bus = iobus_new("pio");
+    m->parent_obj.mmio_bus = iobus_new("mmio");
     m->parent_obj.exit = vm_exit_new(&err);
     g_assert_no_error(err);
 }
@@ -74,6 +75,7 @@ static void hw_test_machine_finalize(Object *obj)
     HwTestMachine *m = HW_TEST_MACHINE(obj);
 
     iobus_free(m->parent_obj.pio_bus);
+    iobus_free(m->parent_obj.mmio_bus);
     vm_exit_free(m->parent_obj.exit);
     g_cond_clear(&m->changed);
     g_mutex_clear(&m->lock);

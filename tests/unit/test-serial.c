@@ -11,8 +11,11 @@
 #include <unistd.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <libfdt.h>
 
 #include "machine/backend/console.h"
+#include "machine/fdt/builder.h"
+#include "machine/kvm/iobus.h"
 #include "machine/hw/serial.h"
 #include "machine/qom/error.h"
 #include "machine/qom/property.h"
@@ -449,8 +452,63 @@ static void test_properties(void)
     g_assert_false(object_property_set_str(dev, "console", "file:", &err));
     g_clear_error(&err);
     g_assert_true(object_property_set_str(dev, "console", "none", &err));
-    g_assert_false(object_property_set_str(dev, "irq", "24", &err));
+    /* x86 GSIs and arm64 SPIs: up to the GIC's last SPI. */
+    g_assert_true(object_property_set_str(dev, "irq", "987", &err));
+    g_assert_false(object_property_set_str(dev, "irq", "988", &err));
     g_clear_error(&err);
+}
+
+/* arm64: the same registers on the MMIO bus, and its device tree node. */
+static void test_mmio(void)
+{
+    g_autoptr(Object) m = OBJECT(hw_test_machine_new());
+    DeviceState *dev = hw_test_add(HW_TEST_MACHINE(m), TYPE_SERIAL_8250,
+                                   "serial0");
+    MachineState *ms = MACHINE(m);
+    const uint64_t base = 0x9000000;
+    GError *err = NULL;
+    FdtBuilder b;
+    g_autoptr(GBytes) dtb = NULL;
+    const void *fdt;
+    const fdt32_t *cells;
+    uint8_t v;
+    int node, len;
+
+    g_assert_true(object_property_set_str(OBJECT(dev), "console", "none",
+                                          &err));
+    g_assert_true(object_property_set_str(OBJECT(dev), "mmio", "0x9000000",
+                                          &err));
+    g_assert_true(object_property_set_str(OBJECT(dev), "irq", "1", &err));
+    g_assert_no_error(err);
+    hw_test_realize(dev);
+    /* Nothing on the ports; scratch and LSR answer at the MMIO address. */
+    g_assert_false(iobus_read(ms->pio_bus, BASE + LSR, &v, 1));
+    v = 0x5a;
+    g_assert_true(iobus_write(ms->mmio_bus, base + SCR, &v, 1));
+    v = 0;
+    g_assert_true(iobus_read(ms->mmio_bus, base + SCR, &v, 1));
+    g_assert_cmphex(v, ==, 0x5a);
+    g_assert_true(iobus_read(ms->mmio_bus, base + LSR, &v, 1));
+    g_assert_cmphex(v & 0x60, ==, 0x60);    /* THRE | TEMT */
+
+    fdt_builder_init(&b, ms, 4096);
+    fdt_builder_begin_node(&b, "");
+    DEVICE_GET_CLASS(dev)->fdt_node(dev, &b);
+    fdt_builder_end_node(&b);
+    dtb = fdt_builder_finish(&b, &err);
+    g_assert_no_error(err);
+    fdt = g_bytes_get_data(dtb, NULL);
+    node = fdt_path_offset(fdt, "/serial@9000000");
+    g_assert_cmpint(node, >=, 0);
+    g_assert_cmpstr(fdt_getprop(fdt, node, "compatible", NULL), ==,
+                    "ns16550a");
+    cells = fdt_getprop(fdt, node, "interrupts", &len);
+    g_assert_cmpint(len, ==, 12);
+    g_assert_cmpuint(fdt32_to_cpu(cells[0]), ==, 0);    /* SPI */
+    g_assert_cmpuint(fdt32_to_cpu(cells[1]), ==, 1);
+    cells = fdt_getprop(fdt, node, "reg", &len);
+    g_assert_cmpint(len, ==, 16);
+    g_assert_cmphex(fdt32_to_cpu(cells[1]), ==, base);
 }
 
 /* Two UARTs on the same ports: the second realize fails, naming both. */
@@ -490,5 +548,6 @@ int main(int argc, char **argv)
 #undef ADD
     g_test_add_func("/serial/properties", test_properties);
     g_test_add_func("/serial/port-conflict", test_port_conflict);
+    g_test_add_func("/serial/mmio", test_mmio);
     return g_test_run();
 }

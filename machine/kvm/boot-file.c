@@ -1,0 +1,55 @@
+/*
+ * Kernel and initrd files (see boot-file.h).
+ */
+#include "machine/kvm/boot-file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "machine/qom/error.h"
+
+int boot_file_open(const char *path, uint64_t *size, GError **errp)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        g_set_error(errp, VMSPEC_ERROR,
+                    errno == ENOENT ? VMSPEC_ERROR_NOT_FOUND : VMSPEC_ERROR_IO,
+                    "cannot open %s: %s", path, g_strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
+                    "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    *size = (uint64_t)st.st_size;
+    return fd;
+}
+
+bool boot_file_read(int fd, void *dst, uint64_t len, uint64_t off,
+                    const char *path, GError **errp)
+{
+    uint8_t *p = dst;
+
+    while (len > 0) {
+        ssize_t n = pread(fd, p, MIN(len, (uint64_t)1 << 30), (off_t)off);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "%s: %s", path,
+                        n < 0 ? g_strerror(errno) : "unexpected end of file");
+            return false;
+        }
+        p += n;
+        off += (uint64_t)n;
+        len -= (uint64_t)n;
+    }
+    return true;
+}
