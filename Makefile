@@ -128,7 +128,9 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory ARCH=aarch64
 	@tests/guest/build
+	@tests/guest/build --arch aarch64
 	@tests/run-tests $(TEST_SRCS:tests/unit/%.c=build/asan/tests/%) \
 	    $(sort $(wildcard tests/cli/*.sh tests/e2e/*.sh))
 

@@ -12,7 +12,7 @@
 
 VMSPEC=$E2E_ROOT/build/aarch64/vmspec
 GUEST=$E2E_ROOT/build/guest-aarch64
-TESTS=5
+TESTS=6
 
 setup_fail() {
     echo "1..$TESTS"
@@ -69,6 +69,9 @@ for name in \$(cat specs); do
     timeout 300 "$VMSPEC" run "\$name.yaml" </dev/null >"\$name.out" 2>"\$name.err"
     echo \$? >"\$name.rc"
 done
+timeout 300 "$VMSPEC" run "$E2E_ROOT/examples/hello-arm64.yaml" </dev/null \
+    >example.out 2>example.err
+echo \$? >example.rc
 EOF
 "$E2E_ROOT/tests/kvm-sandbox" --arch aarch64 sh "$E2E_TMP/inside.sh" \
     >"$E2E_TMP/sandbox.out" 2>&1
@@ -126,6 +129,9 @@ expect_report two "arm64 virt, 2 vCPUs (PSCI CPU_ON), 512 MiB: sees both CPUs an
 expect two "arm64 virt: PSCI SYSTEM_OFF -> exit 0" 0 "VMSPEC: poweroff"
 expect reboot "arm64 virt: PSCI SYSTEM_RESET with on_reboot: exit -> exit 0" \
     0 "VMSPEC: reboot"
+
+expect example "examples/hello-arm64.yaml (hello.yaml with machine.type: virt) boots and powers off" \
+    0 "Hello from the vmspec test guest" "aarch64" "VMSPEC: poweroff"
 
 want_hello=$(sha256sum <"$E2E_TMP/files/hello.bin" | cut -d' ' -f1)
 debugfs -R "dump /guest.txt $E2E_TMP/guest.txt" "$E2E_TMP/data.ext4" \
