@@ -11,6 +11,7 @@
 #include <sys/sysinfo.h>
 #include <linux/kvm.h>
 
+#include "machine/kvm/kvm.h"
 #include "machine/qom/error.h"
 
 #define GUEST_PAGE_SIZE   4096ULL
@@ -140,11 +141,14 @@ bool guest_mem_register(GuestMem *m, int vm_fd, uint32_t first_slot,
         };
 
         if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+            int err = errno;
+
             g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_KVM,
                         "KVM_SET_USER_MEMORY_REGION (slot %u, %"
                         G_GUINT64_FORMAT " MiB at 0x%" G_GINT64_MODIFIER
-                        "x): %s", r.slot, (uint64_t)r.memory_size >> 20,
-                        (uint64_t)r.guest_phys_addr, g_strerror(errno));
+                        "x): %s%s", r.slot, (uint64_t)r.memory_size >> 20,
+                        (uint64_t)r.guest_phys_addr, g_strerror(err),
+                        KVM_LACKS(err, "KVM_CAP_USER_MEMORY"));
             return false;
         }
     }
