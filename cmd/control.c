@@ -39,7 +39,10 @@ char *control_runtime_dir(GError **errp)
     } else {
         dir = g_strdup_printf("/tmp/vmspec-%u", (unsigned)getuid());
     }
-    if (g_mkdir_with_parents(dir, 0700) < 0) {
+    /* Usually there already: one stat() rather than a failing mkdir() and
+     * the stat() that g_mkdir_with_parents() follows it with. */
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR) &&
+        g_mkdir_with_parents(dir, 0700) < 0) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
                     "cannot create %s: %s", dir, g_strerror(errno));
         return NULL;
@@ -114,31 +117,41 @@ ControlServer *control_server_new(const char *name, GError **errp)
 {
     g_autofree ControlServer *s = g_new0(ControlServer, 1);
     struct sockaddr_un addr;
-    mode_t old_umask;
     int rc;
 
     if (!socket_address(name, &addr, &s->path, errp)) {
         return NULL;
     }
-    if (socket_is_live(&addr)) {
-        g_autoptr(GHashTable) reply = control_request(name, "status", NULL);
-
-        if (reply) {
-            g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_BUSY,
-                        "a VM named %s is already running, pid %s", name,
-                        (char *)g_hash_table_lookup(reply, "pid"));
-            g_free(s->path);
-            return NULL;
-        }
-    }
-    /* Nobody answers: a socket left by a VM that died. */
-    unlink(s->path);
     s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
                           0);
-    old_umask = umask(0177);
     rc = s->listen_fd < 0 ? -1
         : bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
-    umask(old_umask);
+    if (rc < 0 && errno == EADDRINUSE) {
+        /* The name is taken: by a running VM, or by a socket left by one
+         * that died (nobody answers), which is replaced.  Asked only now,
+         * so that the usual start, with no socket file, costs nothing. */
+        if (socket_is_live(&addr)) {
+            g_autoptr(GHashTable) reply = control_request(name, "status",
+                                                          NULL);
+
+            if (reply) {
+                g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_BUSY,
+                            "a VM named %s is already running, pid %s",
+                            name, (char *)g_hash_table_lookup(reply, "pid"));
+                close(s->listen_fd);
+                g_free(s->path);
+                return NULL;
+            }
+        }
+        unlink(s->path);
+        rc = bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
+    }
+    /* Mode 0600 whatever the umask; before listen(), so that no one can
+     * connect while it is wider (one call, where setting and restoring the
+     * umask around bind() took two). */
+    if (rc == 0) {
+        rc = chmod(s->path, 0600);
+    }
     if (rc < 0 || listen(s->listen_fd, 8) < 0) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
                     "cannot serve the control socket %s: %s", s->path,

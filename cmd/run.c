@@ -36,16 +36,33 @@ static int open_signal_fd(sigset_t *set)
     return signalfd(-1, set, SFD_CLOEXEC);
 }
 
+/*
+ * The host's architecture as uname(2) names it.  A binary runs only on the
+ * architecture it was built for (under an emulator uname says the same),
+ * so where that is known at build time the kernel need not be asked.
+ */
+static const char *host_arch(struct utsname *u)
+{
+#if defined(__x86_64__)
+    return "x86_64";
+#elif defined(__aarch64__)
+    return "aarch64";
+#else
+    uname(u);
+    return u->machine;
+#endif
+}
+
 static bool host_can_run(MachineState *ms, GError **errp)
 {
     const char *arch = MACHINE_GET_CLASS(ms)->arch;
     struct utsname u;
+    const char *host = host_arch(&u);
 
-    uname(&u);
-    if (arch && strcmp(arch, u.machine) != 0) {
+    if (arch && strcmp(arch, host) != 0) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "machine type '%s' runs on %s hosts; this host is %s",
-                    object_get_typename(OBJECT(ms)), arch, u.machine);
+                    object_get_typename(OBJECT(ms)), arch, host);
         return false;
     }
     return true;

@@ -121,7 +121,8 @@ SpecNode *spec_merge(SpecNode *base, SpecNode *over)
 /* What is known about one file of the chain. */
 typedef struct Chain {
     GPtrArray *names;   /* display paths, outermost first */
-    GPtrArray *keys;    /* canonical paths, same order */
+    GPtrArray *keys;    /* canonical paths, same order; NULL for a file
+                         * without extends (nothing is compared with it) */
 } Chain;
 
 static char *canonical_path(const char *path)
@@ -199,7 +200,9 @@ static SpecNode *resolve_extends(const char *path, SpecNode *node,
     key = canonical_path(next);
     shown = chain_text(chain, next);
     for (guint i = 0; i < chain->keys->len; i++) {
-        if (strcmp(g_ptr_array_index(chain->keys, i), key) == 0) {
+        const char *seen = g_ptr_array_index(chain->keys, i);
+
+        if (seen && strcmp(seen, key) == 0) {
             spec_diags_add(diags, &ext->mark, "'extends' cycle: %s", shown);
             goto fail;
         }
@@ -247,7 +250,10 @@ static SpecNode *load_chain(const char *path, SpecNode *node, Chain *chain,
         return NULL;
     }
     g_ptr_array_add(chain->names, g_strdup(path));
-    g_ptr_array_add(chain->keys, canonical_path(path));
+    /* Keys only serve to find cycles, which need extends: a spec without
+     * one (the common case) costs no realpath() and its readlink() calls. */
+    g_ptr_array_add(chain->keys, spec_node_map_get(node, "extends")
+                                 ? canonical_path(path) : NULL);
     result = resolve_extends(path, node, chain, diags);
     g_ptr_array_remove_index(chain->names, chain->names->len - 1);
     g_ptr_array_remove_index(chain->keys, chain->keys->len - 1);

@@ -102,12 +102,6 @@ Console *console_open_fds(int in_fd, int out_fd, VmExit *exit,
     if (in_fd < 0) {
         return g_steal_pointer(&c);
     }
-    c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (c->wake_fd < 0) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "eventfd: %s",
-                    g_strerror(errno));
-        return NULL;
-    }
     if (isatty(in_fd) && tcgetattr(in_fd, &c->saved) == 0) {
         c->escapes = true;
         if (!console_make_raw(c, errp)) {
@@ -311,6 +305,31 @@ static gpointer console_input_thread(gpointer opaque)
     return NULL;
 }
 
+/*
+ * Whether the input is over before it began: stdin is /dev/null or an
+ * empty pipe whose writer is gone (`vmspec up`, CI), or not open at all.
+ * One poll that does not wait, and, when it says readable, the input
+ * thread's first read done here: end of file then means the thread would
+ * have nothing to do but wait for console_free(), so none is started (a
+ * thread costs a dozen system calls before the first KVM_RUN and a stack).
+ * Bytes that read returns stay pending for the thread to deliver.  Main
+ * thread, before the input thread exists.
+ */
+static bool console_input_ended(Console *c)
+{
+    struct pollfd p = { .fd = c->in_fd, .events = POLLIN };
+
+    if (poll(&p, 1, 0) != 1) {
+        return false;               /* nothing yet (or EINTR): wait */
+    }
+    if (p.revents & POLLNVAL) {
+        return true;                /* not an open fd: never any input */
+    }
+    console_read_input(c, c->escapes ? CONSOLE_READ_MAX
+                                     : c->can_receive(c->opaque));
+    return c->eof && c->pending_pos == c->pending_len;
+}
+
 bool console_start_input(Console *c, ConsoleCanReceiveFn can_receive,
                          ConsoleReceiveFn receive, void *opaque,
                          GError **errp)
@@ -324,6 +343,15 @@ bool console_start_input(Console *c, ConsoleCanReceiveFn can_receive,
     c->can_receive = can_receive;
     c->receive = receive;
     c->opaque = opaque;
+    if (console_input_ended(c)) {
+        return true;
+    }
+    c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->wake_fd < 0) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "eventfd: %s",
+                    g_strerror(errno));
+        return false;
+    }
     c->thread = g_thread_try_new("console-in", console_input_thread, c,
                                  &err);
     if (!c->thread) {

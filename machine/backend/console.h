@@ -27,7 +27,8 @@
  * exception: it is always read, so that Ctrl-A x works even when the guest
  * reads nothing; up to 4 KiB of typeahead is held for the guest and more
  * is dropped, as a UART overrun would.  console_free() stops and joins
- * the thread.
+ * the thread.  Input already at end of file when it starts (stdin is
+ * /dev/null, as under `vmspec up`) starts no thread at all.
  */
 #ifndef VMSPEC_BACKEND_CONSOLE_H
 #define VMSPEC_BACKEND_CONSOLE_H
@@ -48,7 +49,8 @@ typedef struct Console Console;
 
 /*
  * How many input bytes the device can take now (0: full).  Called on the
- * console's input thread; the device does its own locking.
+ * console's input thread (and once from console_start_input()); the device
+ * does its own locking.
  */
 typedef size_t (*ConsoleCanReceiveFn)(void *opaque);
 /* Offers len input bytes (len <= the last can_receive answer); returns how
@@ -81,7 +83,8 @@ Console *console_open_fds(int in_fd, int out_fd, VmExit *exit,
 
 /*
  * Starts delivering input to the callbacks; a no-op for consoles without
- * input.  Call once, after the device is ready to receive.  The callbacks
+ * input.  Call once, after the device is ready to receive.  can_receive
+ * may be called once on the calling thread, here; otherwise the callbacks
  * run on the console's thread until console_free() returns.  Main thread.
  */
 bool console_start_input(Console *c, ConsoleCanReceiveFn can_receive,

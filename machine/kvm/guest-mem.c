@@ -11,6 +11,7 @@
 #include <sys/sysinfo.h>
 #include <linux/kvm.h>
 
+#include "machine/kvm/kvm.h"
 #include "machine/qom/error.h"
 
 #define GUEST_PAGE_SIZE   4096ULL
@@ -69,6 +70,13 @@ static void *map_aligned(uint64_t size, GError **errp)
     return start;
 }
 
+/* The hints guest_mem_map() gives RAM (see there). */
+static void advise_ram(void *host, uint64_t len)
+{
+    (void)madvise(host, len, MADV_HUGEPAGE);
+    (void)madvise(host, len, MADV_DONTDUMP);
+}
+
 /* Maps ram_size bytes (checked against what the host has) as a GuestMem
  * with no regions yet. */
 static GuestMem *guest_mem_map(uint64_t ram_size, GError **errp)
@@ -102,8 +110,7 @@ static GuestMem *guest_mem_map(uint64_t ram_size, GError **errp)
     }
     /* Transparent huge pages cut EPT/NPT misses; guest RAM in a core dump
      * is large and private.  Both are hints: failure is harmless. */
-    (void)madvise(map, ram_size, MADV_HUGEPAGE);
-    (void)madvise(map, ram_size, MADV_DONTDUMP);
+    advise_ram(map, ram_size);
 
     m = g_new0(GuestMem, 1);
     m->map = map;
@@ -170,11 +177,14 @@ bool guest_mem_register(GuestMem *m, int vm_fd, uint32_t first_slot,
         };
 
         if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+            int err = errno;
+
             g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_KVM,
                         "KVM_SET_USER_MEMORY_REGION (slot %u, %"
                         G_GUINT64_FORMAT " MiB at 0x%" G_GINT64_MODIFIER
-                        "x): %s", r.slot, (uint64_t)r.memory_size >> 20,
-                        (uint64_t)r.guest_phys_addr, g_strerror(errno));
+                        "x): %s%s", r.slot, (uint64_t)r.memory_size >> 20,
+                        (uint64_t)r.guest_phys_addr, g_strerror(err),
+                        KVM_LACKS(err, "KVM_CAP_USER_MEMORY"));
             return false;
         }
     }
@@ -267,5 +277,39 @@ bool guest_mem_read(GuestMem *m, uint64_t gpa, void *dst, uint64_t len,
         return false;
     }
     memcpy(dst, p, len);
+    return true;
+}
+
+bool guest_mem_map_file(GuestMem *m, uint64_t gpa, int fd, uint64_t offset,
+                        uint64_t len, bool *mapped, GError **errp)
+{
+    uint64_t map_len = (len + GUEST_PAGE_SIZE - 1) & ~(GUEST_PAGE_SIZE - 1);
+    void *host = map_len ? guest_mem_translate(m, gpa, map_len) : NULL;
+    int err;
+
+    *mapped = false;
+    g_assert(gpa % GUEST_PAGE_SIZE == 0 && offset % GUEST_PAGE_SIZE == 0);
+    if (!host) {
+        set_range_error(errp, gpa, map_len);
+        return false;
+    }
+    if (mmap(host, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+             fd, (off_t)offset) != MAP_FAILED) {
+        *mapped = true;
+        return true;
+    }
+    /* A MAP_FIXED mmap that fails may have unmapped the range already:
+     * fresh anonymous RAM goes back, as guest_mem_new() made it. */
+    err = errno;
+    if (mmap(host, map_len, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+             0) == MAP_FAILED) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
+                    "guest RAM at 0x%" G_GINT64_MODIFIER "x: cannot map a "
+                    "file there (%s) nor put RAM back: %s", gpa,
+                    g_strerror(err), g_strerror(errno));
+        return false;
+    }
+    advise_ram(host, map_len);
     return true;
 }

@@ -7,9 +7,18 @@
 #ifndef VMSPEC_KVM_KVM_H
 #define VMSPEC_KVM_KVM_H
 
+#include <errno.h>
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/*
+ * The end of the message for a KVM ioctl that failed with err: when err is
+ * ENOTTY, KVM's answer to an ioctl it does not have, " (this KVM lacks
+ * CAP)", else "".  For the capabilities that kvm_vm_new() does not check
+ * up front, where the ioctl is the check.  cap is a string literal.
+ */
+#define KVM_LACKS(err, cap) ((err) == ENOTTY ? " (this KVM lacks " cap ")" : "")
 
 typedef struct KvmVm {
     int sys_fd;             /* /dev/kvm */
@@ -19,8 +28,8 @@ typedef struct KvmVm {
 
 /*
  * Opens dev_path (NULL: "/dev/kvm"), checks KVM_GET_API_VERSION == 12 and
- * the capabilities vmspec needs (each missing one is named in the error),
- * and creates an empty VM.  Errors: "cannot open /dev/kvm: ..."
+ * the capabilities no ioctl would report missing (named in the error; see
+ * kvm.c), and creates an empty VM.  Errors: "cannot open /dev/kvm: ..."
  * (VMSPEC_ERROR_NOT_FOUND when it does not exist, VMSPEC_ERROR_KVM
  * otherwise).  Returns a new KvmVm owned by the caller (kvm_vm_free).
  * Main thread.

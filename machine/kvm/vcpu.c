@@ -346,7 +346,8 @@ static void kick_handler(int sig)
 bool vcpu_start(Vcpu *v, GError **errp)
 {
     struct sigaction sa = { .sa_handler = kick_handler };
-    sigset_t all, old;
+    pthread_attr_t attr;
+    sigset_t all;
     int err;
 
     g_assert(!v->started);
@@ -358,12 +359,19 @@ bool vcpu_start(Vcpu *v, GError **errp)
                     "sigaction: %s", g_strerror(errno));
         return false;
     }
-    /* The thread starts with every signal blocked (it inherits the mask):
-     * process signals (SIGINT, SIGTERM) go to the main thread. */
+    /* The thread starts with every signal blocked: process signals
+     * (SIGINT, SIGTERM) go to the main thread.  Set in the attributes
+     * (glibc 2.32), not by blocking them here around pthread_create(): two
+     * system calls fewer per vCPU start. */
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    err = pthread_create(&v->thread, NULL, vcpu_thread, v);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    err = pthread_attr_init(&attr);
+    if (!err) {
+        err = pthread_attr_setsigmask_np(&attr, &all);
+        if (!err) {
+            err = pthread_create(&v->thread, &attr, vcpu_thread, v);
+        }
+        pthread_attr_destroy(&attr);
+    }
     if (err) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
                     "cannot start vCPU %u thread: %s", v->id,

@@ -51,6 +51,8 @@
 
 struct kvm_cpuid2 *x86_cpuid_supported(KvmVm *vm, GError **errp)
 {
+    int err;
+
     for (unsigned n = CPUID_INITIAL_ENTRIES; n <= CPUID_MAX_ENTRIES; n *= 2) {
         struct kvm_cpuid2 *c = g_malloc0(sizeof(*c) +
                                          n * sizeof(c->entries[0]));
@@ -60,10 +62,12 @@ struct kvm_cpuid2 *x86_cpuid_supported(KvmVm *vm, GError **errp)
         if (ioctl(vm->sys_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
             return c;
         }
+        err = errno;
         g_free(c);
-        if (errno != E2BIG) {
+        if (err != E2BIG) {
             g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_KVM,
-                        "KVM_GET_SUPPORTED_CPUID: %s", g_strerror(errno));
+                        "KVM_GET_SUPPORTED_CPUID: %s%s", g_strerror(err),
+                        KVM_LACKS(err, "KVM_CAP_EXT_CPUID"));
             return NULL;
         }
     }

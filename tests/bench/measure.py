@@ -24,37 +24,44 @@ import time
 
 
 def rss_apart_from_guest(pid, ram_kib):
-    total = 0
-    size = rss = 0
-    anonymous = False
+    """Resident KiB of the process less its guest RAM.  Guest RAM is one
+    anonymous mapping of at least ram_kib (QEMU), or a run of adjacent
+    writable private mappings, anonymous or of files, of exactly ram_kib
+    together (vmspec maps the kernel and initrd files over parts of it)."""
     try:
         with open(f"/proc/{pid}/smaps") as f:
             lines = f.read().splitlines()
     except OSError:
         return None
 
-    def flush():
-        nonlocal total
-        if not (anonymous and size >= ram_kib):
-            total += rss
-
-    header = re.compile(r"^[0-9a-f]+-[0-9a-f]+ ")
-    first = True
+    vmas = []   # [start, end, anonymous, private_rw, size_kib, rss_kib]
+    header = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) ")
     for line in lines:
-        if header.match(line):
-            if not first:
-                flush()
-            first = False
+        m = header.match(line)
+        if m:
             fields = line.split()
-            anonymous = len(fields) < 6 or fields[5] in ("", "[heap]")
-            size = rss = 0
-        elif line.startswith("Size:"):
-            size = int(line.split()[1])
-        elif line.startswith("Rss:"):
-            rss = int(line.split()[1])
-    if not first:
-        flush()
-    return total
+            vmas.append([int(m.group(1), 16), int(m.group(2), 16),
+                         len(fields) < 6 or fields[5] in ("", "[heap]"),
+                         fields[1].startswith("rw") and fields[1][3] == "p",
+                         0, 0])
+        elif vmas and line.startswith("Size:"):
+            vmas[-1][4] = int(line.split()[1])
+        elif vmas and line.startswith("Rss:"):
+            vmas[-1][5] = int(line.split()[1])
+
+    guest = set()
+    for i, v in enumerate(vmas):
+        if v[2] and v[4] >= ram_kib:
+            guest.add(i)
+            continue
+        size, j = 0, i
+        while (j < len(vmas) and vmas[j][3] and size < ram_kib and
+               (j == i or vmas[j][0] == vmas[j - 1][1])):
+            size += vmas[j][4]
+            j += 1
+        if size == ram_kib and any(vmas[k][2] for k in range(i, j)):
+            guest.update(range(i, j))
+    return sum(v[5] for i, v in enumerate(vmas) if i not in guest)
 
 
 def run(marker, ram_mib, cmd, timeout=600):

@@ -218,6 +218,84 @@ static void test_pipe_plain(void)
     sink_clear(&sink);
 }
 
+/* Threads of this process now. */
+static guint count_threads(void)
+{
+    g_autoptr(GDir) dir = g_dir_open("/proc/self/task", 0, NULL);
+    guint n = 0;
+
+    g_assert_nonnull(dir);
+    while (g_dir_read_name(dir)) {
+        n++;
+    }
+    return n;
+}
+
+/* Starts input on in_fd and returns how many threads that added. */
+static guint start_input_threads(Console *c, Sink *sink)
+{
+    GError *err = NULL;
+    guint before = count_threads();
+
+    g_assert_true(console_start_input(c, sink_can_receive, sink_receive,
+                                      sink, &err));
+    g_assert_no_error(err);
+    return count_threads() - before;
+}
+
+/* Input that is over before it starts (/dev/null, a pipe whose writer is
+ * gone, a closed fd) starts no thread; bytes before the end still arrive. */
+static void test_input_ended(void)
+{
+    g_autoptr(VmExit) exit = NULL;
+    GError *err = NULL;
+    int fds[2], null_fd;
+    Console *c;
+    Sink sink;
+
+    exit = vm_exit_new(&err);
+    g_assert_no_error(err);
+    sink_init(&sink);
+
+    null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    g_assert_cmpint(null_fd, >=, 0);
+    c = console_open_fds(null_fd, -1, exit, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(start_input_threads(c, &sink), ==, 0);
+    console_accept_input(c);        /* no thread to wake: harmless */
+    console_free(c);
+
+    /* A closed fd: no thread (one would spin on POLLNVAL). */
+    c = console_open_fds(null_fd, -1, exit, &err);
+    close(null_fd);
+    g_assert_no_error(err);
+    g_assert_cmpuint(start_input_threads(c, &sink), ==, 0);
+    console_free(c);
+
+    g_assert_cmpint(pipe2(fds, O_CLOEXEC), ==, 0);
+    close(fds[1]);
+    c = console_open_fds(fds[0], -1, exit, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(start_input_threads(c, &sink), ==, 0);
+    console_free(c);
+    close(fds[0]);
+
+    /* Bytes, then the end: the thread delivers them. */
+    g_assert_cmpint(pipe2(fds, O_CLOEXEC), ==, 0);
+    g_assert_cmpint(write(fds[1], "hi", 2), ==, 2);
+    close(fds[1]);
+    c = console_open_fds(fds[0], -1, exit, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(start_input_threads(c, &sink), ==, 1);
+    g_assert_true(sink_wait(&sink, 2));
+    g_assert_cmpmem(sink.bytes->data, sink.bytes->len, "hi", 2);
+    console_free(c);
+    close(fds[0]);
+
+    g_assert_cmpint(vm_exit_get(exit, NULL), ==, VM_EXIT_NONE);
+    sink_clear(&sink);
+}
+
 static void test_file_and_none(void)
 {
     g_autofree char *dir = g_dir_make_tmp("test-console-XXXXXX", NULL);
@@ -281,6 +359,7 @@ int main(int argc, char **argv)
     g_test_add_func("/console/pty/raw-mode", test_pty_raw_mode);
     g_test_add_func("/console/pty/escapes", test_pty_escapes);
     g_test_add_func("/console/pipe/plain", test_pipe_plain);
+    g_test_add_func("/console/input-ended", test_input_ended);
     g_test_add_func("/console/file-and-none", test_file_and_none);
     g_test_add_func("/console/spec-check", test_spec_check);
     return g_test_run();
