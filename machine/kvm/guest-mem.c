@@ -70,13 +70,6 @@ static void *map_aligned(uint64_t size, GError **errp)
     return start;
 }
 
-/* The hints guest_mem_map() gives RAM (see there). */
-static void advise_ram(void *host, uint64_t len)
-{
-    (void)madvise(host, len, MADV_HUGEPAGE);
-    (void)madvise(host, len, MADV_DONTDUMP);
-}
-
 /* Maps ram_size bytes (checked against what the host has) as a GuestMem
  * with no regions yet. */
 static GuestMem *guest_mem_map(uint64_t ram_size, GError **errp)
@@ -110,7 +103,8 @@ static GuestMem *guest_mem_map(uint64_t ram_size, GError **errp)
     }
     /* Transparent huge pages cut EPT/NPT misses; guest RAM in a core dump
      * is large and private.  Both are hints: failure is harmless. */
-    advise_ram(map, ram_size);
+    (void)madvise(map, ram_size, MADV_HUGEPAGE);
+    (void)madvise(map, ram_size, MADV_DONTDUMP);
 
     m = g_new0(GuestMem, 1);
     m->map = map;
@@ -277,39 +271,5 @@ bool guest_mem_read(GuestMem *m, uint64_t gpa, void *dst, uint64_t len,
         return false;
     }
     memcpy(dst, p, len);
-    return true;
-}
-
-bool guest_mem_map_file(GuestMem *m, uint64_t gpa, int fd, uint64_t offset,
-                        uint64_t len, bool *mapped, GError **errp)
-{
-    uint64_t map_len = (len + GUEST_PAGE_SIZE - 1) & ~(GUEST_PAGE_SIZE - 1);
-    void *host = map_len ? guest_mem_translate(m, gpa, map_len) : NULL;
-    int err;
-
-    *mapped = false;
-    g_assert(gpa % GUEST_PAGE_SIZE == 0 && offset % GUEST_PAGE_SIZE == 0);
-    if (!host) {
-        set_range_error(errp, gpa, map_len);
-        return false;
-    }
-    if (mmap(host, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
-             fd, (off_t)offset) != MAP_FAILED) {
-        *mapped = true;
-        return true;
-    }
-    /* A MAP_FIXED mmap that fails may have unmapped the range already:
-     * fresh anonymous RAM goes back, as guest_mem_new() made it. */
-    err = errno;
-    if (mmap(host, map_len, PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
-             0) == MAP_FAILED) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
-                    "guest RAM at 0x%" G_GINT64_MODIFIER "x: cannot map a "
-                    "file there (%s) nor put RAM back: %s", gpa,
-                    g_strerror(err), g_strerror(errno));
-        return false;
-    }
-    advise_ram(host, map_len);
     return true;
 }

@@ -1,8 +1,6 @@
 /*
- * Guest RAM: one anonymous host mapping (parts of which may be mapped
- * from files instead, see guest_mem_map_file), split into at most two
- * guest regions around the 32-bit MMIO hole, and registered as KVM memory
- * slots.
+ * Guest RAM: one anonymous host mapping, split into at most two guest
+ * regions around the 32-bit MMIO hole, and registered as KVM memory slots.
  */
 #ifndef VMSPEC_KVM_GUEST_MEM_H
 #define VMSPEC_KVM_GUEST_MEM_H
@@ -72,34 +70,6 @@ const GuestMemRegion *guest_mem_region(const GuestMem *m, unsigned i);
  * concurrently, so callers copy before validating.
  */
 void *guest_mem_translate(GuestMem *m, uint64_t gpa, uint64_t len);
-
-/*
- * Maps len bytes of the file fd from file offset offset over guest RAM at
- * gpa (mmap MAP_PRIVATE | MAP_FIXED), instead of copying them: the guest
- * then reads the file's pages from the page cache as it first touches
- * them, shared with every VM booting the same file, and what it writes
- * stays its own.  gpa and offset must be page-aligned, [offset, offset +
- * len) inside the file, and [gpa, gpa + len rounded up to a page) inside
- * one RAM region (else a VMSPEC_ERROR_INVALID error).  The rest of the last
- * page comes from the file too (zeros past its end).  The mapped pages
- * lose transparent huge pages; the rest of RAM keeps them.
- *
- * Where the file cannot be mapped (a file system without mmap), *mapped is
- * false, RAM there is as guest_mem_new() left it, and the caller copies
- * instead.  Returns false (with an error) only when that range of RAM
- * could not be put back.  Main thread, before vCPUs run.
- *
- * The range stays backed by the file for the VM's life.  Replacing the
- * file (a new one renamed over it) changes nothing: the old one lives on
- * while mapped.  Truncating it in place (cp onto it, a build tool opening
- * it with O_TRUNC) makes the kernel drop those pages from the mapping
- * beyond the new end, even the ones the guest wrote (mm/truncate.c
- * unmaps private COW copies too): the guest then finds the file's new
- * bytes there, or its vCPU (or vmspec, touching the page for a device)
- * faults past the end.
- */
-bool guest_mem_map_file(GuestMem *m, uint64_t gpa, int fd, uint64_t offset,
-                        uint64_t len, bool *mapped, GError **errp);
 
 /* Copy len bytes into / out of guest RAM; a range that translate rejects is
  * a VMSPEC_ERROR_INVALID error naming the address.  Any thread. */

@@ -175,76 +175,6 @@ static bool pread_full(int fd, void *dst, uint64_t len, uint64_t off,
     return true;
 }
 
-/*
- * Puts len bytes of fd from file offset off at gpa (inside RAM): mapped
- * from the file when allowed (copy false), both addresses are page-aligned
- * and the whole last page is RAM too; read into RAM otherwise, or when the
- * file system refuses the mapping.  *mapped says which.
- */
-static bool load_part(GuestMem *mem, uint64_t gpa, int fd, uint64_t off,
-                      uint64_t len, bool copy, const char *path,
-                      bool *mapped, GError **errp)
-{
-    uint64_t pages = (len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-
-    *mapped = false;
-    if (!copy && gpa % PAGE_SIZE == 0 && off % PAGE_SIZE == 0 &&
-        guest_mem_translate(mem, gpa, pages) &&
-        !guest_mem_map_file(mem, gpa, fd, off, len, mapped, errp)) {
-        return false;
-    }
-    return *mapped ||
-           pread_full(fd, guest_mem_translate(mem, gpa, len), len, off, path,
-                      errp);
-}
-
-/*
- * Where the decompressor of a kernel loaded at load runs the kernel
- * (startup_64 in arch/x86/boot/compressed/head_64.S): a relocatable
- * kernel rounds its load address up to kernel_alignment, and goes no lower
- * than LOAD_PHYSICAL_ADDR, the value of pref_address; any other kernel
- * runs at LOAD_PHYSICAL_ADDR.
- */
-static uint64_t decompress_addr(const X86BzImage *bz, uint64_t load)
-{
-    uint64_t align = bz->kernel_alignment;
-
-    if (!bz->relocatable || align == 0 || (align & (align - 1))) {
-        return bz->pref_address;
-    }
-    return MAX((load + align - 1) & ~(align - 1), bz->pref_address);
-}
-
-/*
- * The load address of the protected-mode kernel.  boot.rst: it "is loaded
- * at 0x100000".  Mapped from the file, its first byte sits at the file's
- * offset (setup_size, a multiple of 512) modulo the page size, so a setup
- * part that is not a whole number of pages puts it at 1 MiB + that
- * remainder (Debian 12's kernel has 40 sectors, 5 pages: 1 MiB).  boot.rst
- * allows this for a relocatable kernel (protocol 2.10+, kernel_alignment:
- * "A relocatable kernel that is loaded at an alignment incompatible with
- * the value in this field will be realigned during kernel
- * initialization").  For the 64-bit entry this was checked against
- * head_64.S (Linux 5.x to 6.x) and the Debian kernel's disassembly:
- * before it moves itself, startup_64 uses its own address only
- * RIP-relatively (GDT, IDT, the 5-level paging trampoline's source and
- * return address, the rep movsq that copies it away, which a 512-byte
- * aligned source does not mind) and to choose where it decompresses,
- * which therefore must not change: that is compared with loading at
- * 1 MiB.  Otherwise: 1 MiB, read into RAM.
- */
-static uint64_t kernel_load_addr(const X86BzImage *bz, bool copy)
-{
-    uint64_t shift = bz->setup_size % PAGE_SIZE;
-    uint64_t load = X86_KERNEL_LOAD_ADDR;
-
-    if (!copy && shift && bz->relocatable &&
-        decompress_addr(bz, load + shift) == decompress_addr(bz, load)) {
-        load += shift;
-    }
-    return load;
-}
-
 static int open_file(const char *path, uint64_t *size, GError **errp)
 {
     struct stat st;
@@ -362,8 +292,7 @@ static bool build_e820(struct boot_params *bp, GuestMem *mem,
  * layout's ceiling; page-aligned; above everything the kernel uses.
  */
 static bool load_initrd(GuestMem *mem, const X86BzImage *bz,
-                        const char *path, bool copy, X86BootInfo *info,
-                        GError **errp)
+                        const char *path, X86BootInfo *info, GError **errp)
 {
     uint64_t size, top, addr;
     bool ok;
@@ -385,8 +314,8 @@ static bool load_initrd(GuestMem *mem, const X86BzImage *bz,
         return false;
     }
     addr = (top - size) & ~(PAGE_SIZE - 1);
-    ok = load_part(mem, addr, fd, 0, size, copy, path, &info->initrd_mapped,
-                   errp);
+    ok = pread_full(fd, guest_mem_translate(mem, addr, size), size, 0, path,
+                    errp);
     close(fd);
     info->initrd_addr = addr;
     info->initrd_size = size;
@@ -400,7 +329,7 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
     const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
     size_t cmdline_len = strlen(cmdline);
     uint8_t head[0x1000];
-    uint64_t file_size, run_addr, need, load, shift;
+    uint64_t file_size, run_addr, need;
     X86BzImage bz;
     bool ok = false;
     int fd;
@@ -426,9 +355,9 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
      * itself"; a relocatable one loaded below it moves up to it, see
      * arch/x86/boot/compressed/head_64.S) and needs init_size bytes there.
      */
-    load = kernel_load_addr(&bz, cfg->copy_kernel);
     run_addr = MAX(bz.pref_address, X86_KERNEL_LOAD_ADDR);
-    need = MAX(load + bz.kernel_size, run_addr + bz.init_size);
+    need = MAX(X86_KERNEL_LOAD_ADDR + bz.kernel_size,
+               run_addr + bz.init_size);
     if (need > guest_mem_low_end(mem)) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "%s needs %" G_GUINT64_FORMAT " MiB of guest RAM below "
@@ -445,26 +374,21 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
         goto out;
     }
     /* boot.rst "LOADING THE REST OF THE KERNEL": the protected-mode part
-     * (after the setup sectors) goes to 1 MiB, or just above (see
-     * kernel_load_addr); mapped, the page holding its start comes along,
-     * the setup code's tail landing below it in RAM the kernel owns. */
-    shift = load - X86_KERNEL_LOAD_ADDR;
-    if (!load_part(mem, X86_KERNEL_LOAD_ADDR, fd, bz.setup_size - shift,
-                   bz.kernel_size + shift, cfg->copy_kernel, cfg->kernel,
-                   &info->kernel_mapped, errp)) {
+     * (after the setup sectors) goes to 1 MiB. */
+    if (!pread_full(fd, guest_mem_translate(mem, X86_KERNEL_LOAD_ADDR,
+                                            bz.kernel_size),
+                    bz.kernel_size, bz.setup_size, cfg->kernel, errp)) {
         goto out;
     }
     info->protocol = bz.version;
-    info->load_addr = load;
-    info->entry = load + 0x200;
+    info->entry = X86_KERNEL_LOAD_ADDR + 0x200;
     info->zero_page = X86_ZERO_PAGE_ADDR;
     info->stack = X86_BOOT_STACK_TOP;
     info->cr3 = X86_BOOT_PML4_ADDR;
     info->gdt = X86_BOOT_GDT_ADDR;
     info->kernel_end = need;
 
-    if (cfg->initrd && !load_initrd(mem, &bz, cfg->initrd, cfg->copy_initrd,
-                                    info, errp)) {
+    if (cfg->initrd && !load_initrd(mem, &bz, cfg->initrd, info, errp)) {
         goto out;
     }
 
@@ -473,7 +397,7 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
     memcpy((uint8_t *)bp + HDR_OFFSET, bz.header, bz.header_len);
     bp->hdr.type_of_loader = TYPE_OF_LOADER_UNDEFINED;
     bp->hdr.vid_mode = 0xffff;              /* "normal" */
-    bp->hdr.code32_start = (uint32_t)load;
+    bp->hdr.code32_start = X86_KERNEL_LOAD_ADDR;
     bp->hdr.cmd_line_ptr = (uint32_t)X86_CMDLINE_ADDR;
     bp->ext_cmd_line_ptr = (uint32_t)(X86_CMDLINE_ADDR >> 32);
     bp->hdr.ramdisk_image = (uint32_t)info->initrd_addr;

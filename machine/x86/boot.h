@@ -45,8 +45,6 @@ bool x86_bzimage_parse(const uint8_t *head, size_t head_len,
 typedef struct X86BootConfig {
     const char *kernel;         /* bzImage path */
     const char *initrd;         /* NULL: none */
-    bool copy_kernel;           /* read into RAM, never mapped (see */
-    bool copy_initrd;           /*   x86_boot_load) */
     const char *cmdline;        /* NULL: empty */
     uint64_t acpi_start;        /* ACPI tables area (e820 type 3); size 0: */
     uint64_t acpi_size;         /*   none.  Must lie in 0x9fc00..1 MiB. */
@@ -56,10 +54,6 @@ typedef struct X86BootConfig {
 /* Where things went; input to x86_boot_set_entry_regs(). */
 typedef struct X86BootInfo {
     uint16_t protocol;          /* kernel's boot protocol version */
-    uint64_t load_addr;         /* protected-mode kernel: 1 MiB (+ see */
-                                /*   x86_boot_load) */
-    bool kernel_mapped;         /* mapped from the file, not copied */
-    bool initrd_mapped;
     uint64_t entry;             /* 64-bit entry: load address + 0x200 */
     uint64_t zero_page;         /* passed in RSI */
     uint64_t stack;             /* RSP */
@@ -73,19 +67,8 @@ typedef struct X86BootInfo {
 /*
  * Loads cfg->kernel (and cfg->initrd) into mem, writes the command line,
  * the zero page with its e820 map, the page tables and the GDT, and fills
- * *info.  Errors name the file.
- *
- * The protected-mode kernel and the initrd are mapped from their files
- * over guest RAM (guest_mem_map_file, which says what rewriting such a
- * file in place then does), so nothing is read before the guest runs; it
- * pages them in from the page cache as it decompresses and unpacks them.
- * A kernel whose setup part is not a whole number of pages is then loaded
- * at 1 MiB + (setup size % 4096), where its file offset falls on a page
- * boundary; only a relocatable kernel that decompresses to the same
- * address from there (boot.c explains).  Otherwise, where mapping fails,
- * and for cfg->copy_kernel / copy_initrd (files whose sha256 was checked:
- * a copy keeps those bytes), the file is read into RAM, the kernel at
- * 1 MiB.  Main thread, before vCPUs run; mem is fresh RAM.
+ * *info.  Reads the files straight into guest RAM.  Errors name the file.
+ * Main thread, before vCPUs run.
  */
 bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
                    X86BootInfo *info, GError **errp);

@@ -204,11 +204,6 @@ static bool microvm_realize(MachineState *ms, GError **errp)
     X86BootConfig boot = {
         .kernel = ms->kernel.path,
         .initrd = ms->initrd.path,
-        /* A sha256 pin was checked against the file's bytes when the spec
-         * loaded: a copy keeps those; a mapping would show the guest
-         * whatever the file holds when it gets there. */
-        .copy_kernel = ms->kernel.sha256 != NULL,
-        .copy_initrd = ms->initrd.sha256 != NULL,
         .cmdline = ms->cmdline,
         .acpi_start = X86_ACPI_START,
         .acpi_size = X86_ACPI_SIZE,

@@ -5,8 +5,6 @@
  */
 #include <glib.h>
 #include <glib/gstdio.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <asm/bootparam.h>
@@ -132,146 +130,6 @@ static char *write_temp(const void *data, size_t len)
     return path;
 }
 
-/* Whether the host page at addr is mapped from the file at path (not
- * anonymous RAM), per /proc/self/maps. */
-static bool mapped_from(const void *addr, const char *path)
-{
-    g_autofree char *maps = NULL;
-    g_autofree char *real = realpath(path, NULL);
-    g_auto(GStrv) lines = NULL;
-    uintptr_t a = (uintptr_t)addr;
-
-    g_assert_nonnull(real);
-    g_assert_true(g_file_get_contents("/proc/self/maps", &maps, NULL, NULL));
-    lines = g_strsplit(maps, "\n", -1);
-    for (char **l = lines; *l; l++) {
-        unsigned long start, end;
-        char file[4096] = "";
-
-        if (sscanf(*l, "%lx-%lx %*s %*s %*s %*s %4095s", &start, &end,
-                   file) >= 2 && a >= start && a < end) {
-            return strcmp(file, real) == 0;
-        }
-    }
-    return false;
-}
-
-/* The protected-mode kernel's placement: mapped at 1 MiB + (setup size %
- * 4096) for a relocatable kernel whose decompression address does not
- * change; at 1 MiB and copied otherwise; the initrd mapped unless pinned. */
-/* x86_boot_load() into fresh RAM (64 MiB), as each VM start gets. */
-static bool load_fresh(GuestMem **mem, const X86BootConfig *cfg,
-                       X86BootInfo *info, GError **errp)
-{
-    g_clear_pointer(mem, guest_mem_free);
-    *mem = guest_mem_new(64 * MiB, X86_MMIO_HOLE_START, errp);
-    g_assert_nonnull(*mem);
-    return x86_boot_load(*mem, cfg, info, errp);
-}
-
-static void test_kernel_placement(void)
-{
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GuestMem) mem = NULL;
-    size_t len;
-    g_autofree uint8_t *img = fake_image(&len);
-    g_autofree char *initrd_data = g_malloc(10000);
-    g_autofree char *initrd = NULL;
-    g_autofree char *path = NULL;
-    X86BootConfig cfg = { 0 };
-    X86BootInfo info;
-    struct boot_params bp;
-
-    for (size_t i = 5 * 512; i < len; i++) {
-        img[i] = (uint8_t)(i * 7 + 3);      /* the protected-mode part */
-    }
-    memset(initrd_data, 0x3c, 10000);
-    initrd = write_temp(initrd_data, 10000);
-    img[0x232] = 0x20;                      /* kernel_alignment 2 MiB */
-    path = write_temp(img, len);
-    cfg.kernel = path;
-    cfg.initrd = initrd;
-
-    /* 5 sectors of setup: 2560 bytes into a page. */
-    g_assert_true(load_fresh(&mem, &cfg, &info, &err));
-    g_assert_no_error(err);
-    g_assert_cmphex(info.load_addr, ==, X86_KERNEL_LOAD_ADDR + 2560);
-    g_assert_cmphex(info.entry, ==, X86_KERNEL_LOAD_ADDR + 2560 + 0x200);
-    g_assert_true(info.kernel_mapped);
-    g_assert_true(mapped_from(guest_mem_translate(mem, info.load_addr, 1),
-                              path));
-    g_assert_cmpmem(guest_mem_translate(mem, info.load_addr, len - 2560),
-                    len - 2560, img + 2560, len - 2560);
-    g_assert_true(guest_mem_read(mem, X86_ZERO_PAGE_ADDR, &bp, sizeof(bp),
-                                 NULL));
-    g_assert_cmphex(bp.hdr.code32_start, ==, info.load_addr);
-    g_assert_true(info.initrd_mapped);
-    g_assert_true(mapped_from(guest_mem_translate(mem, info.initrd_addr, 1),
-                              initrd));
-    g_assert_cmpmem(guest_mem_translate(mem, info.initrd_addr, 10000), 10000,
-                    initrd_data, 10000);
-    /* The guest's writes stay its own (MAP_PRIVATE). */
-    memset(guest_mem_translate(mem, info.load_addr, 4096), 0, 4096);
-    {
-        g_autofree char *again = NULL;
-        gsize again_len;
-
-        g_assert_true(g_file_get_contents(path, &again, &again_len, NULL));
-        g_assert_cmpmem(again, again_len, img, len);
-    }
-
-    /* Pinned (copied): 1 MiB, from RAM. */
-    cfg.copy_kernel = cfg.copy_initrd = true;
-    g_assert_true(load_fresh(&mem, &cfg, &info, &err));
-    g_assert_cmphex(info.load_addr, ==, X86_KERNEL_LOAD_ADDR);
-    g_assert_cmphex(info.entry, ==, X86_KERNEL_LOAD_ADDR + 0x200);
-    g_assert_false(info.kernel_mapped);
-    g_assert_false(info.initrd_mapped);
-    g_assert_false(mapped_from(guest_mem_translate(mem, info.load_addr, 1),
-                               path));
-    g_assert_cmpmem(guest_mem_translate(mem, info.load_addr, len - 2560),
-                    len - 2560, img + 2560, len - 2560);
-    g_assert_cmpmem(guest_mem_translate(mem, info.initrd_addr, 10000), 10000,
-                    initrd_data, 10000);
-    cfg.copy_kernel = cfg.copy_initrd = false;
-    cfg.initrd = NULL;
-
-    /* Not relocatable: 1 MiB. */
-    img[0x234] = 0;
-    g_assert_true(g_file_set_contents(path, (char *)img, len, NULL));
-    g_assert_true(load_fresh(&mem, &cfg, &info, &err));
-    g_assert_cmphex(info.load_addr, ==, X86_KERNEL_LOAD_ADDR);
-    g_assert_false(info.kernel_mapped);
-    g_assert_cmpmem(guest_mem_translate(mem, info.load_addr, len - 2560),
-                    len - 2560, img + 2560, len - 2560);
-    img[0x234] = 1;
-
-    /* Where 1 MiB + 2560 would decompress elsewhere (1 MiB alignment, no
-     * floor): 1 MiB. */
-    img[0x232] = 0x10;
-    img[0x25b] = 0;                         /* pref_address 0 */
-    g_assert_true(g_file_set_contents(path, (char *)img, len, NULL));
-    g_assert_true(load_fresh(&mem, &cfg, &info, &err));
-    g_assert_cmphex(info.load_addr, ==, X86_KERNEL_LOAD_ADDR);
-    g_assert_false(info.kernel_mapped);
-    img[0x232] = 0x20;
-    img[0x25b] = 0x01;
-
-    /* 8 sectors, a whole page: 1 MiB and mapped, relocatable or not. */
-    img[0x1f1] = 7;
-    img[0x234] = 0;
-    g_assert_true(g_file_set_contents(path, (char *)img, len, NULL));
-    g_assert_true(load_fresh(&mem, &cfg, &info, &err));
-    g_assert_no_error(err);
-    g_assert_cmphex(info.load_addr, ==, X86_KERNEL_LOAD_ADDR);
-    g_assert_true(info.kernel_mapped);
-    g_assert_cmpmem(guest_mem_translate(mem, info.load_addr, len - 4096),
-                    len - 4096, img + 4096, len - 4096);
-
-    g_unlink(path);
-    g_unlink(initrd);
-}
-
 static void test_junk_files(void)
 {
     g_autoptr(GError) err = NULL;
@@ -369,14 +227,6 @@ static void test_real_kernel(void)
                                         info.initrd_size),
                     info.initrd_size, initrd_data, 3 * MiB + 123);
 
-    /* Both mapped from their files, not read (see x86_boot_load). */
-    g_assert_true(info.kernel_mapped);
-    g_assert_true(info.initrd_mapped);
-    g_assert_true(mapped_from(guest_mem_translate(mem, X86_KERNEL_LOAD_ADDR,
-                                                  1), kernel));
-    g_assert_true(mapped_from(guest_mem_translate(mem, info.initrd_addr, 1),
-                              initrd));
-
     /* Zero page. */
     g_assert_true(guest_mem_read(mem, X86_ZERO_PAGE_ADDR, &bp, sizeof(bp),
                                  NULL));
@@ -451,7 +301,6 @@ int main(int argc, char **argv)
     g_test_add_func("/bzimage/synthetic-ok", test_synthetic_ok);
     g_test_add_func("/bzimage/synthetic-bad", test_synthetic_bad);
     g_test_add_func("/bzimage/junk-files", test_junk_files);
-    g_test_add_func("/bzimage/kernel-placement", test_kernel_placement);
     g_test_add_func("/bzimage/real-kernel", test_real_kernel);
     return g_test_run();
 }

@@ -1,11 +1,8 @@
 /* Guest RAM: region split around the MMIO hole, translate bounds, copy
  * helpers, and refusal of sizes no host can back.  Real mmap, real KVM
  * (slot registration is skipped when /dev/kvm is unusable). */
-#include <fcntl.h>
 #include <glib.h>
-#include <glib/gstdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "machine/kvm/guest-mem.h"
 #include "machine/kvm/kvm.h"
@@ -119,66 +116,6 @@ static void test_copy(void)
     g_assert_error(err, VMSPEC_ERROR, VMSPEC_ERROR_INVALID);
 }
 
-/* A file mapped over RAM: its bytes, zeros after its end in the last page,
- * private writes; a file that cannot be mapped leaves zeroed RAM there. */
-static void test_map_file(void)
-{
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GuestMem) m = guest_mem_new(4 * MiB, HOLE, &err);
-    g_autofree char *path = NULL;
-    g_autofree char *data = g_malloc(3 * 4096 + 100);
-    g_autofree char *again = NULL;
-    gsize again_len;
-    uint8_t *p;
-    bool mapped;
-    int fd;
-
-    for (size_t i = 0; i < 3 * 4096 + 100; i++) {
-        data[i] = (char)(i % 251 + 1);
-    }
-    fd = g_file_open_tmp("vmspec-test-XXXXXX", &path, &err);
-    g_assert_no_error(err);
-    g_assert_cmpint(write(fd, data, 3 * 4096 + 100), ==, 3 * 4096 + 100);
-
-    /* From file offset 4096: two pages and 100 bytes. */
-    g_assert_true(guest_mem_map_file(m, MiB, fd, 4096, 2 * 4096 + 100,
-                                     &mapped, &err));
-    g_assert_no_error(err);
-    g_assert_true(mapped);
-    p = guest_mem_translate(m, MiB, 3 * 4096);
-    g_assert_cmpmem(p, 2 * 4096 + 100, data + 4096, 2 * 4096 + 100);
-    for (size_t i = 2 * 4096 + 100; i < 3 * 4096; i++) {
-        g_assert_cmpint(p[i], ==, 0);
-    }
-    memset(p, 0xee, 3 * 4096);
-    g_assert_true(g_file_get_contents(path, &again, &again_len, NULL));
-    g_assert_cmpmem(again, again_len, data, 3 * 4096 + 100);
-    close(fd);
-
-    /* Outside RAM, or past the last page of RAM: an error. */
-    g_assert_false(guest_mem_map_file(m, 4 * MiB - 4096, fd, 0, 4097,
-                                      &mapped, &err));
-    g_assert_error(err, VMSPEC_ERROR, VMSPEC_ERROR_INVALID);
-    g_assert_false(mapped);
-    g_clear_error(&err);
-
-    /* /proc files cannot be mapped: not mapped, RAM there as it was made
-     * (zeroed, writable), no error. */
-    fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    g_assert_cmpint(fd, >=, 0);
-    guest_mem_write(m, 2 * MiB, "x", 1, NULL);
-    g_assert_true(guest_mem_map_file(m, 2 * MiB, fd, 0, 4096, &mapped,
-                                     &err));
-    g_assert_no_error(err);
-    g_assert_false(mapped);
-    p = guest_mem_translate(m, 2 * MiB, 4096);
-    g_assert_cmpint(p[0], ==, 0);
-    p[0] = 1;
-    g_assert_cmpint(p[0], ==, 1);
-    close(fd);
-    g_unlink(path);
-}
-
 static void test_too_big(void)
 {
     g_autoptr(GError) err = NULL;
@@ -232,7 +169,6 @@ int main(int argc, char **argv)
     g_test_add_func("/guest-mem/split-4g", test_split_4g);
     g_test_add_func("/guest-mem/translate-overflow", test_translate_overflow);
     g_test_add_func("/guest-mem/copy", test_copy);
-    g_test_add_func("/guest-mem/map-file", test_map_file);
     g_test_add_func("/guest-mem/too-big", test_too_big);
     g_test_add_func("/guest-mem/bad-size", test_bad_size);
     g_test_add_func("/guest-mem/register-kvm", test_register_kvm);
