@@ -5,14 +5,12 @@
  */
 #include "machine/x86/boot.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <asm/bootparam.h>
 #include <asm/e820.h>
 
+#include "machine/kvm/boot-file.h"
 #include "machine/qom/error.h"
 #include "machine/x86/layout.h"
 
@@ -151,51 +149,6 @@ bool x86_bzimage_parse(const uint8_t *head, size_t head_len,
     return true;
 }
 
-/* Reads exactly len bytes at off of fd into dst. */
-static bool pread_full(int fd, void *dst, uint64_t len, uint64_t off,
-                       const char *path, GError **errp)
-{
-    uint8_t *p = dst;
-
-    while (len > 0) {
-        ssize_t n = pread(fd, p, MIN(len, (uint64_t)1 << 30), (off_t)off);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "%s: %s", path,
-                        n < 0 ? g_strerror(errno) : "unexpected end of file");
-            return false;
-        }
-        p += n;
-        off += n;
-        len -= n;
-    }
-    return true;
-}
-
-static int open_file(const char *path, uint64_t *size, GError **errp)
-{
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        g_set_error(errp, VMSPEC_ERROR,
-                    errno == ENOENT ? VMSPEC_ERROR_NOT_FOUND : VMSPEC_ERROR_IO,
-                    "cannot open %s: %s", path, g_strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
-                    "%s: not a regular file", path);
-        close(fd);
-        return -1;
-    }
-    *size = st.st_size;
-    return fd;
-}
-
 /* Identity map of the first 4 GiB with 2 MiB pages (boot.rst 64-bit
  * protocol: "the range with setup_header.init_size from start address of
  * loaded kernel and zero page and command line buffer get ident mapping"). */
@@ -296,7 +249,7 @@ static bool load_initrd(GuestMem *mem, const X86BzImage *bz,
 {
     uint64_t size, top, addr;
     bool ok;
-    int fd = open_file(path, &size, errp);
+    int fd = boot_file_open(path, &size, errp);
 
     if (fd < 0) {
         return false;
@@ -314,7 +267,7 @@ static bool load_initrd(GuestMem *mem, const X86BzImage *bz,
         return false;
     }
     addr = (top - size) & ~(PAGE_SIZE - 1);
-    ok = pread_full(fd, guest_mem_translate(mem, addr, size), size, 0, path,
+    ok = boot_file_read(fd, guest_mem_translate(mem, addr, size), size, 0, path,
                     errp);
     close(fd);
     info->initrd_addr = addr;
@@ -335,11 +288,11 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
     int fd;
 
     memset(info, 0, sizeof(*info));
-    fd = open_file(cfg->kernel, &file_size, errp);
+    fd = boot_file_open(cfg->kernel, &file_size, errp);
     if (fd < 0) {
         return false;
     }
-    if (!pread_full(fd, head, MIN(file_size, sizeof(head)), 0, cfg->kernel,
+    if (!boot_file_read(fd, head, MIN(file_size, sizeof(head)), 0, cfg->kernel,
                     errp)) {
         goto out;
     }
@@ -375,7 +328,7 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
     }
     /* boot.rst "LOADING THE REST OF THE KERNEL": the protected-mode part
      * (after the setup sectors) goes to 1 MiB. */
-    if (!pread_full(fd, guest_mem_translate(mem, X86_KERNEL_LOAD_ADDR,
+    if (!boot_file_read(fd, guest_mem_translate(mem, X86_KERNEL_LOAD_ADDR,
                                             bz.kernel_size),
                     bz.kernel_size, bz.setup_size, cfg->kernel, errp)) {
         goto out;
