@@ -12,7 +12,7 @@
 
 VMSPEC=$E2E_ROOT/build/aarch64/vmspec
 GUEST=$E2E_ROOT/build/guest-aarch64
-TESTS=6
+TESTS=7
 
 setup_fail() {
     echo "1..$TESTS"
@@ -55,6 +55,8 @@ mkdir -p "$E2E_TMP/files"
 head -c 300000 /dev/urandom >"$E2E_TMP/files/hello.bin"
 mkfs.ext4 -q -F -d "$E2E_TMP/files" "$E2E_TMP/data.ext4" 32M \
     >>"$E2E_TMP/setup.log" 2>&1 || setup_fail "mkfs.ext4"
+spec waiter 1 256M wait
+sed -i '/^waiter$/d' "$E2E_TMP/specs"      # run apart, in the background
 spec disk 1 256M disk "disks:" "  - {id: data, path: $E2E_TMP/data.ext4}"
 
 # The busybox-sh side: every VM in turn, 300 s each at most.
@@ -72,6 +74,19 @@ done
 timeout 300 "$VMSPEC" run "$E2E_ROOT/examples/hello-arm64.yaml" </dev/null \
     >example.out 2>example.err
 echo \$? >example.rc
+# The control socket: ps lists the running VM, stop ends it in order.
+"$VMSPEC" run waiter.yaml </dev/null >waiter.out 2>waiter.err &
+pid=\$!
+i=0
+while [ \$i -lt 600 ] && ! grep -q "VMSPEC: waiting" waiter.out; do
+    sleep 0.5
+    i=\$((i + 1))
+done
+"$VMSPEC" ps >ps.out 2>&1
+"$VMSPEC" stop waiter >stop.out 2>&1
+echo \$? >stop.rc
+wait \$pid
+echo \$? >waiter.rc
 EOF
 "$E2E_ROOT/tests/kvm-sandbox" --arch aarch64 sh "$E2E_TMP/inside.sh" \
     >"$E2E_TMP/sandbox.out" 2>&1
@@ -132,6 +147,18 @@ expect reboot "arm64 virt: PSCI SYSTEM_RESET with on_reboot: exit -> exit 0" \
 
 expect example "examples/hello-arm64.yaml (hello.yaml with machine.type: virt) boots and powers off" \
     0 "Hello from the vmspec test guest" "aarch64" "VMSPEC: poweroff"
+
+if grep -q '^waiter ' "$E2E_TMP/ps.out" 2>/dev/null &&
+   [ "$(cat "$E2E_TMP/stop.rc" 2>/dev/null)" = 0 ] &&
+   [ "$(cat "$E2E_TMP/waiter.rc" 2>/dev/null)" = 143 ]; then
+    tap_ok "arm64: the control socket works (ps lists the VM; stop ends it, exit 143)"
+else
+    tap_fail "arm64: the control socket works (ps lists the VM; stop ends it, exit 143)" \
+        "ps: $(cat "$E2E_TMP/ps.out" 2>/dev/null)" \
+        "stop: $(cat "$E2E_TMP/stop.out" 2>/dev/null) (rc $(cat "$E2E_TMP/stop.rc" 2>/dev/null))" \
+        "run exit: $(cat "$E2E_TMP/waiter.rc" 2>/dev/null)" \
+        "$(tail -n 5 "$E2E_TMP/waiter.err" 2>/dev/null)"
+fi
 
 want_hello=$(sha256sum <"$E2E_TMP/files/hello.bin" | cut -d' ' -f1)
 debugfs -R "dump /guest.txt $E2E_TMP/guest.txt" "$E2E_TMP/data.ext4" \
