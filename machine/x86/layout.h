@@ -101,9 +101,5 @@
  * 0x600/0x601: unused by any legacy PC device. */
 #define X86_ACPI_SLEEP_CONTROL_PORT 0x600
 #define X86_ACPI_SLEEP_STATUS_PORT  0x601
-/* PCI configuration mechanism #1 address port (PCI Local Bus 3.0,
- * 3.2.2.3.2).  microvm has no PCI host bridge; the data port 0xcfc reads
- * all ones like any unclaimed port. */
-#define X86_PCI_CONFIG_ADDRESS_PORT 0xcf8
 
 #endif

@@ -5,9 +5,6 @@
  * described to the guest through ACPI (DESIGN.md, "x86_64 microvm").
  * Every address comes from layout.h.
  */
-#include <errno.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 #include <linux/kvm.h>
 
 #include "machine/kvm/guest-mem.h"
@@ -33,7 +30,6 @@
 typedef struct Microvm {
     MachineState parent_obj;
     unsigned virtio_slots_used;     /* reset at every realize */
-    int pci_address_sink;           /* eventfd, or -1 */
     BootFileLoad *boot_load;        /* kernel + initrd, during realize */
 } Microvm;
 
@@ -193,30 +189,6 @@ static bool microvm_create_vcpus(MachineState *ms, const X86BootInfo *boot,
     return x86_cpu_set_boot_regs(vcpu_fd(ms->vcpus->pdata[0]), boot, errp);
 }
 
-/*
- * Linux probes PCI configuration space through ports 0xcf8/0xcfc before it
- * has read any firmware table (on AMD family 0fh-15h CPUs it even walks
- * every bus and slot twice, looking for a GART: ~16,000 address writes
- * per boot).  With no PCI host bridge the address written changes nothing,
- * so those writes end in KVM, at an ioeventfd no one reads, instead of
- * each leaving KVM_RUN for vmspec.  The data-port reads still come to us
- * and read all ones.
- */
-static bool microvm_sink_pci_address(MachineState *ms, GError **errp)
-{
-    Microvm *m = MICROVM(ms);
-
-    m->pci_address_sink = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (m->pci_address_sink < 0) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "eventfd: %s",
-                    g_strerror(errno));
-        return false;
-    }
-    return kvm_vm_ioeventfd(ms->kvm, m->pci_address_sink,
-                            X86_PCI_CONFIG_ADDRESS_PORT, 4, true, false, 0,
-                            false, errp);
-}
-
 static void microvm_unrealize(MachineState *ms)
 {
     /* A failed realize: the loader thread writes into guest RAM. */
@@ -227,10 +199,6 @@ static void microvm_unrealize(MachineState *ms)
     g_clear_pointer(&ms->mmio_bus, iobus_free);
     g_clear_pointer(&ms->ram, guest_mem_free);
     g_clear_pointer(&ms->kvm, kvm_vm_free);
-    if (MICROVM(ms)->pci_address_sink >= 0) {
-        close(MICROVM(ms)->pci_address_sink);
-        MICROVM(ms)->pci_address_sink = -1;
-    }
     g_clear_pointer(&ms->exit, vm_exit_free);
 }
 
@@ -247,7 +215,6 @@ static bool microvm_realize(MachineState *ms, GError **errp)
     uint64_t rsdp = 0;
 
     MICROVM(ms)->virtio_slots_used = 0;
-    MICROVM(ms)->pci_address_sink = -1;
     ms->vcpus = g_ptr_array_new_with_free_func((GDestroyNotify)vcpu_free);
     /* The kernel and initrd are copied into RAM on a thread of their own
      * while KVM and the vCPUs are set up, and waited for at the end. */
@@ -268,8 +235,7 @@ static bool microvm_realize(MachineState *ms, GError **errp)
         !(ms->kvm = kvm_vm_new(NULL, errp)) ||
         !kvm_vm_setup_x86(ms->kvm, X86_KVM_TSS_ADDR,
                           X86_KVM_IDENTITY_MAP_ADDR, true, errp) ||
-        !guest_mem_register(ms->ram, ms->kvm->vm_fd, 0, errp) ||
-        !microvm_sink_pci_address(ms, errp)) {
+        !guest_mem_register(ms->ram, ms->kvm->vm_fd, 0, errp)) {
         goto fail;
     }
     ms->pio_bus = iobus_new("pio");
@@ -303,7 +269,6 @@ fail:
 
 static void microvm_instance_init(Object *obj)
 {
-    MICROVM(obj)->pci_address_sink = -1;
     for (size_t i = 0; i < G_N_ELEMENTS(microvm_builtins); i++) {
         g_autoptr(Object) dev = object_new(microvm_builtins[i].type);
 
