@@ -19,26 +19,4 @@ int boot_file_open(const char *path, uint64_t *size, GError **errp);
 bool boot_file_read(int fd, void *dst, uint64_t len, uint64_t off,
                     const char *path, GError **errp);
 
-/*
- * Reads into guest RAM done on a thread of their own, so that copying a
- * large kernel and initrd overlaps with creating the VM and its vCPUs
- * (the copy is most of what happens before the first KVM_RUN).  Queue the
- * reads, start, and finish before any vCPU runs or the memory is freed.
- */
-typedef struct BootFileLoad BootFileLoad;
-
-BootFileLoad *boot_file_load_new(void);
-
-/* Queues reading len bytes at off of fd into dst.  The load takes fd and
- * closes it; path (copied) names the file in errors.  Before start. */
-void boot_file_load_add(BootFileLoad *l, int fd, void *dst, uint64_t len,
-                        uint64_t off, const char *path);
-
-/* Starts the reads on a new thread (an empty queue starts none). */
-bool boot_file_load_start(BootFileLoad *l, GError **errp);
-
-/* Waits for the reads and frees l (NULL: nothing to wait for); false with
- * the first read's error.  Also frees a load that was never started. */
-bool boot_file_load_finish(BootFileLoad *l, GError **errp);
-
 #endif

@@ -239,32 +239,14 @@ static bool build_e820(struct boot_params *bp, GuestMem *mem,
     return true;
 }
 
-/* Reads len bytes at off of fd into guest RAM at gpa: now, or queued on
- * cfg->background, which then owns fd (*fd becomes -1). */
-static bool load_file(GuestMem *mem, const X86BootConfig *cfg, int *fd,
-                      uint64_t gpa, uint64_t len, uint64_t off,
-                      const char *path, GError **errp)
-{
-    void *dst = guest_mem_translate(mem, gpa, len);
-
-    if (cfg->background) {
-        boot_file_load_add(cfg->background, *fd, dst, len, off, path);
-        *fd = -1;
-        return true;
-    }
-    return boot_file_read(*fd, dst, len, off, path, errp);
-}
-
 /*
  * Places the initrd as high as it may go: below initrd_addr_max (the
  * highest byte it may occupy), the end of RAM under the hole, and the
  * layout's ceiling; page-aligned; above everything the kernel uses.
  */
-static bool load_initrd(GuestMem *mem, const X86BootConfig *cfg,
-                        const X86BzImage *bz, X86BootInfo *info,
-                        GError **errp)
+static bool load_initrd(GuestMem *mem, const X86BzImage *bz,
+                        const char *path, X86BootInfo *info, GError **errp)
 {
-    const char *path = cfg->initrd;
     uint64_t size, top, addr;
     bool ok;
     int fd = boot_file_open(path, &size, errp);
@@ -285,10 +267,9 @@ static bool load_initrd(GuestMem *mem, const X86BootConfig *cfg,
         return false;
     }
     addr = (top - size) & ~(PAGE_SIZE - 1);
-    ok = load_file(mem, cfg, &fd, addr, size, 0, path, errp);
-    if (fd >= 0) {
-        close(fd);
-    }
+    ok = boot_file_read(fd, guest_mem_translate(mem, addr, size), size, 0, path,
+                    errp);
+    close(fd);
     info->initrd_addr = addr;
     info->initrd_size = size;
     return ok;
@@ -347,8 +328,9 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
     }
     /* boot.rst "LOADING THE REST OF THE KERNEL": the protected-mode part
      * (after the setup sectors) goes to 1 MiB. */
-    if (!load_file(mem, cfg, &fd, X86_KERNEL_LOAD_ADDR, bz.kernel_size,
-                   bz.setup_size, cfg->kernel, errp)) {
+    if (!boot_file_read(fd, guest_mem_translate(mem, X86_KERNEL_LOAD_ADDR,
+                                            bz.kernel_size),
+                    bz.kernel_size, bz.setup_size, cfg->kernel, errp)) {
         goto out;
     }
     info->protocol = bz.version;
@@ -359,7 +341,7 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
     info->gdt = X86_BOOT_GDT_ADDR;
     info->kernel_end = need;
 
-    if (cfg->initrd && !load_initrd(mem, cfg, &bz, info, errp)) {
+    if (cfg->initrd && !load_initrd(mem, &bz, cfg->initrd, info, errp)) {
         goto out;
     }
 
@@ -386,9 +368,7 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
          guest_mem_write(mem, X86_ZERO_PAGE_ADDR, bp, sizeof(*bp), errp) &&
          x86_boot_write_tables(mem, errp);
 out:
-    if (fd >= 0) {
-        close(fd);
-    }
+    close(fd);
     return ok;
 }
 

@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 
-#include "machine/kvm/boot-file.h"
 #include "machine/kvm/guest-mem.h"
 
 /* Oldest boot protocol vmspec loads: 2.12 added xloadflags, whose
@@ -50,9 +49,6 @@ typedef struct X86BootConfig {
     uint64_t acpi_start;        /* ACPI tables area (e820 type 3); size 0: */
     uint64_t acpi_size;         /*   none.  Must lie in 0x9fc00..1 MiB. */
     uint64_t rsdp_addr;         /* boot_params.acpi_rsdp_addr; 0: none */
-    /* Non-NULL: the kernel and initrd are read into RAM through this load
-     * (on its thread, once started) rather than before returning. */
-    BootFileLoad *background;
 } X86BootConfig;
 
 /* Where things went; input to x86_boot_set_entry_regs(). */

@@ -30,7 +30,6 @@
 typedef struct Microvm {
     MachineState parent_obj;
     unsigned virtio_slots_used;     /* reset at every realize */
-    BootFileLoad *boot_load;        /* kernel + initrd, during realize */
 } Microvm;
 
 #define MICROVM(obj) OBJECT_CHECK(Microvm, (obj), TYPE_MICROVM)
@@ -191,8 +190,6 @@ static bool microvm_create_vcpus(MachineState *ms, const X86BootInfo *boot,
 
 static void microvm_unrealize(MachineState *ms)
 {
-    /* A failed realize: the loader thread writes into guest RAM. */
-    boot_file_load_finish(g_steal_pointer(&MICROVM(ms)->boot_load), NULL);
     g_clear_pointer(&ms->vcpus, g_ptr_array_unref);
     machine_unrealize_children(ms);
     g_clear_pointer(&ms->pio_bus, iobus_free);
@@ -216,10 +213,6 @@ static bool microvm_realize(MachineState *ms, GError **errp)
 
     MICROVM(ms)->virtio_slots_used = 0;
     ms->vcpus = g_ptr_array_new_with_free_func((GDestroyNotify)vcpu_free);
-    /* The kernel and initrd are copied into RAM on a thread of their own
-     * while KVM and the vCPUs are set up, and waited for at the end. */
-    MICROVM(ms)->boot_load = boot_file_load_new();
-    boot.background = MICROVM(ms)->boot_load;
     /*
      * What the user can get wrong (memory the host can't give, a file that
      * is no bzImage, a command line too long) is checked before KVM is
@@ -230,7 +223,6 @@ static bool microvm_realize(MachineState *ms, GError **errp)
     if (!(ms->exit = vm_exit_new(errp)) ||
         !(ms->ram = guest_mem_new(ms->ram_size, X86_MMIO_HOLE_START, errp)) ||
         !x86_boot_load(ms->ram, &boot, &info, errp) ||
-        !boot_file_load_start(MICROVM(ms)->boot_load, errp) ||
         !microvm_write_reset_vector(ms, errp) ||
         !(ms->kvm = kvm_vm_new(NULL, errp)) ||
         !kvm_vm_setup_x86(ms->kvm, X86_KVM_TSS_ADDR,
@@ -250,9 +242,7 @@ static bool microvm_realize(MachineState *ms, GError **errp)
         !machine_realize_children(ms, errp) ||
         /* Devices describe themselves once realized. */
         !microvm_write_acpi(ms, &rsdp, errp) ||
-        !microvm_create_vcpus(ms, &info, errp) ||
-        !boot_file_load_finish(g_steal_pointer(&MICROVM(ms)->boot_load),
-                               errp)) {
+        !microvm_create_vcpus(ms, &info, errp)) {
         goto fail;
     }
     g_assert(rsdp == boot.rsdp_addr);

@@ -174,65 +174,6 @@ static void test_junk_files(void)
     g_unlink(tiny_path);
 }
 
-/* The kernel and initrd read on the loader thread land exactly where and
- * as the synchronous load puts them; a file that shrank after it was
- * measured is an error at finish, naming it. */
-static void test_background_load(void)
-{
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GuestMem) sync_mem = NULL;
-    g_autoptr(GuestMem) bg_mem = NULL;
-    size_t len;
-    g_autofree uint8_t *img = fake_image(&len);
-    g_autofree char *kernel = write_temp(img, len);
-    g_autofree char *initrd = write_temp("0123456789abcdef", 16);
-    X86BootConfig cfg = { .kernel = kernel, .initrd = initrd };
-    X86BootInfo sync_info, bg_info;
-    BootFileLoad *load;
-    uint64_t off = 5 * 512, fsize;
-    int fd;
-
-    for (size_t i = off; i < len; i++) {
-        img[i] = (uint8_t)(i * 7);
-    }
-    g_assert_true(g_file_set_contents(kernel, (char *)img, (gssize)len,
-                                      NULL));
-    sync_mem = guest_mem_new(64 * MiB, X86_MMIO_HOLE_START, &err);
-    bg_mem = guest_mem_new(64 * MiB, X86_MMIO_HOLE_START, &err);
-    g_assert_no_error(err);
-    g_assert_true(x86_boot_load(sync_mem, &cfg, &sync_info, &err));
-
-    cfg.background = load = boot_file_load_new();
-    g_assert_true(x86_boot_load(bg_mem, &cfg, &bg_info, &err));
-    g_assert_true(boot_file_load_start(load, &err));
-    g_assert_true(boot_file_load_finish(load, &err));
-    g_assert_no_error(err);
-    g_assert_cmphex(bg_info.initrd_addr, ==, sync_info.initrd_addr);
-    g_assert_cmpmem(guest_mem_translate(bg_mem, X86_KERNEL_LOAD_ADDR,
-                                        len - off), len - off,
-                    img + off, len - off);
-    g_assert_cmpmem(guest_mem_translate(bg_mem, bg_info.initrd_addr, 16), 16,
-                    "0123456789abcdef", 16);
-
-    /* Measured at 16 bytes, then truncated: the read fails on the thread,
-     * and finish reports it. */
-    fd = boot_file_open(initrd, &fsize, &err);
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(truncate(initrd, 8), ==, 0);
-    load = boot_file_load_new();
-    boot_file_load_add(load, fd, guest_mem_translate(bg_mem, 0x200000, 16),
-                       fsize, 0, initrd);
-    g_assert_true(boot_file_load_start(load, &err));
-    g_assert_false(boot_file_load_finish(load, &err));
-    g_assert_error(err, VMSPEC_ERROR, VMSPEC_ERROR_IO);
-    g_assert_nonnull(strstr(err->message, initrd));
-    g_assert_nonnull(strstr(err->message, "unexpected end of file"));
-    /* A load never started only closes its files. */
-    g_assert_true(boot_file_load_finish(boot_file_load_new(), NULL));
-    g_unlink(kernel);
-    g_unlink(initrd);
-}
-
 static void test_real_kernel(void)
 {
     g_autoptr(GError) err = NULL;
@@ -360,7 +301,6 @@ int main(int argc, char **argv)
     g_test_add_func("/bzimage/synthetic-ok", test_synthetic_ok);
     g_test_add_func("/bzimage/synthetic-bad", test_synthetic_bad);
     g_test_add_func("/bzimage/junk-files", test_junk_files);
-    g_test_add_func("/bzimage/background-load", test_background_load);
     g_test_add_func("/bzimage/real-kernel", test_real_kernel);
     return g_test_run();
 }
