@@ -10,7 +10,13 @@
 # everything on the host and runs one busybox-sh script in it.
 . "$(dirname "$0")/lib.sh"
 
-VMSPEC=$E2E_ROOT/build/aarch64/vmspec
+# make ARCH=aarch64 builds into build/aarch64 when cross-compiling, into
+# build/ on an arm64 host.
+if [ "$(uname -m)" = aarch64 ]; then
+    VMSPEC=$E2E_ROOT/build/vmspec
+else
+    VMSPEC=$E2E_ROOT/build/aarch64/vmspec
+fi
 GUEST=$E2E_ROOT/build/guest-aarch64
 TESTS=7
 
