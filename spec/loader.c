@@ -9,6 +9,7 @@
 
 #include "machine/qom/device.h"
 #include "machine/qom/error.h"
+#include "machine/qom/machine.h"
 #include "machine/qom/property.h"
 #include "spec/loader.h"
 #include "spec/merge.h"
@@ -539,7 +540,7 @@ static Object *build_machine(Builder *b, const SpecNode *root)
 {
     SpecPair *pair = spec_node_map_get_pair(root, "machine");
     static const char *const skip[] = { "type", NULL };
-    const SpecNode *map, *type_node, *boot;
+    const SpecNode *map, *type_node, *boot, *cpus;
     SpecPair *boot_pair;
     ObjectClass *oc;
     Object *machine;
@@ -564,6 +565,16 @@ static Object *build_machine(Builder *b, const SpecNode *root)
     }
     machine = object_new(object_class_get_name(oc));
     set_properties(b, machine, NULL, map, skip, "machine");
+    /* The base type's cpus range is what any machine takes; a machine
+     * type may take fewer (the schema says the same). */
+    cpus = spec_node_map_get(map, "cpus");
+    if (cpus && MACHINE(machine)->cpus > MACHINE_CLASS(oc)->max_cpus) {
+        spec_diags_add(b->diags, &cpus->mark, "cpus: %" G_GINT64_FORMAT
+                       " is out of range: machine type '%s' has at most %"
+                       G_GINT64_FORMAT " vCPUs", MACHINE(machine)->cpus,
+                       object_class_get_name(oc),
+                       MACHINE_CLASS(oc)->max_cpus);
+    }
 
     boot_pair = spec_node_map_get_pair(root, "boot");
     if (!boot_pair) {

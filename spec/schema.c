@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "machine/qom/device.h"
+#include "machine/qom/machine.h"
 #include "machine/qom/property.h"
 #include "machine/qom/vm.h"
 #include "spec/json.h"
@@ -48,7 +49,20 @@ static void emit_default(JsonWriter *w, const Property *prop)
     }
 }
 
-static void emit_property(JsonWriter *w, const Property *prop)
+/* An int property's maximum for a class: MachineClass.max_cpus narrows
+ * the base machine's `cpus` range for machine types that take fewer. */
+static int64_t property_max(ObjectClass *oc, const Property *prop)
+{
+    ObjectClass *machine = object_class_dynamic_cast(oc, TYPE_MACHINE);
+
+    if (machine && strcmp(prop->name, "cpus") == 0) {
+        return MIN(prop->max, MACHINE_CLASS(machine)->max_cpus);
+    }
+    return prop->max;
+}
+
+static void emit_property(JsonWriter *w, ObjectClass *oc,
+                          const Property *prop)
 {
     json_key(w, prop->name);
     json_begin_object(w);
@@ -57,7 +71,7 @@ static void emit_property(JsonWriter *w, const Property *prop)
     case PROP_KIND_INT:
         json_member_string(w, "type", "integer");
         json_member_int(w, "minimum", prop->min);
-        json_member_int(w, "maximum", prop->max);
+        json_member_int(w, "maximum", property_max(oc, prop));
         break;
     case PROP_KIND_BOOL:
         json_member_string(w, "type", "boolean");
@@ -92,6 +106,7 @@ static void emit_property(JsonWriter *w, const Property *prop)
 
 typedef struct {
     JsonWriter *w;
+    ObjectClass *oc;
     const char *group;
     bool required_only;
 } PropEmitter;
@@ -108,14 +123,14 @@ static void emit_one(const Property *prop, ObjectClass *owner, void *opaque)
             json_string(e->w, prop->name);
         }
     } else {
-        emit_property(e->w, prop);
+        emit_property(e->w, e->oc, prop);
     }
 }
 
 static void emit_properties(JsonWriter *w, ObjectClass *oc,
                             const char *group)
 {
-    PropEmitter e = { w, group, false };
+    PropEmitter e = { w, oc, group, false };
 
     object_class_foreach_property(oc, emit_one, &e);
 }
@@ -125,7 +140,7 @@ static void emit_properties(JsonWriter *w, ObjectClass *oc,
 static void emit_required(JsonWriter *w, ObjectClass *oc, const char *group,
                           const char *const *extra)
 {
-    PropEmitter e = { w, group, true };
+    PropEmitter e = { w, oc, group, true };
 
     json_key(w, "required");
     json_begin_array(w);
