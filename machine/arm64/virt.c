@@ -10,6 +10,7 @@
  * their device tree (`vmspec plan --dtb`) anywhere; it runs on aarch64
  * hosts, where the KVM parts (cpu.c, gic.c) are built.
  */
+#include <string.h>
 #include <sys/random.h>
 
 #include "machine/arm64/boot.h"
