@@ -267,8 +267,8 @@ static bool load_initrd(GuestMem *mem, const X86BzImage *bz,
         return false;
     }
     addr = (top - size) & ~(PAGE_SIZE - 1);
-    ok = boot_file_read(fd, guest_mem_translate(mem, addr, size), size, 0, path,
-                    errp);
+    ok = boot_file_read(fd, guest_mem_translate(mem, addr, size), size, 0,
+                        path, errp);
     close(fd);
     info->initrd_addr = addr;
     info->initrd_size = size;
@@ -292,8 +292,8 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
     if (fd < 0) {
         return false;
     }
-    if (!boot_file_read(fd, head, MIN(file_size, sizeof(head)), 0, cfg->kernel,
-                    errp)) {
+    if (!boot_file_read(fd, head, MIN(file_size, sizeof(head)), 0,
+                        cfg->kernel, errp)) {
         goto out;
     }
     if (!x86_bzimage_parse(head, MIN(file_size, sizeof(head)), file_size,
@@ -329,8 +329,8 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
     /* boot.rst "LOADING THE REST OF THE KERNEL": the protected-mode part
      * (after the setup sectors) goes to 1 MiB. */
     if (!boot_file_read(fd, guest_mem_translate(mem, X86_KERNEL_LOAD_ADDR,
-                                            bz.kernel_size),
-                    bz.kernel_size, bz.setup_size, cfg->kernel, errp)) {
+                                                bz.kernel_size),
+                        bz.kernel_size, bz.setup_size, cfg->kernel, errp)) {
         goto out;
     }
     info->protocol = bz.version;
