@@ -8,7 +8,9 @@ CC      ?= cc
 HOST_ARCH := $(shell uname -m)
 ARCH    ?= $(HOST_ARCH)
 PKG_CONFIG ?= pkg-config
-PKGS    := glib-2.0 yaml-0.1
+# liblzma decodes x86 bzImage payloads on the host (machine/x86/vmlinux.c).
+PKGS_x86_64 := liblzma
+PKGS    = glib-2.0 yaml-0.1 $(PKGS_$(ARCH))
 # Debian 12's libfdt-dev ships no .pc file: fall back to plain -lfdt.
 FDT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libfdt 2>/dev/null)
 FDT_LIBS   := $(shell $(PKG_CONFIG) --libs libfdt 2>/dev/null || echo -lfdt)
@@ -38,11 +40,11 @@ CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) -fno-strict-aliasing \
             $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(FDT_CFLAGS) \
             $(VMSPEC_CFLAGS) $(CFLAGS)
-# GLib, libyaml and libfdt are always linked statically (the unit tests and
+# GLib, libyaml, libfdt (and liblzma) are always linked statically (the unit tests and
 # the ASan build keep only libc shared): a VMM that maps five shared
 # libraries spends ~60 system calls and ~1.5 MiB of resident memory on the
 # dynamic loader before it runs a guest.
-STATIC_LIBS := glib-2.0 yaml-0.1
+STATIC_LIBS = glib-2.0 yaml-0.1 $(PKGS_$(ARCH))
 DEP_LIBS := $(shell $(PKG_CONFIG) --static --libs $(STATIC_LIBS) 2>/dev/null | \
               sed 's/-pthread//; s/-lm//') $(FDT_LIBS)
 LDLIBS   += -Wl,-Bstatic $(DEP_LIBS) -Wl,-Bdynamic -lm -lpthread
@@ -88,7 +90,8 @@ endif
 # an archive) so that every file's type_init() constructor is kept.
 # The KVM code of each architecture builds only for it; the rest (machine
 # types included, so that specs check and plan anywhere) builds for all.
-ARCH_ONLY_x86_64  := machine/x86/cpu.c machine/x86/boot.c
+ARCH_ONLY_x86_64  := machine/x86/cpu.c machine/x86/boot.c \
+                     machine/x86/vmlinux.c
 ARCH_ONLY_aarch64 := machine/arm64/cpu.c machine/arm64/gic.c
 OTHER_ARCH_SRCS := $(filter-out $(ARCH_ONLY_$(ARCH)), \
                      $(ARCH_ONLY_x86_64) $(ARCH_ONLY_aarch64))

@@ -13,6 +13,16 @@
 int boot_file_open(const char *path, uint64_t *size, GError **errp)
 {
     struct stat st;
+    int fd = boot_file_open_stat(path, &st, errp);
+
+    if (fd >= 0) {
+        *size = (uint64_t)st.st_size;
+    }
+    return fd;
+}
+
+int boot_file_open_stat(const char *path, struct stat *st, GError **errp)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0) {
@@ -21,13 +31,12 @@ int boot_file_open(const char *path, uint64_t *size, GError **errp)
                     "cannot open %s: %s", path, g_strerror(errno));
         return -1;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
                     "%s: not a regular file", path);
         close(fd);
         return -1;
     }
-    *size = (uint64_t)st.st_size;
     return fd;
 }
 

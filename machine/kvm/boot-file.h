@@ -8,11 +8,15 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /* Opens path read-only and returns the fd with *size set, or -1 with an
  * error naming the file (VMSPEC_ERROR_NOT_FOUND when it does not exist;
  * a directory or device is "not a regular file"). */
 int boot_file_open(const char *path, uint64_t *size, GError **errp);
+
+/* The same, with the file's whole stat in *st. */
+int boot_file_open_stat(const char *path, struct stat *st, GError **errp);
 
 /* Reads exactly len bytes at offset off of fd (path, for errors) into
  * dst; a short file is an error. */

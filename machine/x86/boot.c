@@ -13,6 +13,7 @@
 #include "machine/kvm/boot-file.h"
 #include "machine/qom/error.h"
 #include "machine/x86/layout.h"
+#include "machine/x86/vmlinux.h"
 
 /* boot.rst "THE REAL-MODE KERNEL HEADER": offsets in the file. */
 #define HDR_OFFSET          0x1f1   /* struct setup_header starts here */
@@ -138,6 +139,17 @@ bool x86_bzimage_parse(const uint8_t *head, size_t head_len,
     out->relocatable = head[HDR_FIELD(relocatable_kernel)] != 0;
     out->cmdline_size = rd32(head + HDR_FIELD(cmdline_size));
     out->initrd_addr_max = rd32(head + HDR_FIELD(initrd_addr_max));
+    out->payload_offset = rd32(head + HDR_FIELD(payload_offset));
+    out->payload_length = rd32(head + HDR_FIELD(payload_length));
+    if (out->payload_offset > out->kernel_size ||
+        out->payload_length > out->kernel_size - out->payload_offset) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "bzImage truncated: payload at %" G_GUINT64_FORMAT "+%"
+                    G_GUINT64_FORMAT " past the end of its %" G_GUINT64_FORMAT
+                    " bytes of kernel", out->payload_offset,
+                    out->payload_length, out->kernel_size);
+        return false;
+    }
 
     /* boot.rst "DETAILS OF HEADER FIELDS": the header ends at 0x202 plus
      * the byte at 0x201 (the jump offset); copy no more than we know. */
@@ -275,6 +287,56 @@ static bool load_initrd(GuestMem *mem, const X86BzImage *bz,
     return ok;
 }
 
+/*
+ * Puts the kernel into guest RAM and sets info->entry and kernel_end.
+ * An XZ payload (Debian's) goes in as the kernel proper, decoded on the
+ * host (vmlinux.h); anything else, or cfg->guest_decompress, as the
+ * bzImage's protected-mode part for its own decompressor (boot.rst
+ * "LOADING THE REST OF THE KERNEL": at 1 MiB).
+ */
+static bool load_kernel(GuestMem *mem, const X86BootConfig *cfg, int fd,
+                        const struct stat *st, const uint8_t *head,
+                        size_t head_len, const X86BzImage *bz,
+                        X86BootInfo *info, GError **errp)
+{
+    uint8_t magic[8] = { 0 };
+    X86Payload payload = {
+        .fd = fd,
+        .path = cfg->kernel,
+        .offset = bz->setup_size + bz->payload_offset,
+        .length = bz->payload_length,
+        /* Below 1 MiB are the boot structures and the ACPI tables. */
+        .min_addr = X86_KERNEL_LOAD_ADDR,
+        .limit = guest_mem_low_end(mem),
+    };
+
+    if (!cfg->guest_decompress &&
+        !boot_file_read(fd, magic, MIN(sizeof(magic), payload.length),
+                        payload.offset, cfg->kernel, errp)) {
+        return false;
+    }
+    if (!cfg->guest_decompress &&
+        x86_vmlinux_payload_known(magic, MIN(sizeof(magic), payload.length))) {
+        BootCacheKey key;
+        X86Vmlinux vm;
+
+        boot_cache_key(st, head, head_len, &key);
+        if (!x86_vmlinux_load(mem, &payload, cfg->cache_dir, &key, &vm,
+                              errp)) {
+            return false;
+        }
+        info->entry = vm.entry;
+        info->kernel_end = vm.end;
+        info->host_decompressed = true;
+        return true;
+    }
+    info->entry = X86_KERNEL_LOAD_ADDR + 0x200;
+    info->kernel_end = X86_KERNEL_LOAD_ADDR + bz->kernel_size;
+    return boot_file_read(fd, guest_mem_translate(mem, X86_KERNEL_LOAD_ADDR,
+                                                  bz->kernel_size),
+                          bz->kernel_size, bz->setup_size, cfg->kernel, errp);
+}
+
 bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
                    X86BootInfo *info, GError **errp)
 {
@@ -283,15 +345,17 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
     size_t cmdline_len = strlen(cmdline);
     uint8_t head[0x1000];
     uint64_t file_size, run_addr, need;
+    struct stat st;
     X86BzImage bz;
     bool ok = false;
     int fd;
 
     memset(info, 0, sizeof(*info));
-    fd = boot_file_open(cfg->kernel, &file_size, errp);
+    fd = boot_file_open_stat(cfg->kernel, &st, errp);
     if (fd < 0) {
         return false;
     }
+    file_size = (uint64_t)st.st_size;
     if (!boot_file_read(fd, head, MIN(file_size, sizeof(head)), 0,
                         cfg->kernel, errp)) {
         goto out;
@@ -326,20 +390,16 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
                     MIN(bz.cmdline_size, (uint32_t)X86_CMDLINE_MAX - 1));
         goto out;
     }
-    /* boot.rst "LOADING THE REST OF THE KERNEL": the protected-mode part
-     * (after the setup sectors) goes to 1 MiB. */
-    if (!boot_file_read(fd, guest_mem_translate(mem, X86_KERNEL_LOAD_ADDR,
-                                                bz.kernel_size),
-                        bz.kernel_size, bz.setup_size, cfg->kernel, errp)) {
+    if (!load_kernel(mem, cfg, fd, &st, head, MIN(file_size, sizeof(head)),
+                     &bz, info, errp)) {
         goto out;
     }
     info->protocol = bz.version;
-    info->entry = X86_KERNEL_LOAD_ADDR + 0x200;
     info->zero_page = X86_ZERO_PAGE_ADDR;
     info->stack = X86_BOOT_STACK_TOP;
     info->cr3 = X86_BOOT_PML4_ADDR;
     info->gdt = X86_BOOT_GDT_ADDR;
-    info->kernel_end = need;
+    info->kernel_end = MAX(info->kernel_end, need);
 
     if (cfg->initrd && !load_initrd(mem, &bz, cfg->initrd, info, errp)) {
         goto out;

@@ -29,6 +29,8 @@ typedef struct X86BzImage {
     uint32_t cmdline_size;      /* max cmdline length, without the NUL */
     uint32_t initrd_addr_max;   /* highest byte the initrd may occupy */
     uint16_t xloadflags;
+    uint64_t payload_offset;    /* compressed vmlinux, from the start of */
+    uint64_t payload_length;    /*   the protected-mode part (2.08+) */
     size_t header_len;          /* bytes of setup header at 0x1f1 */
     uint8_t header[0x80];       /* raw setup header bytes from 0x1f1 */
 } X86BzImage;
@@ -49,12 +51,18 @@ typedef struct X86BootConfig {
     uint64_t acpi_start;        /* ACPI tables area (e820 type 3); size 0: */
     uint64_t acpi_size;         /*   none.  Must lie in 0x9fc00..1 MiB. */
     uint64_t rsdp_addr;         /* boot_params.acpi_rsdp_addr; 0: none */
+    /* Run the bzImage's own decompressor in the guest (KASLR kept) instead
+     * of entering the kernel proper, decoded on the host (vmlinux.h). */
+    bool guest_decompress;
+    const char *cache_dir;      /* boot cache; NULL: none */
 } X86BootConfig;
 
 /* Where things went; input to x86_boot_set_entry_regs(). */
 typedef struct X86BootInfo {
     uint16_t protocol;          /* kernel's boot protocol version */
-    uint64_t entry;             /* 64-bit entry: load address + 0x200 */
+    uint64_t entry;             /* 64-bit entry: the bzImage's (load
+                                 * address + 0x200) or vmlinux's */
+    bool host_decompressed;     /* entry is the kernel proper's */
     uint64_t zero_page;         /* passed in RSI */
     uint64_t stack;             /* RSP */
     uint64_t cr3;               /* identity page tables */
@@ -67,7 +75,9 @@ typedef struct X86BootInfo {
 /*
  * Loads cfg->kernel (and cfg->initrd) into mem, writes the command line,
  * the zero page with its e820 map, the page tables and the GDT, and fills
- * *info.  Reads the files straight into guest RAM.  Errors name the file.
+ * *info.  An XZ payload is decoded on the host (through the boot cache)
+ * unless cfg->guest_decompress; other payloads, and that case, load the
+ * bzImage at 1 MiB for its own decompressor.  Errors name the file.
  * Main thread, before vCPUs run.
  */
 bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,

@@ -7,6 +7,7 @@
  */
 #include <linux/kvm.h>
 
+#include "machine/kvm/boot-cache.h"
 #include "machine/kvm/guest-mem.h"
 #include "machine/kvm/iobus.h"
 #include "machine/kvm/kvm.h"
@@ -208,9 +209,20 @@ static bool microvm_realize(MachineState *ms, GError **errp)
         .acpi_start = X86_ACPI_START,
         .acpi_size = X86_ACPI_SIZE,
     };
+    g_autofree char *cache_dir = boot_cache_dir_from_env();
+    const char *decompress = g_getenv("VMSPEC_KERNEL_DECOMPRESS");
     X86BootInfo info;
     uint64_t rsdp = 0;
 
+    if (decompress && strcmp(decompress, "host") != 0 &&
+        strcmp(decompress, "guest") != 0) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "VMSPEC_KERNEL_DECOMPRESS is \"%s\"; it must be host "
+                    "or guest", decompress);
+        return false;
+    }
+    boot.guest_decompress = g_strcmp0(decompress, "guest") == 0;
+    boot.cache_dir = cache_dir;
     MICROVM(ms)->virtio_slots_used = 0;
     ms->vcpus = g_ptr_array_new_with_free_func((GDestroyNotify)vcpu_free);
     /*

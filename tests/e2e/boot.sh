@@ -70,12 +70,41 @@ check_report() {
     fi
 }
 
-tap_plan 11
+tap_plan 14
 
 boot one 1 256M report
 expect one "1 vCPU: boots to its marker, powers off, exit 0" 0 \
     "VMSPEC: booted" "VMSPEC: poweroff"
 check_report one 1 256
+
+# The kernel decoded on the host (the default for an XZ bzImage): the
+# first boot fills an empty boot cache, the second boots from its entry
+# without rewriting it.
+cache=$E2E_TMP/cache
+VMSPEC_CACHE_DIR=$cache boot cold 1 256M report
+entry=$(ls "$cache"/kernel-*.img 2>/dev/null)
+before=$(stat -c '%i %Y' $entry 2>/dev/null)
+VMSPEC_CACHE_DIR=$cache boot warm 1 256M report
+after=$(stat -c '%i %Y' $entry 2>/dev/null)
+if grep -q 'VMSPEC: booted' "$E2E_TMP/cold.out" &&
+   grep -q 'VMSPEC: booted' "$E2E_TMP/warm.out" &&
+   [ "$(echo "$entry" | wc -w)" = 1 ] && [ -n "$before" ] &&
+   [ "$before" = "$after" ]; then
+    tap_ok "boot cache: first boot stores the decoded kernel, second uses it"
+else
+    tap_fail "boot cache: first boot stores the decoded kernel, second uses it" \
+        "entries: ${entry:-none}; before=$before after=$after" \
+        "$(tail -n 5 "$E2E_TMP/cold.out" "$E2E_TMP/warm.out" \
+            "$E2E_TMP/cold.err" "$E2E_TMP/warm.err")"
+fi
+
+# The bzImage's own decompressor, as QEMU would boot it (KASLR kept).
+VMSPEC_KERNEL_DECOMPRESS=guest boot guestdec 1 256M report
+expect guestdec "VMSPEC_KERNEL_DECOMPRESS=guest: the guest decompresses" 0 \
+    "VMSPEC: booted"
+VMSPEC_KERNEL_DECOMPRESS=bogus boot baddec 1 256M report
+expect baddec "VMSPEC_KERNEL_DECOMPRESS=bogus -> exit 1" 1 \
+    "it must be host or guest"
 
 boot four 4 512M report
 expect four "4 vCPUs: boots to its marker, exit 0" 0 "VMSPEC: booted"
