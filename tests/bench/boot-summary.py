@@ -22,11 +22,15 @@ for vmm in ("vmspec", "qemu-microvm", "qemu-pc", "vmspec-cold"):
 print("(vmspec-cold: vmspec's first boot of this kernel, one run, which "
       "decodes it into an empty boot cache)")
 print()
-print(f"{'':14} {'syscalls before KVM_RUN':>24} {'exec to KVM_RUN':>16}")
+print(f"{'':14} {'syscalls before KVM_RUN':>24} {'exec to KVM_RUN':>16}"
+      f"   (medians of {sys.argv[2]}, under strace)")
+def sys_med(vmm):
+    return {k: statistics.median(r[k] for r in sys_[vmm])
+            for k in ("syscalls", "to_kvm_run_s")}
 for vmm in ("vmspec", "qemu-microvm"):
-    s = sys_[vmm][0]
-    print(f"{vmm:14} {s['syscalls']:>24} {s['to_kvm_run_s']:15.3f}s")
-v, q = sys_["vmspec"][0], sys_[base][0]
+    s = sys_med(vmm)
+    print(f"{vmm:14} {s['syscalls']:>24g} {s['to_kvm_run_s']:15.3f}s")
+v, q = sys_med("vmspec"), sys_med(base)
 print(f"{'ratio':14} {v['syscalls'] / q['syscalls']:>23.2f}x "
       f"{v['to_kvm_run_s'] / q['to_kvm_run_s']:15.2f}x")
 bad = [vmm for vmm in runs for r in runs[vmm] if r["rc"] != 0 or r["marker_s"] is None]

@@ -70,8 +70,10 @@ for i in $(seq 1 "$N"); do
         measure run "$vmm" --ram-mib 256
     done
 done
-for vmm in vmspec qemu-microvm; do
-    measure syscalls "$vmm"
+for i in $(seq 1 "$N"); do
+    for vmm in vmspec qemu-microvm; do
+        measure syscalls "$vmm"
+    done
 done
 
 /usr/bin/python3 tests/bench/boot-summary.py "$tmp/results" "$N"
