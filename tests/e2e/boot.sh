@@ -158,18 +158,29 @@ while b"VMSPEC: waiting" not in buf and time.time() < deadline:
             break
     raw_seen = raw_seen or not termios.tcgetattr(slave)[3] & termios.ICANON
 os.kill(pid, signal.SIGTERM)
-while True:
+# vmspec must be gone within 60 s of SIGTERM; else say where it is stuck
+# and kill it, rather than hang the test.
+stop_deadline, done = time.time() + 60, 0
+while time.time() < stop_deadline:
     r, _, _ = select.select([master], [], [], 1)
     if r:
         try:
-            if not os.read(master, 65536):
-                break
+            os.read(master, 65536)
         except OSError:
-            break
+            pass
     done, status = os.waitpid(pid, os.WNOHANG)
     if done:
         break
 if not done:
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            comm = open("/proc/%d/task/%s/comm" % (pid, t)).read().strip()
+            wchan = open("/proc/%d/task/%s/wchan" % (pid, t)).read()
+            print("# still running: thread %s %s in %s" % (t, comm, wchan),
+                  file=sys.stderr)
+        except OSError:
+            pass
+    os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
 after = termios.tcgetattr(slave)
 print("marker=%d raw=%d rc=%d restored=%d" % (

@@ -76,7 +76,11 @@ e2e_need_kvm() {
     case ${VMSPEC_SANDBOX:-} in
         direct|inside) return 0 ;;
     esac
-    exec "$E2E_ROOT/tests/kvm-sandbox" bash "$0" "$@"
+    # Every e2e script takes under 3 minutes in the sandbox; a start that
+    # has said nothing for 10 is frozen (TCG's nested SVM, rarely) and is
+    # retried sooner than kvm-sandbox's 20-minute default would.
+    exec "$E2E_ROOT/tests/kvm-sandbox" --timeout "${VMSPEC_E2E_TIMEOUT:-600}" \
+        bash "$0" "$@"
 }
 
 # Self-test when run rather than sourced (tests/run-tests runs every
