@@ -188,8 +188,8 @@ static gint segment_by_offset(gconstpointer a, gconstpointer b)
 /* Collects the PT_LOAD segments of the program headers at phdrs, sorted
  * by file offset, and checks them against p and each other. */
 static bool collect_segments(const Decoder *d, const Elf64_Ehdr *eh,
-                             const uint8_t *phdrs, uint64_t headers_end,
-                             Segment *segs, unsigned *count, GError **errp)
+                             const uint8_t *phdrs, Segment *segs,
+                             unsigned *count, GError **errp)
 {
     const X86Payload *p = d->p;
     bool entry_ok = false;
@@ -205,8 +205,8 @@ static bool collect_segments(const Decoder *d, const Elf64_Ehdr *eh,
         if (n == MAX_SEGMENTS) {
             return payload_error(d, errp, "more than 16 PT_LOAD segments");
         }
-        if (ph.p_filesz > ph.p_memsz || ph.p_offset < headers_end ||
-            ph.p_offset > MAX_OUTPUT || ph.p_filesz > MAX_OUTPUT) {
+        if (ph.p_filesz > ph.p_memsz || ph.p_offset > MAX_OUTPUT ||
+            ph.p_filesz > MAX_OUTPUT) {
             return payload_error(d, errp, "a PT_LOAD segment's file range "
                                  "is invalid");
         }
@@ -278,8 +278,8 @@ bool x86_vmlinux_decode(GuestMem *mem, const X86Payload *p, X86Vmlinux *out,
     }
     headers_end = eh.e_phoff + eh.e_phnum * sizeof(Elf64_Phdr);
     if (!decode_into(&d, head + sizeof(eh), headers_end - sizeof(eh), errp) ||
-        !collect_segments(&d, &eh, head + eh.e_phoff, headers_end, segs,
-                          &count, errp)) {
+        !collect_segments(&d, &eh, head + eh.e_phoff, segs, &count,
+                          errp)) {
         goto out;
     }
 
@@ -290,17 +290,28 @@ bool x86_vmlinux_decode(GuestMem *mem, const X86Payload *p, X86Vmlinux *out,
         /* collect_segments() checked the whole range is inside RAM's
          * allowed window; translate checks it is one region. */
         uint8_t *dst = guest_mem_translate(mem, segs[i].paddr, segs[i].memsz);
+        uint64_t from_head = 0, skip = 0;
 
         if (!dst) {
             payload_error(&d, errp, "a segment is not inside guest RAM");
             goto out;
         }
-        if (!decode_skip(&d, segs[i].offset - pos, errp) ||
-            !decode_into(&d, dst, segs[i].filesz, errp)) {
+        /* A segment may start inside the ELF headers (vmlinux's do not,
+         * other linkers' first segment does): those bytes were decoded
+         * already and are in head. */
+        if (segs[i].offset < pos) {
+            from_head = MIN(pos - segs[i].offset, segs[i].filesz);
+            memcpy(dst, head + segs[i].offset, from_head);
+        } else {
+            skip = segs[i].offset - pos;
+        }
+        if (!decode_skip(&d, skip, errp) ||
+            !decode_into(&d, dst + from_head, segs[i].filesz - from_head,
+                         errp)) {
             goto out;
         }
         memset(dst + segs[i].filesz, 0, segs[i].memsz - segs[i].filesz);
-        pos = segs[i].offset + segs[i].filesz;
+        pos = MAX(pos, segs[i].offset + segs[i].filesz);
         out->start = MIN(out->start, segs[i].paddr & ~(PAGE_SIZE - 1));
         out->end = MAX(out->end, segs[i].paddr + segs[i].memsz);
     }

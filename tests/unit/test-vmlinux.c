@@ -169,6 +169,36 @@ static void test_decode(void)
                                                     1), ==, 0);
 }
 
+/* A first segment that starts at file offset 0, headers included, as
+ * most linkers lay out executables. */
+static void test_segment_with_headers(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GuestMem) mem = NULL;
+    X86Vmlinux vm;
+    FakeElf f;
+
+    fake_elf(&f);
+    f.ph[0].p_offset = 0;
+    f.ph[0].p_filesz = f.ph[0].p_memsz = 0x5000;
+    g_assert_true(decode_elf(&f, NULL, &mem, &vm, &err));
+    g_assert_no_error(err);
+    g_assert_cmpmem(guest_mem_translate(mem, TEXT_ADDR, 0x5000), 0x5000,
+                    f.bytes, 0x5000);
+    g_assert_cmpmem(guest_mem_translate(mem, DATA_ADDR, 0x1800), 0x1800,
+                    f.bytes + 0x6000, 0x1800);
+
+    /* One that lies wholly inside the headers. */
+    g_clear_pointer(&mem, guest_mem_free);
+    fake_elf(&f);
+    f.ph[0].p_offset = 0x40;
+    f.ph[0].p_filesz = 0x20;
+    g_assert_true(decode_elf(&f, NULL, &mem, &vm, &err));
+    g_assert_no_error(err);
+    g_assert_cmpmem(guest_mem_translate(mem, TEXT_ADDR, 0x20), 0x20,
+                    f.bytes + 0x40, 0x20);
+}
+
 static void flip_middle(GByteArray *b)
 {
     b->data[b->len / 2] ^= 0x40;
@@ -442,6 +472,8 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vmlinux/decode", test_decode);
+    g_test_add_func("/vmlinux/segment-with-headers",
+                    test_segment_with_headers);
     g_test_add_func("/vmlinux/refused", test_refused);
     g_test_add_func("/vmlinux/cache", test_cache);
     g_test_add_func("/vmlinux/cache-dir", test_cache_dir);
