@@ -64,7 +64,8 @@ if [ "$(cat "$E2E_TMP/mixed.rc")" != 0 ] &&
    grep -qE '^good2 +exited .* 0 ' "$E2E_TMP/mixed.out"; then
     tap_ok "a panicking VM fails up (exit 3 in the summary), the others exit 0"
 else
-    tap_fail "a panicking VM fails up" "$(cat "$E2E_TMP/mixed.out" "$E2E_TMP/mixed.err")"
+    tap_fail "a panicking VM fails up" "$(cat "$E2E_TMP/mixed.out" "$E2E_TMP/mixed.err")" \
+        "$(tail -n 15 "$E2E_TMP"/logsm/*.log | tr -d '\r')"
 fi
 
 # A stale socket left by a VM that died is replaced.
