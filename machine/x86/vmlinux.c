@@ -41,6 +41,7 @@ typedef struct Decoder {
     uint64_t in_pos;        /* next file offset to read */
     uint64_t in_end;
     uint8_t *in_buf;
+    uint8_t *scratch;       /* SKIP_CHUNK bytes for output that goes nowhere */
     uint64_t out_total;     /* ELF bytes produced so far */
     bool ended;             /* LZMA_STREAM_END: check verified */
 } Decoder;
@@ -120,12 +121,10 @@ static bool decode_into(Decoder *d, uint8_t *dst, size_t len, GError **errp)
 /* Decodes len bytes that go nowhere. */
 static bool decode_skip(Decoder *d, uint64_t len, GError **errp)
 {
-    g_autofree uint8_t *scratch = len ? g_malloc(SKIP_CHUNK) : NULL;
-
     while (len > 0) {
         size_t n = MIN(len, SKIP_CHUNK);
 
-        if (!decode_into(d, scratch, n, errp)) {
+        if (!decode_into(d, d->scratch, n, errp)) {
             return false;
         }
         len -= n;
@@ -137,10 +136,8 @@ static bool decode_skip(Decoder *d, uint64_t len, GError **errp)
  * where the decoder verifies the integrity check over all of it. */
 static bool decode_to_end(Decoder *d, GError **errp)
 {
-    g_autofree uint8_t *scratch = g_malloc(SKIP_CHUNK);
-
     while (!d->ended) {
-        d->strm.next_out = scratch;
+        d->strm.next_out = d->scratch;
         d->strm.avail_out = SKIP_CHUNK;
         if (!decode_step(d, errp)) {
             return false;
@@ -269,6 +266,7 @@ bool x86_vmlinux_decode(GuestMem *mem, const X86Payload *p, X86Vmlinux *out,
         return payload_error(&d, errp, lzma_strerror(ret));
     }
     d.in_buf = g_malloc(INPUT_CHUNK);
+    d.scratch = g_malloc(SKIP_CHUNK);
     if (!decode_into(&d, head, sizeof(eh), errp)) {
         goto out;
     }
@@ -323,6 +321,7 @@ bool x86_vmlinux_decode(GuestMem *mem, const X86Payload *p, X86Vmlinux *out,
 out:
     lzma_end(&d.strm);
     g_free(d.in_buf);
+    g_free(d.scratch);
     return ok;
 }
 
