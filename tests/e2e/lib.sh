@@ -76,10 +76,10 @@ e2e_need_kvm() {
     case ${VMSPEC_SANDBOX:-} in
         direct|inside) return 0 ;;
     esac
-    # Every e2e script takes under 2 minutes in the sandbox; a start that
-    # has not ended after 6 is frozen (TCG's nested SVM, now and then) and
-    # is retried much sooner than kvm-sandbox's 20-minute default would.
-    exec "$E2E_ROOT/tests/kvm-sandbox" --timeout "${VMSPEC_E2E_TIMEOUT:-360}" \
+    # Every e2e script takes under 2 minutes in the sandbox; one still
+    # running after 10 is stuck (kvm-sandbox's heartbeat catches a frozen
+    # emulated machine sooner) and is stopped, its start retried.
+    exec "$E2E_ROOT/tests/kvm-sandbox" --timeout "${VMSPEC_E2E_TIMEOUT:-600}" \
         bash "$0" "$@"
 }
 
