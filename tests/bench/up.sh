@@ -36,14 +36,27 @@ boot: {kernel: $G/vmlinuz, initrd: $G/initrd.cpio.gz, cmdline: $CMDLINE}
 SPEC
 done
 
-# wait_all DIR: seconds until every log in DIR holds the marker.
+# wait_all START DIR [PID...]: seconds from START until every log in DIR
+# holds the marker.  Fails at once, showing its log, when a VM ended first:
+# a vmspec VM's log then ends with vmspec's own "vmspec: NAME: ..." line;
+# a QEMU VM's PID (one per log, in order) is gone.
 wait_all() {
-    local start=$1 dir=$2 n deadline=$((SECONDS + ${UP_TIMEOUT:-1800}))
+    local start=$1 dir=$2 n i dead= polls=0
+    local deadline=$((SECONDS + ${UP_TIMEOUT:-1800}))
+    shift 2
     while :; do
         n=$(grep -l "$MARKER" "$dir"/*.log 2>/dev/null | wc -l)
         [ "$n" -ge "$N" ] && break
-        if [ $SECONDS -ge $deadline ]; then
-            echo "only $n of $N guests reached the marker" >&2
+        # Every 2 s: the polling shares the CPUs with the guests.
+        if [ $((++polls % 10)) -eq 0 ]; then
+            dead=$(grep -l "^vmspec: " "$dir"/*.log 2>/dev/null | head -n 1)
+            for ((i = 1; i <= $#; i++)); do
+                kill -0 "${!i}" 2>/dev/null || dead=${dead:-$dir/vm$i.log}
+            done
+        fi
+        if [ -n "$dead" ] || [ $SECONDS -ge $deadline ]; then
+            echo "only $n of $N guests reached the marker${dead:+; $dead ended:}" >&2
+            [ -z "$dead" ] || tail -n 20 "$dead" | sed 's/^/    /' >&2
             return 1
         fi
         sleep 0.2
@@ -79,7 +92,7 @@ for i in $(seq 1 "$N"); do
         -append "$CMDLINE" </dev/null >/dev/null 2>&1 &
     pids+=($!)
 done
-t_qemu=$(wait_all "$start" "$tmp/qemu-logs")
+t_qemu=$(wait_all "$start" "$tmp/qemu-logs" "${pids[@]}")
 m_qemu=$(rss_sum "${pids[@]}")
 kill "${pids[@]}"; wait || true
 
