@@ -111,7 +111,8 @@ Console *console_open_fds(int in_fd, int out_fd, VmExit *exit,
     return g_steal_pointer(&c);
 }
 
-Console *console_open(const char *spec, VmExit *exit, GError **errp)
+Console *console_open(const char *spec, bool append, VmExit *exit,
+                      GError **errp)
 {
     Console *c;
 
@@ -125,9 +126,8 @@ Console *console_open(const char *spec, VmExit *exit, GError **errp)
     if (g_str_has_prefix(spec, "file:")) {
         const char *path = spec + 5;
 
-        c->out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-                         O_CLOEXEC,
-                         0644);
+        c->out_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+                         (append ? 0 : O_TRUNC), 0644);
         if (c->out_fd < 0) {
             g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
                         "console file %s: %s", path, g_strerror(errno));

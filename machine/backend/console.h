@@ -64,12 +64,16 @@ typedef size_t (*ConsoleReceiveFn)(void *opaque, const uint8_t *buf,
 bool console_spec_check(const char *spec, GError **errp);
 
 /*
- * Opens the console named by spec (see above).  exit (borrowed; may be
- * NULL) is where Ctrl-A x sends VM_EXIT_QUIT; it must outlive the console.
+ * Opens the console named by spec (see above).  A "file:" console's file
+ * is truncated unless append (the machine's later boots in one run, after
+ * a guest reboot, add to what the earlier ones wrote, as QEMU's file
+ * chardev keeps one file across resets).  exit (borrowed; may be NULL) is
+ * where Ctrl-A x sends VM_EXIT_QUIT; it must outlive the console.
  * "stdio" on a terminal puts the terminal in raw mode now.  Caller owns
  * (console_free).  Main thread.
  */
-Console *console_open(const char *spec, VmExit *exit, GError **errp);
+Console *console_open(const char *spec, bool append, VmExit *exit,
+                      GError **errp);
 
 /*
  * A "stdio" console over other descriptors: input from in_fd (-1: none),

@@ -486,7 +486,8 @@ static bool serial_realize(DeviceState *dev, GError **errp)
     }
     serial_reset(s);
     if (!s->console) {
-        s->console = console_open(s->console_spec, s->ms->exit, errp);
+        s->console = console_open(s->console_spec, s->ms->boots > 0,
+                                  s->ms->exit, errp);
         if (!s->console) {
             return false;
         }

@@ -61,6 +61,7 @@ bool machine_realize(MachineState *ms, GError **errp)
         return false;
     }
     ms->realized = true;
+    ms->boots++;
     return true;
 }
 

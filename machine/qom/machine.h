@@ -37,6 +37,8 @@ typedef struct MachineState {
     GuestMem *ram;
     GPtrArray *vcpus;       /* Vcpu *, index = vCPU id */
     bool realized;
+    unsigned boots;         /* realizes that succeeded: while one runs,
+                               the earlier boots of this run */
 } MachineState;
 
 typedef struct MachineClass {

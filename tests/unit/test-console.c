@@ -306,7 +306,7 @@ static void test_file_and_none(void)
     Console *c;
 
     g_assert_true(g_file_set_contents(path, "old run\n", -1, NULL));
-    c = console_open(spec, NULL, &err);
+    c = console_open(spec, false, NULL, &err);
     g_assert_no_error(err);
     g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
     g_assert_cmpstr(text, ==, "");  /* truncated on open */
@@ -318,16 +318,24 @@ static void test_file_and_none(void)
     console_free(c);
     g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
     g_assert_cmpstr(text, ==, "boot\r\n");
+    g_clear_pointer(&text, g_free);
+    /* The next boot of the same run (after a guest reboot) appends. */
+    c = console_open(spec, true, NULL, &err);
+    g_assert_no_error(err);
+    console_write(c, (const uint8_t *)"reboot\r\n", 8);
+    console_free(c);
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    g_assert_cmpstr(text, ==, "boot\r\nreboot\r\n");
     g_unlink(path);
     g_rmdir(dir);
 
-    c = console_open("none", NULL, &err);
+    c = console_open("none", false, NULL, &err);
     g_assert_no_error(err);
     console_write(c, (const uint8_t *)"x", 1);
     g_assert_false(console_is_raw(c));
     console_free(c);
 
-    g_assert_null(console_open("file:/nonexistent-dir/x", NULL, &err));
+    g_assert_null(console_open("file:/nonexistent-dir/x", false, NULL, &err));
     g_assert_error(err, VMSPEC_ERROR, VMSPEC_ERROR_IO);
     g_clear_error(&err);
 }
@@ -348,7 +356,7 @@ static void test_spec_check(void)
         g_assert_false(console_spec_check(bad[i], &err));
         g_assert_error(err, VMSPEC_ERROR, VMSPEC_ERROR_INVALID);
         g_clear_error(&err);
-        g_assert_null(console_open(bad[i], NULL, &err));
+        g_assert_null(console_open(bad[i], false, NULL, &err));
         g_clear_error(&err);
     }
 }

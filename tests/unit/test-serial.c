@@ -231,6 +231,22 @@ static void test_transmit(Fixture *f, gconstpointer data)
     g_assert_cmpstr(text, ==, msg);
 }
 
+/* A guest reboot with on_reboot: restart realizes the machine again: the
+ * console file keeps the first boot's output (a crash before a reboot is
+ * what one looks for), where a new run starts it afresh. */
+static void test_reboot_appends(Fixture *f, gconstpointer data)
+{
+    g_autofree char *text = NULL;
+
+    out(f, TX, '1');
+    device_unrealize(f->dev);
+    f->m->parent_obj.boots++;
+    hw_test_realize(f->dev);
+    out(f, TX, '2');
+    g_assert_true(g_file_get_contents(f->out_path, &text, NULL, NULL));
+    g_assert_cmpstr(text, ==, "12");
+}
+
 static void test_thre_interrupt(Fixture *f, gconstpointer data)
 {
     out(f, FCR, 0x01);
@@ -540,6 +556,7 @@ int main(int argc, char **argv)
     ADD("/serial/autoconfig", fixture_file, test_autoconfig);
     ADD("/serial/divisor-latch", fixture_file, test_divisor_latch);
     ADD("/serial/transmit", fixture_file, test_transmit);
+    ADD("/serial/reboot-appends", fixture_file, test_reboot_appends);
     ADD("/serial/thre-interrupt", fixture_file, test_thre_interrupt);
     ADD("/serial/modem-status", fixture_file, test_modem_status);
     ADD("/serial/receive", fixture_pipe, test_receive);
