@@ -4,7 +4,7 @@
 # says: the guest's CPUs and memory match the spec, poweroff -> 0, reboot
 # with on_reboot: exit -> 0, panic -> 3, SIGTERM -> 143 with the terminal
 # restored; bad kernels, oversized cmdlines and impossible memory -> 1 with
-# a clear message.
+# a clear message; microvm tells the guest there is no PCI.
 . "$(dirname "$0")/lib.sh"
 guest_ensure || { echo "1..1"; tap_fail "test guest builds"; exit 0; }
 e2e_need_kvm "$@"
@@ -70,12 +70,31 @@ check_report() {
     fi
 }
 
-tap_plan 14
+tap_plan 16
 
 boot one 1 256M report
 expect one "1 vCPU: boots to its marker, powers off, exit 0" 0 \
     "VMSPEC: booted" "VMSPEC: poweroff"
 check_report one 1 256
+
+# microvm has no PCI and says so (pci=off in front of the spec's command
+# line), so the guest does not go looking for it; a spec that sets pci=
+# itself keeps its own.
+if grep -qa "VMSPEC: cmdline=pci=off console=ttyS0 " "$E2E_TMP/one.out"; then
+    tap_ok "microvm: pci=off first on the guest's command line"
+else
+    tap_fail "microvm: pci=off first on the guest's command line" \
+        "$(grep -a "VMSPEC: cmdline=" "$E2E_TMP/one.out")"
+fi
+f=$(spec pciown 1 256M report)
+sed -i 's/cmdline: console=ttyS0/cmdline: pci=nocrs console=ttyS0/' "$f"
+run_capture pciown 240 "$VMSPEC" run "$f"
+if grep -qa "VMSPEC: cmdline=pci=nocrs console=ttyS0 " "$E2E_TMP/pciown.out"; then
+    tap_ok "microvm: a spec's own pci= option is left alone"
+else
+    tap_fail "microvm: a spec's own pci= option is left alone" \
+        "$(grep -a "VMSPEC: cmdline=" "$E2E_TMP/pciown.out")"
+fi
 
 # The kernel decoded on the host (the default for an XZ bzImage): the
 # first boot fills an empty boot cache, the second boots from its entry
