@@ -343,6 +343,7 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
     g_autofree struct boot_params *bp = g_new0(struct boot_params, 1);
     const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
     size_t cmdline_len = strlen(cmdline);
+    g_autofree char *prefixed = NULL;
     uint8_t head[0x1000];
     uint64_t file_size, run_addr, need;
     struct stat st;
@@ -389,6 +390,16 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
                     "at most %u", cmdline_len,
                     MIN(bz.cmdline_size, (uint32_t)X86_CMDLINE_MAX - 1));
         goto out;
+    }
+    if (cfg->cmdline_prefix) {
+        prefixed = *cmdline ? g_strjoin(" ", cfg->cmdline_prefix, cmdline,
+                                        NULL)
+                            : g_strdup(cfg->cmdline_prefix);
+        if (strlen(prefixed) <= bz.cmdline_size &&
+            strlen(prefixed) < X86_CMDLINE_MAX) {
+            cmdline = prefixed;
+            cmdline_len = strlen(prefixed);
+        }
     }
     if (!load_kernel(mem, cfg, fd, &st, head, MIN(file_size, sizeof(head)),
                      &bz, info, errp)) {

@@ -48,6 +48,10 @@ typedef struct X86BootConfig {
     const char *kernel;         /* bzImage path */
     const char *initrd;         /* NULL: none */
     const char *cmdline;        /* NULL: empty */
+    /* The machine's own arguments, put in front of cmdline; left out
+     * when cmdline would not fit with them (cmdline's own length is what
+     * is checked).  NULL: none. */
+    const char *cmdline_prefix;
     uint64_t acpi_start;        /* ACPI tables area (e820 type 3); size 0: */
     uint64_t acpi_size;         /*   none.  Must lie in 0x9fc00..1 MiB. */
     uint64_t rsdp_addr;         /* boot_params.acpi_rsdp_addr; 0: none */

@@ -201,40 +201,37 @@ static void microvm_unrealize(MachineState *ms)
 }
 
 /*
- * The kernel command line the guest gets: the spec's, after "pci=off"
- * unless it sets pci= itself.  The machine has no PCI, and without being
- * told Linux looks for it through the configuration ports 0xcf8/0xcfc
- * (early quirks, conf1 detection and, on AMD family 0fh CPUs such as the
- * KVM sandbox's, a search for a GART over every bus): ~33,000 port exits,
- * a third of the test guest's boot time in the sandbox (3.45 s to its
- * marker, 2.37 s without them).  Firecracker's default command line has
- * it too.  In front, so that init's arguments after "--" stay last.
- * Caller frees.
+ * What the machine puts in front of the spec's kernel command line:
+ * "pci=off", unless the spec sets pci= itself.  The machine has no PCI,
+ * and without being told Linux looks for it through the configuration
+ * ports 0xcf8/0xcfc (early quirks, conf1 detection and, on AMD family 0fh
+ * CPUs such as the KVM sandbox's, a search for a GART over every bus):
+ * ~33,000 port exits, a third of the test guest's boot time in the
+ * sandbox (3.45 s to its marker, 2.37 s without them).  Firecracker's
+ * default command line has it too.  In front, so that init's arguments
+ * after "--" stay last; left out where the spec's command line is too
+ * long to take it (boot.h).
  */
-static char *microvm_cmdline(const char *spec_cmdline)
+static const char *microvm_cmdline_prefix(const char *spec_cmdline)
 {
     g_auto(GStrv) words = g_strsplit(spec_cmdline ? spec_cmdline : "", " ",
                                      -1);
 
-    for (char **w = words; *w; w++) {
-        if (strcmp(*w, "--") == 0) {
-            break;
-        }
+    for (char **w = words; *w && strcmp(*w, "--") != 0; w++) {
         if (g_str_has_prefix(*w, "pci=")) {
-            return g_strdup(spec_cmdline);
+            return NULL;
         }
     }
-    return spec_cmdline && *spec_cmdline ?
-        g_strconcat("pci=off ", spec_cmdline, NULL) : g_strdup("pci=off");
+    return "pci=off";
 }
 
 static bool microvm_realize(MachineState *ms, GError **errp)
 {
-    g_autofree char *cmdline = microvm_cmdline(ms->cmdline);
     X86BootConfig boot = {
         .kernel = ms->kernel.path,
         .initrd = ms->initrd.path,
-        .cmdline = cmdline,
+        .cmdline = ms->cmdline,
+        .cmdline_prefix = microvm_cmdline_prefix(ms->cmdline),
         .acpi_start = X86_ACPI_START,
         .acpi_size = X86_ACPI_SIZE,
     };

@@ -258,6 +258,24 @@ static void test_real_kernel(void)
     g_assert_cmpuint(bp.e820_table[3].type, ==, E820_RAM);
     g_assert_cmphex(bp.e820_table[4].addr, ==, X86_KVM_IDENTITY_MAP_ADDR);
 
+    /* The machine's prefix goes in front of the command line... */
+    cfg.cmdline_prefix = "pci=off";
+    g_assert_true(x86_boot_load(mem, &cfg, &info, &err));
+    g_assert_no_error(err);
+    g_assert_true(guest_mem_read(mem, X86_CMDLINE_ADDR, cmdline,
+                                 sizeof("pci=off console=ttyS0 quiet"),
+                                 NULL));
+    g_assert_cmpstr(cmdline, ==, "pci=off console=ttyS0 quiet");
+    /* ...and is left out when the command line fits only without it. */
+    long_cmdline = g_strnfill(bp.hdr.cmdline_size, 'x');
+    cfg.cmdline = long_cmdline;
+    g_assert_true(x86_boot_load(mem, &cfg, &info, &err));
+    g_assert_no_error(err);
+    g_assert_true(guest_mem_read(mem, X86_CMDLINE_ADDR, cmdline, 8, NULL));
+    g_assert_cmpmem(cmdline, 8, long_cmdline, 8);
+    g_clear_pointer(&long_cmdline, g_free);
+    cfg.cmdline_prefix = NULL;
+
     /* Too long a command line. */
     long_cmdline = g_strnfill(5000, 'x');
     cfg.cmdline = long_cmdline;
