@@ -342,7 +342,7 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
 {
     g_autofree struct boot_params *bp = g_new0(struct boot_params, 1);
     const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
-    size_t cmdline_len = strlen(cmdline);
+    size_t cmdline_len = strlen(cmdline), cmdline_max;
     g_autofree char *prefixed = NULL;
     uint8_t head[0x1000];
     uint64_t file_size, run_addr, need;
@@ -384,19 +384,18 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
                     guest_mem_low_end(mem) >> 20);
         goto out;
     }
-    if (cmdline_len > bz.cmdline_size || cmdline_len >= X86_CMDLINE_MAX) {
+    cmdline_max = MIN(bz.cmdline_size, (uint32_t)X86_CMDLINE_MAX - 1);
+    if (cmdline_len > cmdline_max) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "kernel command line is %zu bytes; this kernel accepts "
-                    "at most %u", cmdline_len,
-                    MIN(bz.cmdline_size, (uint32_t)X86_CMDLINE_MAX - 1));
+                    "at most %zu", cmdline_len, cmdline_max);
         goto out;
     }
     if (cfg->cmdline_prefix) {
         prefixed = *cmdline ? g_strjoin(" ", cfg->cmdline_prefix, cmdline,
                                         NULL)
                             : g_strdup(cfg->cmdline_prefix);
-        if (strlen(prefixed) <= bz.cmdline_size &&
-            strlen(prefixed) < X86_CMDLINE_MAX) {
+        if (strlen(prefixed) <= cmdline_max) {
             cmdline = prefixed;
             cmdline_len = strlen(prefixed);
         }
