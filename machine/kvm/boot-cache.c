@@ -14,7 +14,8 @@
 #include "machine/qom/error.h"
 
 #define ENTRY_MAGIC     "VMSPECKI"
-#define ENTRY_VERSION   3     /* 3: EXTENT_MIN_GAP 2 MiB (was 256 KiB) */
+/* 3: EXTENT_MIN_GAP 2 MiB (was 256 KiB), the relocation table. */
+#define ENTRY_VERSION   3
 #define ENTRY_PREFIX    "kernel-"
 #define ENTRY_SUFFIX    ".img"
 #define PAGE_SIZE       4096ULL
@@ -37,7 +38,7 @@ typedef struct EntryHeader {
     uint64_t size;
     uint64_t entry;
     uint32_t extent_count;
-    uint32_t reserved;
+    uint32_t relocs_length;     /* after the image */
     BootCacheExtent extents[BOOT_CACHE_MAX_EXTENTS];
 } EntryHeader;
 
@@ -134,8 +135,10 @@ int boot_cache_open(const char *dir, const BootCacheKey *key,
         h.data_offset != BOOT_CACHE_DATA_OFFSET ||
         memcmp(h.key, key->digest, sizeof(h.key)) != 0 ||
         h.load_addr % PAGE_SIZE || h.size == 0 ||
-        h.size > (uint64_t)st.st_size ||
-        (uint64_t)st.st_size - h.size != BOOT_CACHE_DATA_OFFSET) {
+        h.relocs_length > (uint64_t)st.st_size ||
+        h.size > (uint64_t)st.st_size - h.relocs_length ||
+        (uint64_t)st.st_size - h.size - h.relocs_length !=
+            BOOT_CACHE_DATA_OFFSET) {
         close(fd);
         return -1;
     }
@@ -146,14 +149,21 @@ int boot_cache_open(const char *dir, const BootCacheKey *key,
     img->load_addr = h.load_addr;
     img->size = h.size;
     img->entry = h.entry;
+    img->relocs_length = h.relocs_length;
     img->extent_count = h.extent_count;
     memcpy(img->extents, h.extents, h.extent_count * sizeof(h.extents[0]));
     return fd;
 }
 
 bool boot_cache_read(int fd, const BootCacheImage *img, uint8_t *dst,
-                     GError **errp)
+                     uint8_t *relocs, GError **errp)
 {
+    if (img->relocs_length &&
+        !boot_file_read(fd, relocs, img->relocs_length,
+                        BOOT_CACHE_DATA_OFFSET + img->size,
+                        "boot cache entry", errp)) {
+        return false;
+    }
     for (uint32_t i = 0; i < img->extent_count; i++) {
         const BootCacheExtent *e = &img->extents[i];
 
@@ -255,7 +265,8 @@ static bool find_extents(const uint8_t *data, uint64_t size, uint64_t gap,
 /* Writes the header and the data extents; the file's length then covers
  * the rest as holes. */
 static bool write_entry(int fd, const BootCacheKey *key,
-                        BootCacheImage *img, const uint8_t *data)
+                        BootCacheImage *img, const uint8_t *data,
+                        const void *relocs)
 {
     g_autofree EntryHeader *h = g_malloc0(BOOT_CACHE_DATA_OFFSET);
     uint64_t gap = EXTENT_MIN_GAP;
@@ -271,6 +282,7 @@ static bool write_entry(int fd, const BootCacheKey *key,
     h->size = img->size;
     h->entry = img->entry;
     h->extent_count = img->extent_count;
+    h->relocs_length = img->relocs_length;
     memcpy(h->extents, img->extents,
            img->extent_count * sizeof(img->extents[0]));
     if (!write_all(fd, h, BOOT_CACHE_DATA_OFFSET, 0)) {
@@ -287,7 +299,11 @@ static bool write_entry(int fd, const BootCacheKey *key,
     /* Synced before the rename: an entry that exists is whole, even after
      * a crash (a renamed file whose blocks never reached the disk would
      * read back as zeros, and boot as garbage). */
-    return ftruncate(fd, (off_t)(BOOT_CACHE_DATA_OFFSET + img->size)) == 0 &&
+    return (img->relocs_length == 0 ||
+            write_all(fd, relocs, img->relocs_length,
+                      BOOT_CACHE_DATA_OFFSET + img->size)) &&
+           ftruncate(fd, (off_t)(BOOT_CACHE_DATA_OFFSET + img->size +
+                                 img->relocs_length)) == 0 &&
            fdatasync(fd) == 0;
 }
 
@@ -352,7 +368,7 @@ static void evict_old_entries(const char *dir)
 
 bool boot_cache_store(const char *dir, const BootCacheKey *key,
                       BootCacheImage *img, const void *data,
-                      GError **errp)
+                      const void *relocs, GError **errp)
 {
     g_autofree char *path = entry_path(dir, key);
     g_autofree char *tmp = g_build_filename(dir, ".new-XXXXXX", NULL);
@@ -363,7 +379,7 @@ bool boot_cache_store(const char *dir, const BootCacheKey *key,
                     "cannot create a file in %s: %s", dir, g_strerror(errno));
         return false;
     }
-    if (!write_entry(fd, key, img, data) || rename(tmp, path) < 0) {
+    if (!write_entry(fd, key, img, data, relocs) || rename(tmp, path) < 0) {
         int err = errno;
 
         (void)unlink(tmp);

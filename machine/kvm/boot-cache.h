@@ -4,7 +4,8 @@
  * payload) is done once per kernel file rather than once per boot.
  *
  * An entry is one file, DIR/kernel-KEY.img: a header page, then the image
- * with its all-zero stretches left as holes.  The header lists the
+ * with its all-zero stretches left as holes, then the kernel's relocation
+ * table (machine/x86/kaslr.h), if it has one.  The header lists the
  * stretches that hold data, and only those are read into guest RAM (which
  * is zero elsewhere): half of Debian's 58 MiB kernel image is zeros.
  * Entries are written whole under a temporary name, synced and renamed
@@ -53,6 +54,7 @@ typedef struct BootCacheImage {
     uint64_t load_addr;
     uint64_t size;
     uint64_t entry;
+    uint32_t relocs_length;     /* bytes of relocation table; 0: none */
     uint32_t extent_count;
     BootCacheExtent extents[BOOT_CACHE_MAX_EXTENTS];
 } BootCacheImage;
@@ -78,11 +80,12 @@ int boot_cache_open(const char *dir, const BootCacheKey *key,
 
 /*
  * Reads the image's data extents from an entry opened by boot_cache_open
- * into dst (img->size bytes, zero where no extent is).  Errors
+ * into dst (img->size bytes, zero where no extent is), and its relocation
+ * table into relocs (img->relocs_length bytes; NULL when 0).  Errors
  * (VMSPEC_ERROR_IO) name the cache.
  */
 bool boot_cache_read(int fd, const BootCacheImage *img, uint8_t *dst,
-                     GError **errp);
+                     uint8_t *relocs, GError **errp);
 
 /*
  * Creates dir (0700, with parents) and waits for an exclusive lock on it,
@@ -92,12 +95,13 @@ bool boot_cache_read(int fd, const BootCacheImage *img, uint8_t *dst,
 int boot_cache_lock(const char *dir, GError **errp);
 
 /*
- * Stores img->size bytes at data as dir's entry for key (all-zero pages
- * become holes; img->extents is filled), then unlinks the oldest entries beyond
- * BOOT_CACHE_MAX_ENTRIES.  Errors (VMSPEC_ERROR_IO) leave no partial entry.
+ * Stores img->size bytes at data and img->relocs_length bytes at relocs
+ * as dir's entry for key (all-zero pages become holes; img->extents is
+ * filled), then unlinks the oldest entries beyond BOOT_CACHE_MAX_ENTRIES.
+ * Errors (VMSPEC_ERROR_IO) leave no partial entry.
  */
 bool boot_cache_store(const char *dir, const BootCacheKey *key,
                       BootCacheImage *img, const void *data,
-                      GError **errp);
+                      const void *relocs, GError **errp);
 
 #endif

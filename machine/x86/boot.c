@@ -5,13 +5,16 @@
  */
 #include "machine/x86/boot.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <asm/bootparam.h>
 #include <asm/e820.h>
 
 #include "machine/kvm/boot-file.h"
 #include "machine/qom/error.h"
+#include "machine/x86/kaslr.h"
 #include "machine/x86/layout.h"
 #include "machine/x86/vmlinux.h"
 
@@ -288,16 +291,59 @@ static bool load_initrd(GuestMem *mem, const X86BzImage *bz,
 }
 
 /*
+ * KASLR for the host-decoded kernel, as its decompressor would have done
+ * (kaslr.h): a random virtual offset, applied through the relocation
+ * table, and info->kaslr so that the zero page says so.  A kernel without
+ * a table (no CONFIG_RANDOMIZE_BASE) or a command line with "nokaslr"
+ * runs at its link-time addresses.
+ */
+static bool randomize_kernel(GuestMem *mem, const X86Vmlinux *vm,
+                             const X86BzImage *bz, const char *cmdline,
+                             X86BootInfo *info, GError **errp)
+{
+    uint64_t size = vm->end - vm->start, random, offset;
+    uint8_t *image;
+    ssize_t n;
+
+    if (!vm->relocs || x86_kaslr_disabled(cmdline)) {
+        return true;
+    }
+    do {
+        n = getrandom(&random, sizeof(random), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(random)) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
+                    "getrandom for the kernel's KASLR offset: %s",
+                    n < 0 ? g_strerror(errno) : "short read");
+        return false;
+    }
+    /* The decompressor keeps room for init_size (its needed_size). */
+    offset = x86_kaslr_pick_offset(vm->start, MAX(size, bz->init_size),
+                                   random);
+    image = guest_mem_translate(mem, vm->start, size);
+    if (!image || !x86_kaslr_relocate(image, vm->start, size, vm->relocs,
+                                      vm->relocs_len, offset)) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "kernel relocation table does not fit its image");
+        return false;
+    }
+    info->kaslr = true;
+    return true;
+}
+
+/*
  * Puts the kernel into guest RAM and sets info->entry and kernel_end.
  * An XZ payload (Debian's) goes in as the kernel proper, decoded on the
- * host (vmlinux.h); anything else, or cfg->guest_decompress, as the
+ * host (vmlinux.h) and moved to a random virtual base (randomize_kernel);
+ * anything else, or cfg->guest_decompress, as the
  * bzImage's protected-mode part for its own decompressor (boot.rst
  * "LOADING THE REST OF THE KERNEL": at 1 MiB).
  */
 static bool load_kernel(GuestMem *mem, const X86BootConfig *cfg, int fd,
                         const struct stat *st, const uint8_t *head,
                         size_t head_len, const X86BzImage *bz,
-                        X86BootInfo *info, GError **errp)
+                        const char *cmdline, X86BootInfo *info,
+                        GError **errp)
 {
     uint8_t magic[8] = { 0 };
     X86Payload payload = {
@@ -319,16 +365,19 @@ static bool load_kernel(GuestMem *mem, const X86BootConfig *cfg, int fd,
         x86_vmlinux_payload_known(magic, MIN(sizeof(magic), payload.length))) {
         BootCacheKey key;
         X86Vmlinux vm;
+        bool ok;
 
         boot_cache_key(st, head, head_len, &key);
         if (!x86_vmlinux_load(mem, &payload, cfg->cache_dir, &key, &vm,
                               errp)) {
             return false;
         }
+        ok = randomize_kernel(mem, &vm, bz, cmdline, info, errp);
         info->entry = vm.entry;
         info->kernel_end = vm.end;
         info->host_decompressed = true;
-        return true;
+        x86_vmlinux_clear(&vm);
+        return ok;
     }
     info->entry = X86_KERNEL_LOAD_ADDR + 0x200;
     info->kernel_end = X86_KERNEL_LOAD_ADDR + bz->kernel_size;
@@ -401,7 +450,7 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
         }
     }
     if (!load_kernel(mem, cfg, fd, &st, head, MIN(file_size, sizeof(head)),
-                     &bz, info, errp)) {
+                     &bz, cmdline, info, errp)) {
         goto out;
     }
     info->protocol = bz.version;
@@ -419,6 +468,9 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
      * the file into the zero page at offset 0x1f1; the rest is zeroed". */
     memcpy((uint8_t *)bp + HDR_OFFSET, bz.header, bz.header_len);
     bp->hdr.type_of_loader = TYPE_OF_LOADER_UNDEFINED;
+    if (info->kaslr) {
+        bp->hdr.loadflags |= X86_LOADFLAG_KASLR;
+    }
     bp->hdr.vid_mode = 0xffff;              /* "normal" */
     bp->hdr.code32_start = X86_KERNEL_LOAD_ADDR;
     bp->hdr.cmd_line_ptr = (uint32_t)X86_CMDLINE_ADDR;

@@ -55,7 +55,7 @@ typedef struct X86BootConfig {
     uint64_t acpi_start;        /* ACPI tables area (e820 type 3); size 0: */
     uint64_t acpi_size;         /*   none.  Must lie in 0x9fc00..1 MiB. */
     uint64_t rsdp_addr;         /* boot_params.acpi_rsdp_addr; 0: none */
-    /* Run the bzImage's own decompressor in the guest (KASLR kept) instead
+    /* Run the bzImage's own decompressor in the guest instead
      * of entering the kernel proper, decoded on the host (vmlinux.h). */
     bool guest_decompress;
     const char *cache_dir;      /* boot cache; NULL: none */
@@ -67,6 +67,7 @@ typedef struct X86BootInfo {
     uint64_t entry;             /* 64-bit entry: the bzImage's (load
                                  * address + 0x200) or vmlinux's */
     bool host_decompressed;     /* entry is the kernel proper's */
+    bool kaslr;                 /* its virtual base was randomized */
     uint64_t zero_page;         /* passed in RSI */
     uint64_t stack;             /* RSP */
     uint64_t cr3;               /* identity page tables */
@@ -80,8 +81,10 @@ typedef struct X86BootInfo {
  * Loads cfg->kernel (and cfg->initrd) into mem, writes the command line,
  * the zero page with its e820 map, the page tables and the GDT, and fills
  * *info.  An XZ payload is decoded on the host (through the boot cache)
- * unless cfg->guest_decompress; other payloads, and that case, load the
- * bzImage at 1 MiB for its own decompressor.  Errors name the file.
+ * and, unless the command line says "nokaslr", moved to a random virtual
+ * base (kaslr.h), unless cfg->guest_decompress; other payloads, and that
+ * case, load the bzImage at 1 MiB for its own decompressor.  Errors name
+ * the file.
  * Main thread, before vCPUs run.
  */
 bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,

@@ -11,6 +11,7 @@
 
 #include "machine/kvm/boot-file.h"
 #include "machine/qom/error.h"
+#include "machine/x86/kaslr.h"
 
 #define PAGE_SIZE       4096ULL
 #define MiB             ((uint64_t)1 << 20)
@@ -22,6 +23,9 @@
 /* What follows the segments (section headers, the relocation table) is
  * decoded only to reach the stream's integrity check; cap it. */
 #define MAX_OUTPUT      (1024 * MiB)
+/* A relocation table larger than this is not kept (no KASLR); Debian's
+ * 6.1 kernel has 871 KiB. */
+#define RELOCS_MAX      (16 * MiB)
 /* The ELF and program headers must lie in the first page of the ELF. */
 #define HEADERS_MAX     PAGE_SIZE
 #define MAX_SEGMENTS    16
@@ -132,20 +136,65 @@ static bool decode_skip(Decoder *d, uint64_t len, GError **errp)
     return true;
 }
 
-/* Decodes the rest (section headers, relocations) to the stream's end,
- * where the decoder verifies the integrity check over all of it. */
-static bool decode_to_end(Decoder *d, GError **errp)
+/* Decodes the rest to the stream's end, where the decoder verifies the
+ * integrity check over all of it; keeps up to keep_max bytes of it in
+ * kept (NULL: none), or none of it if there are more. */
+static bool decode_to_end(Decoder *d, GByteArray *kept, size_t keep_max,
+                          GError **errp)
 {
     while (!d->ended) {
+        size_t n;
+
         d->strm.next_out = d->scratch;
         d->strm.avail_out = SKIP_CHUNK;
         if (!decode_step(d, errp)) {
             return false;
         }
-        d->out_total += SKIP_CHUNK - d->strm.avail_out;
+        n = SKIP_CHUNK - d->strm.avail_out;
+        d->out_total += n;
         if (d->out_total > MAX_OUTPUT) {
             return payload_error(d, errp, "decodes to more than 1 GiB");
         }
+        if (kept && kept->len + n <= keep_max) {
+            g_byte_array_append(kept, d->scratch, n);
+        } else if (kept) {
+            g_byte_array_set_size(kept, 0);
+            kept = NULL;
+        }
+    }
+    return true;
+}
+
+/*
+ * After the segments come the ELF's section headers, its last bytes, and
+ * then, in a kernel built with CONFIG_RANDOMIZE_BASE, the relocation
+ * table (arch/x86/boot/compressed/Makefile: vmlinux.bin.all is vmlinux.bin
+ * followed by vmlinux.relocs).  Decodes to the end, and hands out the
+ * table when it is one for the image (kaslr.h), else none.
+ */
+static bool decode_relocs(Decoder *d, const Elf64_Ehdr *eh, uint64_t pos,
+                          X86Vmlinux *out, GError **errp)
+{
+    g_autoptr(GByteArray) tail = NULL;
+    uint64_t elf_end;
+
+    if (eh->e_shoff == 0 || eh->e_shoff > MAX_OUTPUT ||
+        eh->e_shentsize != sizeof(Elf64_Shdr)) {
+        return decode_to_end(d, NULL, 0, errp);
+    }
+    elf_end = eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr);
+    if (elf_end < pos) {
+        return decode_to_end(d, NULL, 0, errp);
+    }
+    tail = g_byte_array_new();
+    if (!decode_skip(d, elf_end - pos, errp) ||
+        !decode_to_end(d, tail, RELOCS_MAX, errp)) {
+        return false;
+    }
+    if (tail->len > 0 &&
+        x86_relocs_valid(tail->data, tail->len, out->start, out->end)) {
+        out->relocs_len = tail->len;
+        out->relocs = g_byte_array_free(g_steal_pointer(&tail), FALSE);
     }
     return true;
 }
@@ -313,16 +362,25 @@ bool x86_vmlinux_decode(GuestMem *mem, const X86Payload *p, X86Vmlinux *out,
         out->start = MIN(out->start, segs[i].paddr & ~(PAGE_SIZE - 1));
         out->end = MAX(out->end, segs[i].paddr + segs[i].memsz);
     }
-    if (!decode_to_end(&d, errp)) {
+    if (!decode_relocs(&d, &eh, pos, out, errp)) {
         goto out;
     }
     out->entry = eh.e_entry;
     ok = true;
 out:
+    if (!ok) {
+        x86_vmlinux_clear(out);
+    }
     lzma_end(&d.strm);
     g_free(d.in_buf);
     g_free(d.scratch);
     return ok;
+}
+
+void x86_vmlinux_clear(X86Vmlinux *vm)
+{
+    g_clear_pointer(&vm->relocs, g_free);
+    vm->relocs_len = 0;
 }
 
 /* Whether a cache entry's image may go where p allows. */
@@ -362,15 +420,26 @@ bool x86_vmlinux_load(GuestMem *mem, const X86Payload *p,
          * KVM sandbox (4.8 s vs 3.7 s to poweroff): every 4 KiB page the
          * guest touched was a nested fault, and every page it wrote a
          * copy. */
-        ok = boot_cache_read(fd, &img, dst, errp);
+        *out = (X86Vmlinux){
+            .start = img.load_addr, .end = img.load_addr + img.size,
+            .entry = img.entry, .from_cache = true,
+            .relocs = img.relocs_length ? g_malloc(img.relocs_length) : NULL,
+            .relocs_len = img.relocs_length,
+        };
+        ok = boot_cache_read(fd, &img, dst, out->relocs, errp);
+        /* Checked again: the table decides where the VMM writes. */
+        if (ok && out->relocs &&
+            !x86_relocs_valid(out->relocs, out->relocs_len, out->start,
+                              out->end)) {
+            x86_vmlinux_clear(out);
+        }
+        if (!ok) {
+            x86_vmlinux_clear(out);
+        }
         close(fd);
         if (lock >= 0) {
             close(lock);
         }
-        *out = (X86Vmlinux){
-            .start = img.load_addr, .end = img.load_addr + img.size,
-            .entry = img.entry, .from_cache = true,
-        };
         return ok;
     }
     if (fd >= 0) {
@@ -381,12 +450,13 @@ bool x86_vmlinux_load(GuestMem *mem, const X86Payload *p,
     if (ok && lock >= 0) {
         img = (BootCacheImage){
             .load_addr = out->start, .size = out->end - out->start,
-            .entry = out->entry,
+            .entry = out->entry, .relocs_length = out->relocs_len,
         };
         /* Best effort: this boot has its kernel either way. */
         (void)boot_cache_store(cache_dir, key, &img,
                                guest_mem_translate(mem, out->start,
-                                                   img.size), NULL);
+                                                   img.size),
+                               out->relocs, NULL);
     }
     if (lock >= 0) {
         close(lock);

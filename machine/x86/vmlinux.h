@@ -8,14 +8,14 @@
  * guest CPU per boot, every boot, slower still under nested
  * virtualization.  vmspec instead decodes the payload once on the host,
  * places the ELF's PT_LOAD segments at their physical addresses as the
- * decompressor would (its parse_elf(), at LOAD_PHYSICAL_ADDR: no
- * relocation), keeps the result in the boot cache
+ * decompressor would (its parse_elf(), at LOAD_PHYSICAL_ADDR), keeps the
+ * result and the kernel's relocation table in the boot cache
  * (machine/kvm/boot-cache.h) and enters the kernel proper directly at
  * e_entry, startup_64 of arch/x86/kernel/head_64.S, which takes "a 64bit
  * bootloader" with the boot.rst 64-bit entry state.  Firecracker and
- * cloud-hypervisor boot an uncompressed vmlinux the same way.  What this
- * gives up: the decompressor is also what randomizes the kernel's
- * addresses (KASLR); see x86_boot_load().
+ * cloud-hypervisor boot an uncompressed vmlinux the same way.  The
+ * decompressor is also what randomizes the kernel's virtual addresses
+ * (KASLR): kaslr.h does that with the relocation table.
  */
 #ifndef VMSPEC_X86_VMLINUX_H
 #define VMSPEC_X86_VMLINUX_H
@@ -43,7 +43,12 @@ typedef struct X86Vmlinux {
     uint64_t end;           /* one past the highest segment byte */
     uint64_t entry;         /* e_entry (physical startup_64) */
     bool from_cache;        /* read from the boot cache */
+    uint8_t *relocs;        /* its relocation table (kaslr.h), checked */
+    size_t relocs_len;      /*   against [start, end); NULL: none */
 } X86Vmlinux;
+
+/* Frees what an X86Vmlinux owns (its relocation table). */
+void x86_vmlinux_clear(X86Vmlinux *vm);
 
 /* Whether a payload starting with these len bytes is one vmspec decodes
  * (XZ, the stream header magic of xz-file-format 2.1.1.1).  Pure. */
@@ -51,7 +56,8 @@ bool x86_vmlinux_payload_known(const uint8_t *head, size_t len);
 
 /*
  * Decodes p's payload into guest RAM (which must be zero there, as fresh
- * RAM is): each PT_LOAD segment at its p_paddr, its bss zeroed.  The ELF is
+ * RAM is): each PT_LOAD segment at its p_paddr, its bss zeroed; the
+ * relocation table that follows the ELF, if any, into out->relocs.  The ELF is
  * checked (x86_64, at most 16 PT_LOADs inside [min_addr, limit), none
  * overlapping, the entry inside one) and so is the XZ stream, to its end
  * and its integrity check.  Errors (VMSPEC_ERROR_INVALID, or

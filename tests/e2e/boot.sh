@@ -4,7 +4,8 @@
 # says: the guest's CPUs and memory match the spec, poweroff -> 0, reboot
 # with on_reboot: exit -> 0, panic -> 3, SIGTERM -> 143 with the terminal
 # restored; bad kernels, oversized cmdlines and impossible memory -> 1 with
-# a clear message; microvm tells the guest there is no PCI.
+# a clear message; microvm tells the guest there is no PCI; the kernel
+# decoded on the host gets KASLR as its own decompressor would give it.
 . "$(dirname "$0")/lib.sh"
 guest_ensure || { echo "1..1"; tap_fail "test guest builds"; exit 0; }
 e2e_need_kvm "$@"
@@ -70,7 +71,7 @@ check_report() {
     fi
 }
 
-tap_plan 16
+tap_plan 18
 
 boot one 1 256M report
 expect one "1 vCPU: boots to its marker, powers off, exit 0" 0 \
@@ -87,9 +88,10 @@ else
         "$(grep -a "VMSPEC: cmdline=" "$E2E_TMP/one.out")"
 fi
 f=$(spec pciown 1 256M report)
-sed -i 's/cmdline: console=ttyS0/cmdline: pci=nocrs console=ttyS0/' "$f"
+sed -i 's/cmdline: console=ttyS0/cmdline: pci=nocrs nokaslr console=ttyS0/' "$f"
 run_capture pciown 240 "$VMSPEC" run "$f"
-if grep -qa "VMSPEC: cmdline=pci=nocrs console=ttyS0 " "$E2E_TMP/pciown.out"; then
+if grep -qa "VMSPEC: cmdline=pci=nocrs nokaslr console=ttyS0 " \
+        "$E2E_TMP/pciown.out"; then
     tap_ok "microvm: a spec's own pci= option is left alone"
 else
     tap_fail "microvm: a spec's own pci= option is left alone" \
@@ -128,6 +130,34 @@ expect baddec "VMSPEC_KERNEL_DECOMPRESS=bogus -> exit 1" 1 \
 boot four 4 512M report
 expect four "4 vCPUs: boots to its marker, exit 0" 0 "VMSPEC: booted"
 check_report four 4 512
+
+# KASLR on the host-decoded kernel: each boot's text lies at its own
+# random 2 MiB step inside the kernel's 1 GiB window (4 boots all at one
+# place: odds of 1 in 476^3); "nokaslr" keeps the link-time address.
+text_of() { grep -a 'VMSPEC: text=' "$E2E_TMP/$1.out" | tr -d '\r' | sed 's/.*text=//'; }
+texts=() bad=()
+for name in one cold warm four; do
+    t=$(text_of $name)
+    texts+=("$t")
+    if ! [[ $t =~ ^ffffffff[0-9a-f]{8}$ ]] ||
+       (( 0x$t % 0x200000 != 0 || 0x$t < 0xffffffff81000000 ||
+          0x$t >= 0xffffffffc0000000 )); then
+        bad+=("$name: '${t}'")
+    fi
+done
+distinct=$(printf '%s\n' "${texts[@]}" | sort -u | wc -l)
+if [ ${#bad[@]} -eq 0 ] && [ "$distinct" -ge 2 ]; then
+    tap_ok "KASLR: kernel text at random 2 MiB steps (${texts[*]})"
+else
+    tap_fail "KASLR: kernel text at random 2 MiB steps" "${bad[@]}" \
+        "texts: ${texts[*]}"
+fi
+if [ "$(text_of pciown)" = ffffffff81000000 ]; then
+    tap_ok "nokaslr: kernel text at its link address"
+else
+    tap_fail "nokaslr: kernel text at its link address" \
+        "text: '$(text_of pciown)'"
+fi
 
 boot reboot 1 256M reboot "on_reboot: exit"
 expect reboot "guest reboot with on_reboot: exit -> exit 0" 0 "VMSPEC: reboot"

@@ -378,7 +378,8 @@ static void test_cache(void)
 }
 
 /* Data a small hole apart is one extent, the hole stored and read back as
- * zeros; data far apart another.  Either way the image reads back whole. */
+ * zeros; data far apart another.  Either way the image reads back whole,
+ * and the relocation table stored after it too. */
 static void test_cache_read(void)
 {
     g_autofree char *dir = g_dir_make_tmp("vmspec-cache-XXXXXX", NULL);
@@ -386,7 +387,10 @@ static void test_cache_read(void)
     g_autofree uint8_t *image = g_malloc0(size);
     g_autofree uint8_t *back = g_malloc0(size);
     g_autoptr(GError) err = NULL;
-    BootCacheImage img = { .load_addr = TEXT_ADDR, .size = size };
+    static const uint8_t relocs[12] = { 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8 };
+    uint8_t relocs_back[sizeof(relocs)] = { 0 };
+    BootCacheImage img = { .load_addr = TEXT_ADDR, .size = size,
+                           .relocs_length = sizeof(relocs) };
     BootCacheKey key;
     struct stat st = { .st_size = 2 };
     int fd;
@@ -395,16 +399,18 @@ static void test_cache_read(void)
     memset(image + 0x2000, 0x22, 0x1000);        /* page 2: 1 page apart */
     memset(image + size - 0x1000, 0x33, 0x800);  /* ~4 MiB apart */
     boot_cache_key(&st, "read", 4, &key);
-    g_assert_true(boot_cache_store(dir, &key, &img, image, &err));
+    g_assert_true(boot_cache_store(dir, &key, &img, image, relocs, &err));
     g_assert_no_error(err);
     g_assert_cmpuint(img.extent_count, ==, 2);
     g_assert_cmphex(img.extents[0].length, ==, 0x3000);
     fd = boot_cache_open(dir, &key, &img);
     g_assert_cmpint(fd, >=, 0);
-    g_assert_true(boot_cache_read(fd, &img, back, &err));
+    g_assert_cmpuint(img.relocs_length, ==, sizeof(relocs));
+    g_assert_true(boot_cache_read(fd, &img, back, relocs_back, &err));
     g_assert_no_error(err);
     close(fd);
     g_assert_true(memcmp(image, back, size) == 0);
+    g_assert_cmpmem(relocs_back, sizeof(relocs_back), relocs, sizeof(relocs));
 
     {
         g_autofree char *rm = g_strdup_printf("rm -rf '%s'", dir);
@@ -502,6 +508,16 @@ static void test_real_kernel(void)
         g_assert_cmpmem(guest_mem_translate(mem, ph->p_paddr, ph->p_filesz),
                         ph->p_filesz, elf + ph->p_offset, ph->p_filesz);
     }
+    /* Debian's kernel has CONFIG_RANDOMIZE_BASE: its relocation table
+     * follows the ELF's section headers, to the end. */
+    {
+        uint64_t elf_end = eh->e_shoff + eh->e_shnum * sizeof(Elf64_Shdr);
+
+        g_assert_nonnull(vm.relocs);
+        g_assert_cmpmem(vm.relocs, vm.relocs_len, elf + elf_end,
+                        elf_len - elf_end);
+    }
+    x86_vmlinux_clear(&vm);
 }
 
 int main(int argc, char **argv)
