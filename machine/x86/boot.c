@@ -254,74 +254,111 @@ static bool build_e820(struct boot_params *bp, GuestMem *mem,
     return true;
 }
 
-/*
- * Places the initrd as high as it may go: below initrd_addr_max (the
- * highest byte it may occupy), the end of RAM under the hole, and the
- * layout's ceiling; page-aligned; above everything the kernel uses.
- */
-static bool load_initrd(GuestMem *mem, const X86BzImage *bz,
-                        const char *path, X86BootInfo *info, GError **errp)
+/* The end of where the initrd may go: initrd_addr_max (the highest byte
+ * it may occupy), the end of RAM under the hole, the layout's ceiling. */
+static uint64_t initrd_top(GuestMem *mem, const X86BzImage *bz)
 {
-    uint64_t size, top, addr;
-    bool ok;
-    int fd = boot_file_open(path, &size, errp);
+    uint64_t top = MIN((uint64_t)bz->initrd_addr_max + 1,
+                       guest_mem_low_end(mem));
 
-    if (fd < 0) {
-        return false;
-    }
-    top = MIN((uint64_t)bz->initrd_addr_max + 1, guest_mem_low_end(mem));
-    top = MIN(top, X86_INITRD_CEILING);
-    if (size == 0 || size > top || ((top - size) & ~(PAGE_SIZE - 1)) <
-        info->kernel_end) {
+    return MIN(top, (uint64_t)X86_INITRD_CEILING);
+}
+
+/* Where the initrd goes: as high as it may, page-aligned; 0 when it cannot
+ * fit at all. */
+static uint64_t initrd_place(GuestMem *mem, const X86BzImage *bz,
+                             uint64_t size)
+{
+    uint64_t top = initrd_top(mem, bz);
+
+    return size == 0 || size > top ? 0 : (top - size) & ~(PAGE_SIZE - 1);
+}
+
+/* Reads the initrd (open as fd, size bytes) to its place, which must lie
+ * above everything the kernel uses. */
+static bool load_initrd(GuestMem *mem, const X86BzImage *bz,
+                        const char *path, int fd, uint64_t size,
+                        X86BootInfo *info, GError **errp)
+{
+    uint64_t addr = initrd_place(mem, bz, size);
+
+    if (addr == 0 || addr < info->kernel_end) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "initrd %s (%" G_GUINT64_FORMAT " MiB) does not fit in "
                     "guest RAM between the kernel (ends at %" G_GUINT64_FORMAT
                     " MiB) and %" G_GUINT64_FORMAT " MiB", path, size >> 20,
-                    info->kernel_end >> 20, top >> 20);
-        close(fd);
+                    info->kernel_end >> 20, initrd_top(mem, bz) >> 20);
         return false;
     }
-    addr = (top - size) & ~(PAGE_SIZE - 1);
-    ok = boot_file_read(fd, guest_mem_translate(mem, addr, size), size, 0,
-                        path, errp);
-    close(fd);
     info->initrd_addr = addr;
     info->initrd_size = size;
-    return ok;
+    return boot_file_read(fd, guest_mem_translate(mem, addr, size), size, 0,
+                          path, errp);
 }
 
 /*
  * KASLR for the host-decoded kernel, as its decompressor would have done
- * (kaslr.h): a random virtual offset, applied through the relocation
- * table, and info->kaslr so that the zero page says so.  A kernel without
- * a table (no CONFIG_RANDOMIZE_BASE) or a command line with "nokaslr"
- * runs at its link-time addresses.
+ * (kaslr.h, and arch/x86/boot/compressed/kaslr.c choose_random_location()):
+ * a random physical place for it, chosen before it is loaded, and a random
+ * virtual offset, applied through its relocation table once it is.  Off
+ * for a kernel that is not relocatable and with "nokaslr".
  */
-static bool randomize_kernel(GuestMem *mem, const X86Vmlinux *vm,
-                             const X86BzImage *bz, const char *cmdline,
-                             X86BootInfo *info, GError **errp)
+typedef struct KaslrChoice {
+    bool on;
+    uint64_t virtual_random;    /* for x86_kaslr_pick_offset() */
+    uint64_t physical_shift;    /* added to the link-time address */
+} KaslrChoice;
+
+/* limit: where the RAM the kernel may use ends (the initrd's place). */
+static bool kaslr_choose(const X86BzImage *bz, const char *cmdline,
+                         uint64_t limit, KaslrChoice *c, GError **errp)
 {
-    uint64_t size = vm->end - vm->start, random, offset;
-    uint8_t *image;
+    uint64_t random[2];
     ssize_t n;
 
-    if (!vm->relocs || x86_kaslr_disabled(cmdline)) {
+    memset(c, 0, sizeof(*c));
+    if (!bz->relocatable || x86_kaslr_disabled(cmdline)) {
         return true;
     }
     do {
-        n = getrandom(&random, sizeof(random), 0);
+        n = getrandom(random, sizeof(random), 0);
     } while (n < 0 && errno == EINTR);
     if (n != (ssize_t)sizeof(random)) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
-                    "getrandom for the kernel's KASLR offset: %s",
+                    "getrandom for the kernel's KASLR offsets: %s",
                     n < 0 ? g_strerror(errno) : "short read");
         return false;
     }
+    c->on = true;
+    c->virtual_random = random[0];
+    /* init_size: what the kernel needs at its run address (boot.rst). */
+    if (bz->pref_address % X86_KASLR_ALIGN == 0) {
+        c->physical_shift = x86_kaslr_pick_offset(bz->pref_address,
+                                                  bz->init_size, limit,
+                                                  random[1]);
+    }
+    return true;
+}
+
+/* The virtual half, on the kernel as loaded (moved by c->physical_shift);
+ * sets info->kaslr so that the zero page says so.  A kernel without a
+ * relocation table (no CONFIG_RANDOMIZE_BASE) keeps its virtual base. */
+static bool kaslr_relocate(GuestMem *mem, const X86Vmlinux *vm,
+                           const X86BzImage *bz, const KaslrChoice *c,
+                           X86BootInfo *info, GError **errp)
+{
+    uint64_t size = vm->end - vm->start;
+    uint64_t link = vm->start - c->physical_shift, offset;
+    uint8_t *image;
+
+    if (!c->on || !vm->relocs) {
+        return true;
+    }
     /* The decompressor keeps room for init_size (its needed_size). */
-    offset = x86_kaslr_pick_offset(vm->start, MAX(size, bz->init_size),
-                                   random);
+    offset = x86_kaslr_pick_offset(link, MAX(size, bz->init_size),
+                                   X86_KASLR_WINDOW, c->virtual_random);
     image = guest_mem_translate(mem, vm->start, size);
-    if (!image || !x86_kaslr_relocate(image, vm->start, size, vm->relocs,
+    if (!image || !x86_kaslr_relocate(image, link, size, vm->relocs,
                                       vm->relocs_len, offset)) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "kernel relocation table does not fit its image");
@@ -342,8 +379,8 @@ static bool randomize_kernel(GuestMem *mem, const X86Vmlinux *vm,
 static bool load_kernel(GuestMem *mem, const X86BootConfig *cfg, int fd,
                         const struct stat *st, const uint8_t *head,
                         size_t head_len, const X86BzImage *bz,
-                        const char *cmdline, X86BootInfo *info,
-                        GError **errp)
+                        const char *cmdline, uint64_t limit,
+                        X86BootInfo *info, GError **errp)
 {
     uint8_t magic[8] = { 0 };
     X86Payload payload = {
@@ -353,7 +390,7 @@ static bool load_kernel(GuestMem *mem, const X86BootConfig *cfg, int fd,
         .length = bz->payload_length,
         /* Below 1 MiB are the boot structures and the ACPI tables. */
         .min_addr = X86_KERNEL_LOAD_ADDR,
-        .limit = guest_mem_low_end(mem),
+        .limit = limit,
     };
 
     if (!cfg->guest_decompress &&
@@ -364,17 +401,22 @@ static bool load_kernel(GuestMem *mem, const X86BootConfig *cfg, int fd,
     if (!cfg->guest_decompress &&
         x86_vmlinux_payload_known(magic, MIN(sizeof(magic), payload.length))) {
         BootCacheKey key;
+        KaslrChoice kaslr;
         X86Vmlinux vm;
         bool ok;
 
         boot_cache_key(st, head, head_len, &key);
+        if (!kaslr_choose(bz, cmdline, limit, &kaslr, errp)) {
+            return false;
+        }
+        payload.shift = kaslr.physical_shift;
         if (!x86_vmlinux_load(mem, &payload, cfg->cache_dir, &key, &vm,
                               errp)) {
             return false;
         }
-        ok = randomize_kernel(mem, &vm, bz, cmdline, info, errp);
+        ok = kaslr_relocate(mem, &vm, bz, &kaslr, info, errp);
         info->entry = vm.entry;
-        info->kernel_end = vm.end;
+        info->kernel_end = MAX(vm.end, vm.start + bz->init_size);
         info->host_decompressed = true;
         x86_vmlinux_clear(&vm);
         return ok;
@@ -394,11 +436,12 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
     size_t cmdline_len = strlen(cmdline), cmdline_max;
     g_autofree char *prefixed = NULL;
     uint8_t head[0x1000];
-    uint64_t file_size, run_addr, need;
+    uint64_t file_size, run_addr, need, kernel_limit;
+    uint64_t initrd_size = 0;
     struct stat st;
     X86BzImage bz;
     bool ok = false;
-    int fd;
+    int fd, initrd_fd = -1;
 
     memset(info, 0, sizeof(*info));
     fd = boot_file_open_stat(cfg->kernel, &st, errp);
@@ -449,8 +492,20 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
             cmdline_len = strlen(prefixed);
         }
     }
+    /* The initrd's size first: the kernel's random place must end
+     * below the initrd's. */
+    kernel_limit = guest_mem_low_end(mem);
+    if (cfg->initrd) {
+        initrd_fd = boot_file_open(cfg->initrd, &initrd_size, errp);
+        if (initrd_fd < 0) {
+            goto out;
+        }
+        if (initrd_place(mem, &bz, initrd_size)) {
+            kernel_limit = initrd_place(mem, &bz, initrd_size);
+        }
+    }
     if (!load_kernel(mem, cfg, fd, &st, head, MIN(file_size, sizeof(head)),
-                     &bz, cmdline, info, errp)) {
+                     &bz, cmdline, kernel_limit, info, errp)) {
         goto out;
     }
     info->protocol = bz.version;
@@ -460,7 +515,8 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
     info->gdt = X86_BOOT_GDT_ADDR;
     info->kernel_end = MAX(info->kernel_end, need);
 
-    if (cfg->initrd && !load_initrd(mem, &bz, cfg->initrd, info, errp)) {
+    if (cfg->initrd && !load_initrd(mem, &bz, cfg->initrd, initrd_fd,
+                                    initrd_size, info, errp)) {
         goto out;
     }
 
@@ -490,6 +546,9 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
          guest_mem_write(mem, X86_ZERO_PAGE_ADDR, bp, sizeof(*bp), errp) &&
          x86_boot_write_tables(mem, errp);
 out:
+    if (initrd_fd >= 0) {
+        close(initrd_fd);
+    }
     close(fd);
     return ok;
 }

@@ -97,16 +97,15 @@ bool x86_relocs_valid(const uint8_t *table, size_t len, uint64_t image_start,
            lists_valid(table, &l, image_start, image_end);
 }
 
-uint64_t x86_kaslr_pick_offset(uint64_t link_addr, uint64_t image_size,
-                               uint64_t random)
+uint64_t x86_kaslr_pick_offset(uint64_t start, uint64_t image_size,
+                               uint64_t window_end, uint64_t random)
 {
     uint64_t slots;
 
-    if (link_addr > X86_KASLR_WINDOW ||
-        image_size > X86_KASLR_WINDOW - link_addr) {
+    if (start > window_end || image_size > window_end - start) {
         return 0;
     }
-    slots = (X86_KASLR_WINDOW - link_addr - image_size) / X86_KASLR_ALIGN + 1;
+    slots = (window_end - start - image_size) / X86_KASLR_ALIGN + 1;
     return (random % slots) * X86_KASLR_ALIGN;
 }
 

@@ -3,7 +3,9 @@
  * own decompressor does before it jumps to the kernel proper, done by the
  * VMM instead (arch/x86/boot/compressed/kaslr.c and misc.c).
  *
- * A kernel built with CONFIG_RANDOMIZE_BASE carries a relocation table,
+ * Physically, a relocatable kernel may run at any 2 MiB-aligned address:
+ * its startup_64 finds where it is and sets phys_base.  Virtually, a
+ * kernel built with CONFIG_RANDOMIZE_BASE carries a relocation table,
  * appended by the build to the vmlinux in the compressed payload
  * (arch/x86/tools/relocs.c): the link-time virtual addresses of every
  * place that holds an absolute kernel address.  Moving the kernel's
@@ -48,13 +50,16 @@ bool x86_relocs_valid(const uint8_t *table, size_t len, uint64_t image_start,
                       uint64_t image_end);
 
 /*
- * The virtual offset for an image of image_size bytes linked at physical
- * link_addr: a multiple of X86_KASLR_ALIGN chosen by random among those
- * that keep it inside X86_KASLR_WINDOW (0 included), as the
- * decompressor's find_random_virt_addr() chooses.  Pure.
+ * An offset for an image of image_size bytes at start: a multiple of
+ * X86_KASLR_ALIGN chosen by random among those that keep it below
+ * window_end (0 included; 0 when none fits), as the decompressor's
+ * find_random_virt_addr() chooses.  The virtual one: start is the
+ * link-time physical address, window_end X86_KASLR_WINDOW; the physical
+ * one: the same start, window_end the end of the RAM the kernel may use.
+ * Pure.
  */
-uint64_t x86_kaslr_pick_offset(uint64_t link_addr, uint64_t image_size,
-                               uint64_t random);
+uint64_t x86_kaslr_pick_offset(uint64_t start, uint64_t image_size,
+                               uint64_t window_end, uint64_t random);
 
 /*
  * Applies a table that x86_relocs_valid() accepted for image_start and

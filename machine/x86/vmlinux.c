@@ -192,7 +192,8 @@ static bool decode_relocs(Decoder *d, const Elf64_Ehdr *eh, uint64_t pos,
         return false;
     }
     if (tail->len > 0 &&
-        x86_relocs_valid(tail->data, tail->len, out->start, out->end)) {
+        x86_relocs_valid(tail->data, tail->len, out->start - d->p->shift,
+                         out->end - d->p->shift)) {
         out->relocs_len = tail->len;
         out->relocs = g_byte_array_free(g_steal_pointer(&tail), FALSE);
     }
@@ -240,6 +241,7 @@ static bool collect_segments(const Decoder *d, const Elf64_Ehdr *eh,
     const X86Payload *p = d->p;
     bool entry_ok = false;
     unsigned n = 0;
+    uint64_t at;
 
     for (unsigned i = 0; i < eh->e_phnum; i++) {
         Elf64_Phdr ph;
@@ -256,19 +258,21 @@ static bool collect_segments(const Decoder *d, const Elf64_Ehdr *eh,
             return payload_error(d, errp, "a PT_LOAD segment's file range "
                                  "is invalid");
         }
-        if (ph.p_paddr < p->min_addr || ph.p_paddr > p->limit ||
-            ph.p_memsz > p->limit - ph.p_paddr) {
+        /* Where it goes: wrapping past 2^64 lands below min_addr. */
+        at = ph.p_paddr + p->shift;
+        if (at < p->min_addr || at < ph.p_paddr || at > p->limit ||
+            ph.p_memsz > p->limit - at) {
             g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                         "%s: kernel segment at 0x%" G_GINT64_MODIFIER "x+0x%"
                         G_GINT64_MODIFIER "x is outside guest RAM 0x%"
                         G_GINT64_MODIFIER "x..0x%" G_GINT64_MODIFIER "x",
-                        p->path, (uint64_t)ph.p_paddr, (uint64_t)ph.p_memsz,
-                        p->min_addr, p->limit);
+                        p->path, (uint64_t)ph.p_paddr + p->shift,
+                        (uint64_t)ph.p_memsz, p->min_addr, p->limit);
             return false;
         }
         segs[n++] = (Segment){
             .offset = ph.p_offset, .filesz = ph.p_filesz,
-            .paddr = ph.p_paddr, .memsz = ph.p_memsz,
+            .paddr = at, .memsz = ph.p_memsz,
             .exec = (ph.p_flags & PF_X) != 0,
         };
         entry_ok |= segs[n - 1].exec && eh->e_entry >= ph.p_paddr &&
@@ -365,7 +369,7 @@ bool x86_vmlinux_decode(GuestMem *mem, const X86Payload *p, X86Vmlinux *out,
     if (!decode_relocs(&d, &eh, pos, out, errp)) {
         goto out;
     }
-    out->entry = eh.e_entry;
+    out->entry = eh.e_entry + p->shift;
     ok = true;
 out:
     if (!ok) {
@@ -383,11 +387,14 @@ void x86_vmlinux_clear(X86Vmlinux *vm)
     vm->relocs_len = 0;
 }
 
-/* Whether a cache entry's image may go where p allows. */
+/* Whether a cache entry's image, moved by p->shift, may go where p
+ * allows. */
 static bool cached_image_fits(const BootCacheImage *img, const X86Payload *p)
 {
-    return img->load_addr >= p->min_addr && img->load_addr <= p->limit &&
-           img->size <= p->limit - img->load_addr &&
+    uint64_t at = img->load_addr + p->shift;
+
+    return at >= img->load_addr && at >= p->min_addr && at <= p->limit &&
+           img->size <= p->limit - at &&
            img->entry >= img->load_addr &&
            img->entry - img->load_addr < img->size;
 }
@@ -413,7 +420,8 @@ bool x86_vmlinux_load(GuestMem *mem, const X86Payload *p,
             fd = -1;
         }
     }
-    dst = fd >= 0 ? guest_mem_translate(mem, img.load_addr, img.size) : NULL;
+    dst = fd >= 0 ? guest_mem_translate(mem, img.load_addr + p->shift,
+                                        img.size) : NULL;
     if (dst) {
         /* Read, not mapped: guest RAM stays anonymous memory with huge
          * pages.  Mapping the entry MAP_PRIVATE measured slower in the
@@ -421,16 +429,17 @@ bool x86_vmlinux_load(GuestMem *mem, const X86Payload *p,
          * guest touched was a nested fault, and every page it wrote a
          * copy. */
         *out = (X86Vmlinux){
-            .start = img.load_addr, .end = img.load_addr + img.size,
-            .entry = img.entry, .from_cache = true,
+            .start = img.load_addr + p->shift,
+            .end = img.load_addr + p->shift + img.size,
+            .entry = img.entry + p->shift, .from_cache = true,
             .relocs = img.relocs_length ? g_malloc(img.relocs_length) : NULL,
             .relocs_len = img.relocs_length,
         };
         ok = boot_cache_read(fd, &img, dst, out->relocs, errp);
         /* Checked again: the table decides where the VMM writes. */
         if (ok && out->relocs &&
-            !x86_relocs_valid(out->relocs, out->relocs_len, out->start,
-                              out->end)) {
+            !x86_relocs_valid(out->relocs, out->relocs_len, img.load_addr,
+                              img.load_addr + img.size)) {
             x86_vmlinux_clear(out);
         }
         if (!ok) {
@@ -448,9 +457,11 @@ bool x86_vmlinux_load(GuestMem *mem, const X86Payload *p,
 
     ok = x86_vmlinux_decode(mem, p, out, errp);
     if (ok && lock >= 0) {
+        /* Stored where it was linked: the shift is this boot's. */
         img = (BootCacheImage){
-            .load_addr = out->start, .size = out->end - out->start,
-            .entry = out->entry, .relocs_length = out->relocs_len,
+            .load_addr = out->start - p->shift,
+            .size = out->end - out->start,
+            .entry = out->entry - p->shift, .relocs_length = out->relocs_len,
         };
         /* Best effort: this boot has its kernel either way. */
         (void)boot_cache_store(cache_dir, key, &img,

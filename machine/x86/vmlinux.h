@@ -35,16 +35,20 @@ typedef struct X86Payload {
     uint64_t length;        /* and length */
     uint64_t min_addr;      /* segments lie inside [min_addr, limit) */
     uint64_t limit;
+    /* Added to every segment's physical address (a multiple of 2 MiB for
+     * a relocatable kernel, whose startup_64 copes; 0: where linked). */
+    uint64_t shift;
 } X86Payload;
 
-/* The kernel proper as placed in guest RAM. */
+/* The kernel proper as placed in guest RAM (its link-time physical
+ * addresses plus the payload's shift). */
 typedef struct X86Vmlinux {
     uint64_t start;         /* lowest segment address, page-aligned down */
     uint64_t end;           /* one past the highest segment byte */
     uint64_t entry;         /* e_entry (physical startup_64) */
     bool from_cache;        /* read from the boot cache */
     uint8_t *relocs;        /* its relocation table (kaslr.h), checked */
-    size_t relocs_len;      /*   against [start, end); NULL: none */
+    size_t relocs_len;      /*   against [start, end) - shift; NULL: none */
 } X86Vmlinux;
 
 /* Frees what an X86Vmlinux owns (its relocation table). */
@@ -56,7 +60,7 @@ bool x86_vmlinux_payload_known(const uint8_t *head, size_t len);
 
 /*
  * Decodes p's payload into guest RAM (which must be zero there, as fresh
- * RAM is): each PT_LOAD segment at its p_paddr, its bss zeroed; the
+ * RAM is): each PT_LOAD segment at its p_paddr + shift, its bss zeroed; the
  * relocation table that follows the ELF, if any, into out->relocs.  The ELF is
  * checked (x86_64, at most 16 PT_LOADs inside [min_addr, limit), none
  * overlapping, the entry inside one) and so is the XZ stream, to its end

@@ -315,26 +315,38 @@ static void test_real_kernel(void)
     g_clear_error(&err);
 
     /* Decoded on the host (no cache): entered at the kernel proper's
-     * startup_64 at LOAD_PHYSICAL_ADDR (16 MiB) with the same zero page;
+     * startup_64, with "nokaslr" at LOAD_PHYSICAL_ADDR (16 MiB), else at
+     * a random 2 MiB step above it (kaslr.h), with the same zero page;
      * the initrd goes above all the kernel needs. */
-    mem = guest_mem_new(256 * MiB, X86_MMIO_HOLE_START, &err);
-    cfg.guest_decompress = false;
-    cfg.initrd = initrd;
-    g_assert_true(x86_boot_load(mem, &cfg, &info, &err));
-    g_assert_no_error(err);
-    g_assert_true(info.host_decompressed);
-    g_assert_cmphex(info.entry, ==, 16 * MiB);
-    g_assert_cmphex(info.kernel_end, >=, 16 * MiB + (uint64_t)
-                    (*(uint32_t *)(file + 0x260)));          /* init_size */
-    g_assert_cmphex(info.initrd_addr, >=, info.kernel_end);
-    g_assert_true(guest_mem_read(mem, X86_ZERO_PAGE_ADDR, &bp, sizeof(bp),
-                                 NULL));
-    g_assert_cmphex(bp.hdr.header, ==, 0x53726448);
-    g_assert_cmphex(bp.hdr.ramdisk_image, ==, info.initrd_addr);
-    /* Nothing at 1 MiB: the compressed kernel is not loaded. */
-    g_assert_cmpmem(guest_mem_translate(mem, X86_KERNEL_LOAD_ADDR, 16),
-                    16, (uint8_t[16]){ 0 }, 16);
-    guest_mem_free(g_steal_pointer(&mem));
+    for (int nokaslr = 1; nokaslr >= 0; nokaslr--) {
+        uint64_t init_size = *(uint32_t *)(file + 0x260);
+
+        mem = guest_mem_new(256 * MiB, X86_MMIO_HOLE_START, &err);
+        cfg.guest_decompress = false;
+        cfg.initrd = initrd;
+        cfg.cmdline = nokaslr ? "console=ttyS0 nokaslr" : "console=ttyS0";
+        g_assert_true(x86_boot_load(mem, &cfg, &info, &err));
+        g_assert_no_error(err);
+        g_assert_true(info.host_decompressed);
+        g_assert_cmpint(info.kaslr, ==, !nokaslr);
+        if (nokaslr) {
+            g_assert_cmphex(info.entry, ==, 16 * MiB);
+        }
+        g_assert_cmphex(info.entry, >=, 16 * MiB);
+        g_assert_cmphex(info.entry % (2 * MiB), ==, 0);
+        g_assert_cmphex(info.kernel_end, >=, info.entry + init_size);
+        g_assert_cmphex(info.initrd_addr, >=, info.kernel_end);
+        g_assert_true(guest_mem_read(mem, X86_ZERO_PAGE_ADDR, &bp,
+                                     sizeof(bp), NULL));
+        g_assert_cmphex(bp.hdr.header, ==, 0x53726448);
+        g_assert_cmphex(bp.hdr.ramdisk_image, ==, info.initrd_addr);
+        g_assert_cmphex(bp.hdr.loadflags & 0x02, ==, nokaslr ? 0 : 0x02);
+        /* Nothing at 1 MiB: the compressed kernel is not loaded. */
+        g_assert_cmpmem(guest_mem_translate(mem, X86_KERNEL_LOAD_ADDR, 16),
+                        16, (uint8_t[16]){ 0 }, 16);
+        guest_mem_free(g_steal_pointer(&mem));
+    }
+    cfg.cmdline = NULL;
     g_unlink(initrd);
     g_free(file);
 }

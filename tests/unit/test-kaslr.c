@@ -127,28 +127,38 @@ static void test_refused(void)
     g_assert_cmpmem(image, IMAGE_SIZE, zero, IMAGE_SIZE);
 }
 
+static uint64_t pick_virtual(uint64_t size, uint64_t random)
+{
+    return x86_kaslr_pick_offset(LINK_ADDR, size, X86_KASLR_WINDOW, random);
+}
+
 static void test_pick_offset(void)
 {
     const uint64_t size = 58 * MiB;
     /* (1 GiB - 16 MiB - 58 MiB) / 2 MiB + 1 places, 0 first. */
     const uint64_t slots = (1024 - 16 - 58) / 2 + 1;
 
-    g_assert_cmphex(x86_kaslr_pick_offset(LINK_ADDR, size, 0), ==, 0);
-    g_assert_cmphex(x86_kaslr_pick_offset(LINK_ADDR, size, 1), ==, 2 * MiB);
-    g_assert_cmphex(x86_kaslr_pick_offset(LINK_ADDR, size, slots - 1), ==,
-                    (slots - 1) * 2 * MiB);
+    g_assert_cmphex(pick_virtual(size, 0), ==, 0);
+    g_assert_cmphex(pick_virtual(size, 1), ==, 2 * MiB);
+    g_assert_cmphex(pick_virtual(size, slots - 1), ==, (slots - 1) * 2 * MiB);
     g_assert_cmphex(LINK_ADDR + (slots - 1) * 2 * MiB + size, <=, 1024 * MiB);
-    g_assert_cmphex(x86_kaslr_pick_offset(LINK_ADDR, size, slots), ==, 0);
+    g_assert_cmphex(pick_virtual(size, slots), ==, 0);
     for (uint64_t r = 0; r < 4096; r += 37) {
-        uint64_t off = x86_kaslr_pick_offset(LINK_ADDR, size,
-                                             r * 0x9e3779b97f4a7c15ULL);
+        uint64_t off = pick_virtual(size, r * 0x9e3779b97f4a7c15ULL);
 
         g_assert_cmphex(off % (2 * MiB), ==, 0);
         g_assert_cmphex(LINK_ADDR + off + size, <=, 1024 * MiB);
     }
-    /* No room: the link-time place. */
-    g_assert_cmphex(x86_kaslr_pick_offset(LINK_ADDR, 1024 * MiB, 5), ==, 0);
-    g_assert_cmphex(x86_kaslr_pick_offset(2048 * MiB, size, 5), ==, 0);
+    /* No room: where it was linked. */
+    g_assert_cmphex(pick_virtual(1024 * MiB, 5), ==, 0);
+    g_assert_cmphex(x86_kaslr_pick_offset(2048 * MiB, size, X86_KASLR_WINDOW,
+                                          5), ==, 0);
+    /* A physical window, 256 MiB of RAM less a 2 MiB initrd at its top:
+     * (254 - 16 - 64) / 2 + 1 = 88 places. */
+    g_assert_cmphex(x86_kaslr_pick_offset(LINK_ADDR, 64 * MiB, 254 * MiB, 87),
+                    ==, 174 * MiB);
+    g_assert_cmphex(x86_kaslr_pick_offset(LINK_ADDR, 64 * MiB, 254 * MiB, 88),
+                    ==, 0);
 }
 
 static void test_disabled(void)
