@@ -371,10 +371,10 @@ static bool kaslr_relocate(GuestMem *mem, const X86Vmlinux *vm,
 /*
  * Puts the kernel into guest RAM and sets info->entry and kernel_end.
  * An XZ payload (Debian's) goes in as the kernel proper, decoded on the
- * host (vmlinux.h) and moved to a random virtual base (randomize_kernel);
- * anything else, or cfg->guest_decompress, as the
- * bzImage's protected-mode part for its own decompressor (boot.rst
- * "LOADING THE REST OF THE KERNEL": at 1 MiB).
+ * host (vmlinux.h), at a random physical place below limit and with a
+ * random virtual base (kaslr_choose(), kaslr_relocate()); anything else,
+ * or cfg->guest_decompress, as the bzImage's protected-mode part for its
+ * own decompressor (boot.rst "LOADING THE REST OF THE KERNEL": at 1 MiB).
  */
 static bool load_kernel(GuestMem *mem, const X86BootConfig *cfg, int fd,
                         const struct stat *st, const uint8_t *head,
