@@ -12,6 +12,7 @@ struct VmExit {
     GMutex lock;
     VmExitReason reason;
     char *detail;
+    char *boot_note;        /* set before vCPUs run, then read-only */
     int fd;
 };
 
@@ -38,6 +39,7 @@ void vm_exit_free(VmExit *e)
     }
     close(e->fd);
     g_free(e->detail);
+    g_free(e->boot_note);
     g_mutex_clear(&e->lock);
     g_free(e);
 }
@@ -45,6 +47,12 @@ void vm_exit_free(VmExit *e)
 int vm_exit_fd(VmExit *e)
 {
     return e->fd;
+}
+
+void vm_exit_set_boot_note(VmExit *e, const char *note)
+{
+    g_free(e->boot_note);
+    e->boot_note = g_strdup(note);
 }
 
 bool vm_exit_request(VmExit *e, VmExitReason reason, const char *detail)
@@ -57,7 +65,13 @@ bool vm_exit_request(VmExit *e, VmExitReason reason, const char *detail)
     first = e->reason == VM_EXIT_NONE;
     if (first) {
         e->reason = reason;
-        e->detail = g_strdup(detail);
+        if (e->boot_note &&
+            (reason == VM_EXIT_CRASH || reason == VM_EXIT_HALT)) {
+            e->detail = g_strconcat(detail ? detail : "", e->boot_note, "\n",
+                                    NULL);
+        } else {
+            e->detail = g_strdup(detail);
+        }
     }
     g_mutex_unlock(&e->lock);
     if (first) {

@@ -39,6 +39,14 @@ int vm_exit_fd(VmExit *e);
  */
 bool vm_exit_request(VmExit *e, VmExitReason reason, const char *detail);
 
+/*
+ * What was booted where (e.g. the kernel's KASLR placement), copied; added
+ * as a last line to the detail of a crash or halt, so that a register dump
+ * can be read against the guest's symbols.  NULL: none.  Main thread,
+ * before vCPUs run.
+ */
+void vm_exit_set_boot_note(VmExit *e, const char *note);
+
 /* The first reason (VM_EXIT_NONE if none yet); *detail (if non-NULL) gets
  * a new copy of its detail or NULL.  Any thread. */
 VmExitReason vm_exit_get(VmExit *e, char **detail);

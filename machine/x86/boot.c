@@ -365,6 +365,7 @@ static bool kaslr_relocate(GuestMem *mem, const X86Vmlinux *vm,
         return false;
     }
     info->kaslr = true;
+    info->kernel_text = X86_START_KERNEL_MAP + link + offset;
     return true;
 }
 
@@ -414,6 +415,9 @@ static bool load_kernel(GuestMem *mem, const X86BootConfig *cfg, int fd,
                               errp)) {
             return false;
         }
+        info->kernel_start = vm.start;
+        info->kernel_text = X86_START_KERNEL_MAP + vm.start -
+                            kaslr.physical_shift;
         ok = kaslr_relocate(mem, &vm, bz, &kaslr, info, errp);
         info->entry = vm.entry;
         info->kernel_end = MAX(vm.end, vm.start + bz->init_size);

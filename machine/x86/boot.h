@@ -68,6 +68,8 @@ typedef struct X86BootInfo {
                                  * address + 0x200) or vmlinux's */
     bool host_decompressed;     /* entry is the kernel proper's */
     bool kaslr;                 /* its virtual base was randomized */
+    uint64_t kernel_start;      /* host-decoded: its physical start */
+    uint64_t kernel_text;       /*   and _text's virtual address */
     uint64_t zero_page;         /* passed in RSI */
     uint64_t stack;             /* RSP */
     uint64_t cr3;               /* identity page tables */

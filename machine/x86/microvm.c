@@ -225,6 +225,23 @@ static const char *microvm_cmdline_prefix(const char *spec_cmdline)
     return "pci=off";
 }
 
+/* Where the host-decoded kernel went, for crash reports: with KASLR, a
+ * guest RIP means nothing without it (the kernel prints its offset only
+ * when it panics). */
+static void microvm_note_kernel(MachineState *ms, const X86BootInfo *info)
+{
+    g_autofree char *note = NULL;
+
+    if (info->host_decompressed) {
+        note = g_strdup_printf("kernel: _text at 0x%" G_GINT64_MODIFIER
+                               "x physical, 0x%" G_GINT64_MODIFIER
+                               "x virtual%s", info->kernel_start,
+                               info->kernel_text,
+                               info->kaslr ? " (KASLR)" : "");
+    }
+    vm_exit_set_boot_note(ms->exit, note);
+}
+
 static bool microvm_realize(MachineState *ms, GError **errp)
 {
     X86BootConfig boot = {
@@ -268,6 +285,7 @@ static bool microvm_realize(MachineState *ms, GError **errp)
         !guest_mem_register(ms->ram, ms->kvm->vm_fd, 0, errp)) {
         goto fail;
     }
+    microvm_note_kernel(ms, &info);
     ms->pio_bus = iobus_new("pio");
     ms->mmio_bus = iobus_new("mmio");
     if (!iobus_register(ms->pio_bus, X86_ACPI_SLEEP_CONTROL_PORT, 1,

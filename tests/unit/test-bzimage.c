@@ -331,7 +331,13 @@ static void test_real_kernel(void)
         g_assert_cmpint(info.kaslr, ==, !nokaslr);
         if (nokaslr) {
             g_assert_cmphex(info.entry, ==, 16 * MiB);
+            g_assert_cmphex(info.kernel_text, ==, 0xffffffff81000000ULL);
         }
+        /* Where _text went, for crash reports. */
+        g_assert_cmphex(info.kernel_start, ==, info.entry);
+        g_assert_cmphex(info.kernel_text % (2 * MiB), ==, 0);
+        g_assert_cmphex(info.kernel_text, >=, 0xffffffff81000000ULL);
+        g_assert_cmphex(info.kernel_text, <, 0xffffffffc0000000ULL);
         g_assert_cmphex(info.entry, >=, 16 * MiB);
         g_assert_cmphex(info.entry % (2 * MiB), ==, 0);
         g_assert_cmphex(info.kernel_end, >=, info.entry + init_size);
