@@ -274,14 +274,12 @@ static uint64_t initrd_place(GuestMem *mem, const X86BzImage *bz,
     return size == 0 || size > top ? 0 : (top - size) & ~(PAGE_SIZE - 1);
 }
 
-/* Reads the initrd (open as fd, size bytes) to its place, which must lie
- * above everything the kernel uses. */
+/* Reads the initrd (open as fd, size bytes) to addr, its initrd_place(),
+ * which must lie above everything the kernel uses. */
 static bool load_initrd(GuestMem *mem, const X86BzImage *bz,
                         const char *path, int fd, uint64_t size,
-                        X86BootInfo *info, GError **errp)
+                        uint64_t addr, X86BootInfo *info, GError **errp)
 {
-    uint64_t addr = initrd_place(mem, bz, size);
-
     if (addr == 0 || addr < info->kernel_end) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "initrd %s (%" G_GUINT64_FORMAT " MiB) does not fit in "
@@ -340,32 +338,34 @@ static bool kaslr_choose(const X86BzImage *bz, const char *cmdline,
     return true;
 }
 
-/* The virtual half, on the kernel as loaded (moved by c->physical_shift);
- * sets info->kaslr so that the zero page says so.  A kernel without a
- * relocation table (no CONFIG_RANDOMIZE_BASE) keeps its virtual base. */
+/* The virtual half, on the kernel as loaded (moved by c->physical_shift):
+ * *offset gets the virtual offset applied, and info->kaslr is set so that
+ * the zero page says so.  A kernel without a relocation table (no
+ * CONFIG_RANDOMIZE_BASE) keeps its virtual base (*offset 0). */
 static bool kaslr_relocate(GuestMem *mem, const X86Vmlinux *vm,
                            const X86BzImage *bz, const KaslrChoice *c,
-                           X86BootInfo *info, GError **errp)
+                           uint64_t *offset, X86BootInfo *info,
+                           GError **errp)
 {
     uint64_t size = vm->end - vm->start;
-    uint64_t link = vm->start - c->physical_shift, offset;
+    uint64_t link = vm->start - c->physical_shift;
     uint8_t *image;
 
+    *offset = 0;
     if (!c->on || !vm->relocs) {
         return true;
     }
     /* The decompressor keeps room for init_size (its needed_size). */
-    offset = x86_kaslr_pick_offset(link, MAX(size, bz->init_size),
-                                   X86_KASLR_WINDOW, c->virtual_random);
+    *offset = x86_kaslr_pick_offset(link, MAX(size, bz->init_size),
+                                    X86_KASLR_WINDOW, c->virtual_random);
     image = guest_mem_translate(mem, vm->start, size);
     if (!image || !x86_kaslr_relocate(image, link, size, vm->relocs,
-                                      vm->relocs_len, offset)) {
+                                      vm->relocs_len, *offset)) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "kernel relocation table does not fit its image");
         return false;
     }
     info->kaslr = true;
-    info->kernel_text = X86_START_KERNEL_MAP + link + offset;
     return true;
 }
 
@@ -404,6 +404,7 @@ static bool load_kernel(GuestMem *mem, const X86BootConfig *cfg, int fd,
         BootCacheKey key;
         KaslrChoice kaslr;
         X86Vmlinux vm;
+        uint64_t offset;
         bool ok;
 
         boot_cache_key(st, head, head_len, &key);
@@ -415,10 +416,10 @@ static bool load_kernel(GuestMem *mem, const X86BootConfig *cfg, int fd,
                               errp)) {
             return false;
         }
+        ok = kaslr_relocate(mem, &vm, bz, &kaslr, &offset, info, errp);
         info->kernel_start = vm.start;
         info->kernel_text = X86_START_KERNEL_MAP + vm.start -
-                            kaslr.physical_shift;
-        ok = kaslr_relocate(mem, &vm, bz, &kaslr, info, errp);
+                            kaslr.physical_shift + offset;
         info->entry = vm.entry;
         info->kernel_end = MAX(vm.end, vm.start + bz->init_size);
         info->host_decompressed = true;
@@ -441,7 +442,7 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
     g_autofree char *prefixed = NULL;
     uint8_t head[0x1000];
     uint64_t file_size, run_addr, need, kernel_limit;
-    uint64_t initrd_size = 0;
+    uint64_t initrd_size = 0, initrd_addr = 0;
     struct stat st;
     X86BzImage bz;
     bool ok = false;
@@ -504,8 +505,9 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
         if (initrd_fd < 0) {
             goto out;
         }
-        if (initrd_place(mem, &bz, initrd_size)) {
-            kernel_limit = initrd_place(mem, &bz, initrd_size);
+        initrd_addr = initrd_place(mem, &bz, initrd_size);
+        if (initrd_addr) {
+            kernel_limit = initrd_addr;
         }
     }
     if (!load_kernel(mem, cfg, fd, &st, head, MIN(file_size, sizeof(head)),
@@ -520,7 +522,7 @@ bool x86_boot_load(GuestMem *mem, const X86BootConfig *cfg,
     info->kernel_end = MAX(info->kernel_end, need);
 
     if (cfg->initrd && !load_initrd(mem, &bz, cfg->initrd, initrd_fd,
-                                    initrd_size, info, errp)) {
+                                    initrd_size, initrd_addr, info, errp)) {
         goto out;
     }
 

@@ -109,6 +109,31 @@ uint64_t x86_kaslr_pick_offset(uint64_t start, uint64_t image_size,
     return (random % slots) * X86_KASLR_ALIGN;
 }
 
+/* Adds delta (modulo 2^(8 * width)) at every place entries [from, to)
+ * name; the caller checked them. */
+static void add_at_entries(uint8_t *image, uint64_t image_start,
+                           const uint8_t *table, size_t from, size_t to,
+                           unsigned width, uint64_t delta)
+{
+    for (size_t i = from; i < to; i++) {
+        uint8_t *p = image + (entry_target(word_at(table, i)) - image_start);
+
+        if (width == 4) {
+            uint32_t v;
+
+            memcpy(&v, p, sizeof(v));
+            v += (uint32_t)delta;
+            memcpy(p, &v, sizeof(v));
+        } else {
+            uint64_t v;
+
+            memcpy(&v, p, sizeof(v));
+            v += delta;
+            memcpy(p, &v, sizeof(v));
+        }
+    }
+}
+
 bool x86_kaslr_relocate(uint8_t *image, uint64_t image_start,
                         uint64_t image_size, const uint8_t *table,
                         size_t len, uint64_t offset)
@@ -124,30 +149,10 @@ bool x86_kaslr_relocate(uint8_t *image, uint64_t image_start,
     /* misc.c handle_relocations(): 32-bit entries add the offset,
      * inverse ones (32-bit distances from a per-CPU address to a kernel
      * one) subtract it, 64-bit ones add it. */
-    for (size_t i = l.start32; i < l.end32; i++) {
-        uint8_t *p = image + (entry_target(word_at(table, i)) - image_start);
-        uint32_t v;
-
-        memcpy(&v, p, sizeof(v));
-        v += (uint32_t)offset;
-        memcpy(p, &v, sizeof(v));
-    }
-    for (size_t i = l.start_inverse; i < l.end_inverse; i++) {
-        uint8_t *p = image + (entry_target(word_at(table, i)) - image_start);
-        uint32_t v;
-
-        memcpy(&v, p, sizeof(v));
-        v -= (uint32_t)offset;
-        memcpy(p, &v, sizeof(v));
-    }
-    for (size_t i = l.start64; i < l.end64; i++) {
-        uint8_t *p = image + (entry_target(word_at(table, i)) - image_start);
-        uint64_t v;
-
-        memcpy(&v, p, sizeof(v));
-        v += offset;
-        memcpy(p, &v, sizeof(v));
-    }
+    add_at_entries(image, image_start, table, l.start32, l.end32, 4, offset);
+    add_at_entries(image, image_start, table, l.start_inverse,
+                   l.end_inverse, 4, -offset);
+    add_at_entries(image, image_start, table, l.start64, l.end64, 8, offset);
     return true;
 }
 
