@@ -341,7 +341,9 @@ static bool kaslr_choose(const X86BzImage *bz, const char *cmdline,
 /* The virtual half, on the kernel as loaded (moved by c->physical_shift):
  * *offset gets the virtual offset applied, and info->kaslr is set so that
  * the zero page says so.  A kernel without a relocation table (no
- * CONFIG_RANDOMIZE_BASE) keeps its virtual base (*offset 0). */
+ * CONFIG_RANDOMIZE_BASE), or with one that does not fit its image (a
+ * damaged cache entry: x86_kaslr_relocate() then changes nothing), keeps
+ * its virtual base (*offset 0). */
 static bool kaslr_relocate(GuestMem *mem, const X86Vmlinux *vm,
                            const X86BzImage *bz, const KaslrChoice *c,
                            uint64_t *offset, X86BootInfo *info,
@@ -359,11 +361,15 @@ static bool kaslr_relocate(GuestMem *mem, const X86Vmlinux *vm,
     *offset = x86_kaslr_pick_offset(link, MAX(size, bz->init_size),
                                     X86_KASLR_WINDOW, c->virtual_random);
     image = guest_mem_translate(mem, vm->start, size);
-    if (!image || !x86_kaslr_relocate(image, link, size, vm->relocs,
-                                      vm->relocs_len, *offset)) {
+    if (!image) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                    "kernel relocation table does not fit its image");
+                    "the kernel image is not inside guest RAM");
         return false;
+    }
+    if (!x86_kaslr_relocate(image, link, size, vm->relocs, vm->relocs_len,
+                            *offset)) {
+        *offset = 0;
+        return true;
     }
     info->kaslr = true;
     return true;

@@ -47,8 +47,8 @@ typedef struct X86Vmlinux {
     uint64_t end;           /* one past the highest segment byte */
     uint64_t entry;         /* e_entry (physical startup_64) */
     bool from_cache;        /* read from the boot cache */
-    uint8_t *relocs;        /* its relocation table (kaslr.h), checked */
-    size_t relocs_len;      /*   against [start, end) - shift; NULL: none */
+    uint8_t *relocs;        /* its relocation table (kaslr.h); NULL: */
+    size_t relocs_len;      /*   none (a decoded one that did not fit) */
 } X86Vmlinux;
 
 /* Frees what an X86Vmlinux owns (its relocation table). */
