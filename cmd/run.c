@@ -135,7 +135,7 @@ static int run_loop(RunState *rs, int signal_fd, ControlServer *control)
     for (;;) {
         int n = 2;
 
-        fds[0] = (struct pollfd){ .fd = vm_exit_fd(rs->ms->exit),
+        fds[0] = (struct pollfd){ .fd = run_end_fd(rs->ms->exit),
                                   .events = POLLIN };
         fds[1] = (struct pollfd){ .fd = signal_fd, .events = POLLIN };
         if (control) {
@@ -166,7 +166,7 @@ static int run_loop(RunState *rs, int signal_fd, ControlServer *control)
 }
 
 /* Maps how the run ended to the exit status, telling the user why. */
-static int exit_status(VmExitReason reason, const char *detail, int signal,
+static int exit_status(RunEndReason reason, const char *detail, int signal,
                        const char *name)
 {
     if (signal) {
@@ -175,26 +175,26 @@ static int exit_status(VmExitReason reason, const char *detail, int signal,
         return 128 + signal;
     }
     switch (reason) {
-    case VM_EXIT_POWEROFF:
-    case VM_EXIT_RESET:
+    case RUN_END_POWEROFF:
+    case RUN_END_RESET:
         return EXIT_OK;
-    case VM_EXIT_PANIC:
+    case RUN_END_PANIC:
         fprintf(stderr, "vmspec: %s: the guest panicked%s%s\n", name,
                 detail ? ": " : "", detail ? detail : "");
         return EXIT_GUEST_CRASH;
-    case VM_EXIT_CRASH:
-    case VM_EXIT_HALT:
+    case RUN_END_CRASH:
+    case RUN_END_HALT:
         fprintf(stderr, "vmspec: %s: the guest crashed (%s)\n%s", name,
-                vm_exit_reason_name(reason), detail ? detail : "");
+                run_end_reason_name(reason), detail ? detail : "");
         return EXIT_GUEST_CRASH;
-    case VM_EXIT_ERROR:
+    case RUN_END_ERROR:
         fprintf(stderr, "vmspec: %s: %s\n", name,
                 detail ? detail : "the VM failed");
         return EXIT_ERROR;
     default:
         /* Ctrl-A x on the console: as if interrupted. */
         fprintf(stderr, "vmspec: %s: stopped (%s)\n", name,
-                vm_exit_reason_name(reason));
+                run_end_reason_name(reason));
         return 128 + SIGINT;
     }
 }
@@ -240,7 +240,7 @@ int cmd_run(int argc, char **argv)
     signal_fd = open_signal_fd(&set);
     for (;;) {
         g_autofree char *detail = NULL;
-        VmExitReason reason;
+        RunEndReason reason;
         int signal;
 
         rs.started = g_get_monotonic_time();
@@ -253,10 +253,10 @@ int cmd_run(int argc, char **argv)
         }
         signal = run_loop(&rs, signal_fd, control);
         machine_stop(rs.ms);
-        reason = vm_exit_get(rs.ms->exit, &detail);
+        reason = run_end_get(rs.ms->exit, &detail);
         /* Devices flush and close here, before the status is decided. */
         machine_unrealize(rs.ms);
-        if (!signal && reason == VM_EXIT_RESET &&
+        if (!signal && reason == RUN_END_RESET &&
             rs.vm->on_reboot == VM_ON_REBOOT_RESTART) {
             continue;
         }

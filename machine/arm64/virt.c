@@ -20,7 +20,7 @@
 #include "machine/kvm/iobus.h"
 #include "machine/kvm/kvm.h"
 #include "machine/kvm/vcpu.h"
-#include "machine/kvm/vm-exit.h"
+#include "machine/kvm/run-end.h"
 #include "machine/qom/error.h"
 #include "machine/qom/machine.h"
 #if defined(__aarch64__)
@@ -327,7 +327,7 @@ static void virt_unrealize(MachineState *ms)
     g_clear_pointer(&ms->mmio_bus, iobus_free);
     g_clear_pointer(&ms->ram, guest_mem_free);
     g_clear_pointer(&ms->kvm, kvm_vm_free);
-    g_clear_pointer(&ms->exit, vm_exit_free);
+    g_clear_pointer(&ms->exit, run_end_free);
 }
 
 static bool virt_realize(MachineState *ms, GError **errp)
@@ -348,7 +348,7 @@ static bool virt_realize(MachineState *ms, GError **errp)
                     (unsigned long long)(ARM64_RAM_MAX >> 30));
         goto fail;
     }
-    if (!(ms->exit = vm_exit_new(errp)) ||
+    if (!(ms->exit = run_end_new(errp)) ||
         !(ms->ram = guest_mem_new_at(ms->ram_size, ARM64_RAM_BASE, errp)) ||
         !arm64_boot_load(ms->ram, &boot, &info, errp) ||
         !(ms->kvm = kvm_vm_new(NULL, errp)) ||

@@ -23,7 +23,7 @@ struct Console {
     int in_fd;              /* -1: no input; borrowed */
     int out_fd;             /* -1: output discarded */
     bool own_out;           /* out_fd was opened here (file:) */
-    VmExit *exit;           /* borrowed, may be NULL */
+    RunEnd *exit;           /* borrowed, may be NULL */
     bool escapes;           /* in_fd is a terminal: Ctrl-A commands */
     struct termios saved;   /* the terminal as we found it */
     gint raw;               /* atomic: 1 while the terminal is ours */
@@ -55,7 +55,7 @@ bool console_spec_check(const char *spec, GError **errp)
     return false;
 }
 
-static Console *console_alloc(VmExit *exit)
+static Console *console_alloc(RunEnd *exit)
 {
     Console *c = g_new0(Console, 1);
 
@@ -92,7 +92,7 @@ static bool console_make_raw(Console *c, GError **errp)
     return true;
 }
 
-Console *console_open_fds(int in_fd, int out_fd, VmExit *exit,
+Console *console_open_fds(int in_fd, int out_fd, RunEnd *exit,
                           GError **errp)
 {
     g_autoptr(Console) c = console_alloc(exit);
@@ -111,7 +111,7 @@ Console *console_open_fds(int in_fd, int out_fd, VmExit *exit,
     return g_steal_pointer(&c);
 }
 
-Console *console_open(const char *spec, bool append, VmExit *exit,
+Console *console_open(const char *spec, bool append, RunEnd *exit,
                       GError **errp)
 {
     Console *c;
@@ -214,7 +214,7 @@ static void console_input_byte(Console *c, uint8_t b)
     c->escape_pending = false;
     if (b == CONSOLE_QUIT_CHAR) {
         if (c->exit) {
-            vm_exit_request(c->exit, VM_EXIT_QUIT,
+            run_end_request(c->exit, RUN_END_QUIT,
                             "Ctrl-A x typed on the console");
         }
         return;

@@ -38,11 +38,11 @@
 #include <stdint.h>
 #include <glib.h>
 
-#include "machine/kvm/vm-exit.h"
+#include "machine/kvm/run-end.h"
 
 /* The escape key: Ctrl-A, as in QEMU's -nographic / -serial mon:stdio. */
 #define CONSOLE_ESCAPE_CHAR 0x01
-/* After the escape key: quit (VM_EXIT_QUIT). */
+/* After the escape key: quit (RUN_END_QUIT). */
 #define CONSOLE_QUIT_CHAR 'x'
 
 typedef struct Console Console;
@@ -68,11 +68,11 @@ bool console_spec_check(const char *spec, GError **errp);
  * is truncated unless append (the machine's later boots in one run, after
  * a guest reboot, add to what the earlier ones wrote, as QEMU's file
  * chardev keeps one file across resets).  exit (borrowed; may be NULL) is
- * where Ctrl-A x sends VM_EXIT_QUIT; it must outlive the console.
+ * where Ctrl-A x sends RUN_END_QUIT; it must outlive the console.
  * "stdio" on a terminal puts the terminal in raw mode now.  Caller owns
  * (console_free).  Main thread.
  */
-Console *console_open(const char *spec, bool append, VmExit *exit,
+Console *console_open(const char *spec, bool append, RunEnd *exit,
                       GError **errp);
 
 /*
@@ -82,7 +82,7 @@ Console *console_open(const char *spec, bool append, VmExit *exit,
  * gets raw mode and the escape keys, as stdin would.  For owners that
  * multiplex consoles, and for tests (a pipe, a pseudo-terminal).
  */
-Console *console_open_fds(int in_fd, int out_fd, VmExit *exit,
+Console *console_open_fds(int in_fd, int out_fd, RunEnd *exit,
                           GError **errp);
 
 /*

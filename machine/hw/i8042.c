@@ -10,7 +10,7 @@
  * FADT says there is no 8042, so Linux's i8042 driver does not probe it.
  */
 #include "machine/kvm/iobus.h"
-#include "machine/kvm/vm-exit.h"
+#include "machine/kvm/run-end.h"
 #include "machine/qom/device.h"
 #include "machine/qom/error.h"
 #include "machine/qom/machine.h"
@@ -45,7 +45,7 @@ static void i8042_cmd_write(void *opaque, uint64_t offset, uint64_t value,
     I8042 *k = opaque;
 
     if ((uint8_t)value == I8042_CMD_PULSE_RESET) {
-        vm_exit_request(k->ms->exit, VM_EXIT_RESET, "i8042 reset");
+        run_end_request(k->ms->exit, RUN_END_RESET, "i8042 reset");
     }
 }
 

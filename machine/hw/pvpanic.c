@@ -5,7 +5,7 @@
  * Bits from Linux include/uapi/misc/pvpanic.h:
  *
  *   PVPANIC_PANICKED      bit 0: the guest panicked; the VM stops
- *                         (VM_EXIT_PANIC: registers dumped, exit 3).
+ *                         (RUN_END_PANIC: registers dumped, exit 3).
  *   PVPANIC_CRASH_LOADED  bit 1: the guest panicked and a kdump kernel
  *                         took over; it keeps running, the event is only
  *                         counted.
@@ -16,7 +16,7 @@
 #include "machine/hw/pvpanic.h"
 
 #include "machine/kvm/iobus.h"
-#include "machine/kvm/vm-exit.h"
+#include "machine/kvm/run-end.h"
 #include "machine/qom/device.h"
 #include "machine/qom/error.h"
 #include "machine/qom/machine.h"
@@ -45,7 +45,7 @@ static void pvpanic_write(void *opaque, uint64_t offset, uint64_t value,
     PvPanic *p = opaque;
 
     if (value & PVPANIC_PANICKED) {
-        vm_exit_request(p->ms->exit, VM_EXIT_PANIC,
+        run_end_request(p->ms->exit, RUN_END_PANIC,
                         "guest kernel panic (pvpanic)");
         return;
     }

@@ -1,6 +1,6 @@
 /*
  * pvpanic: the guest's panic notification port (see pvpanic.c).  The
- * machine creates it; PANICKED ends the run with VM_EXIT_PANIC.
+ * machine creates it; PANICKED ends the run with RUN_END_PANIC.
  */
 #ifndef VMSPEC_HW_PVPANIC_H
 #define VMSPEC_HW_PVPANIC_H

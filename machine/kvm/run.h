@@ -2,13 +2,13 @@
  * Running a realized machine: its vCPU threads start, and stop (all of
  * them, joined) on request; pause is a stop that keeps the machine
  * realized, resume starts the same vCPUs again.  The owner's main loop
- * waits on the VmExit's eventfd for the guest to end the run.
+ * waits on the RunEnd's eventfd for the guest to end the run.
  * Architecture-neutral; main thread only.
  */
 #ifndef VMSPEC_KVM_RUN_H
 #define VMSPEC_KVM_RUN_H
 
-#include "machine/kvm/vm-exit.h"
+#include "machine/kvm/run-end.h"
 #include "machine/qom/machine.h"
 
 /* Starts every vCPU.  On failure the ones started are stopped again. */

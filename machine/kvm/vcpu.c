@@ -25,7 +25,7 @@ struct Vcpu {
     size_t run_size;
     IoBus *pio;
     IoBus *mmio;
-    VmExit *exit;
+    RunEnd *exit;
     pthread_t thread;
     bool started;           /* owner thread only */
     bool joined;            /* owner thread only */
@@ -35,7 +35,7 @@ struct Vcpu {
 };
 
 Vcpu *vcpu_new(KvmVm *vm, unsigned id, IoBus *pio, IoBus *mmio,
-               VmExit *exit, GError **errp)
+               RunEnd *exit, GError **errp)
 {
     g_autoptr(Vcpu) v = g_new0(Vcpu, 1);
     void *run;
@@ -155,13 +155,13 @@ char *vcpu_dump_regs(Vcpu *v)
 /* ---- The exit loop ---- */
 
 /* Ends the VM with reason, attaching a message and a register dump. */
-static bool vcpu_crash(Vcpu *v, VmExitReason reason, const char *what)
+static bool vcpu_crash(Vcpu *v, RunEndReason reason, const char *what)
 {
     g_autofree char *regs = vcpu_dump_regs(v);
     g_autofree char *detail = g_strdup_printf("vCPU %u: %s\n%s", v->id,
                                               what, regs);
 
-    vm_exit_request(v->exit, reason, detail);
+    run_end_request(v->exit, reason, detail);
     return false;
 }
 
@@ -187,14 +187,14 @@ static bool vcpu_handle_exit(Vcpu *v)
         uint64_t len = (uint64_t)run->io.size * run->io.count;
 
         if (!v->pio) {
-            return vcpu_crash(v, VM_EXIT_ERROR, "port I/O exit on a machine "
+            return vcpu_crash(v, RUN_END_ERROR, "port I/O exit on a machine "
                               "without port I/O");
         }
         if (!access_size_ok(run->io.size) || run->io.data_offset > v->run_size
             || len > v->run_size - run->io.data_offset) {
             msg = g_strdup_printf("bad KVM_EXIT_IO size %u count %u",
                                   run->io.size, run->io.count);
-            return vcpu_crash(v, VM_EXIT_ERROR, msg);
+            return vcpu_crash(v, RUN_END_ERROR, msg);
         }
         for (uint32_t i = 0; i < run->io.count; i++) {
             if (run->io.direction == KVM_EXIT_IO_OUT) {
@@ -227,18 +227,18 @@ static bool vcpu_handle_exit(Vcpu *v)
         return true;
     case KVM_EXIT_HLT:
         /* Only without an in-kernel LAPIC: nothing can wake the vCPU. */
-        vm_exit_request(v->exit, VM_EXIT_HALT, NULL);
+        run_end_request(v->exit, RUN_END_HALT, NULL);
         return false;
     case KVM_EXIT_SHUTDOWN:
         /* Triple fault (or an unrecoverable #MC, or INIT on AMD). */
-        return vcpu_crash(v, VM_EXIT_CRASH, "triple fault (KVM_EXIT_SHUTDOWN)");
+        return vcpu_crash(v, RUN_END_CRASH, "triple fault (KVM_EXIT_SHUTDOWN)");
     case KVM_EXIT_FAIL_ENTRY:
         msg = g_strdup_printf("VM entry failed, hardware reason 0x%llx "
                               "on host CPU %u",
                               (unsigned long long)run->fail_entry
                                   .hardware_entry_failure_reason,
                               run->fail_entry.cpu);
-        return vcpu_crash(v, VM_EXIT_CRASH, msg);
+        return vcpu_crash(v, RUN_END_CRASH, msg);
     case KVM_EXIT_INTERNAL_ERROR: {
         GString *s = g_string_new(NULL);
 
@@ -249,27 +249,27 @@ static bool vcpu_handle_exit(Vcpu *v)
                 (unsigned long long)run->internal.data[i]);
         }
         msg = g_string_free(s, FALSE);
-        return vcpu_crash(v, VM_EXIT_CRASH, msg);
+        return vcpu_crash(v, RUN_END_CRASH, msg);
     }
     case KVM_EXIT_SYSTEM_EVENT:
         /* api.rst KVM_EXIT_SYSTEM_EVENT (PSCI on arm64, Hyper-V, ...). */
         switch (run->system_event.type) {
         case KVM_SYSTEM_EVENT_SHUTDOWN:
-            vm_exit_request(v->exit, VM_EXIT_POWEROFF, NULL);
+            run_end_request(v->exit, RUN_END_POWEROFF, NULL);
             return false;
         case KVM_SYSTEM_EVENT_RESET:
-            vm_exit_request(v->exit, VM_EXIT_RESET, NULL);
+            run_end_request(v->exit, RUN_END_RESET, NULL);
             return false;
         case KVM_SYSTEM_EVENT_CRASH:
-            return vcpu_crash(v, VM_EXIT_PANIC, "guest crash system event");
+            return vcpu_crash(v, RUN_END_PANIC, "guest crash system event");
         default:
             msg = g_strdup_printf("system event %u", run->system_event.type);
-            return vcpu_crash(v, VM_EXIT_ERROR, msg);
+            return vcpu_crash(v, RUN_END_ERROR, msg);
         }
     default:
         msg = g_strdup_printf("unexpected KVM exit reason %u",
                               run->exit_reason);
-        return vcpu_crash(v, VM_EXIT_ERROR, msg);
+        return vcpu_crash(v, RUN_END_ERROR, msg);
     }
 }
 
@@ -312,7 +312,7 @@ static void *vcpu_thread(void *opaque)
         g_autofree char *msg = g_strdup_printf("vCPU %u: KVM_SET_SIGNAL_MASK:"
                                                " %s", v->id,
                                                g_strerror(errno));
-        vm_exit_request(v->exit, VM_EXIT_ERROR, msg);
+        run_end_request(v->exit, RUN_END_ERROR, msg);
         goto out;
     }
     while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
@@ -325,7 +325,7 @@ static void *vcpu_thread(void *opaque)
             }
             g_autofree char *msg = g_strdup_printf("vCPU %u: KVM_RUN: %s",
                                                    v->id, g_strerror(errno));
-            vm_exit_request(v->exit, VM_EXIT_ERROR, msg);
+            run_end_request(v->exit, RUN_END_ERROR, msg);
             break;
         }
         __atomic_fetch_add(&v->exits, 1, __ATOMIC_RELAXED);

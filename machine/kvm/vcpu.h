@@ -1,7 +1,7 @@
 /*
  * A vCPU: its KVM fd, its shared kvm_run page and the thread that runs
  * KVM_RUN and dispatches exits (port I/O and MMIO to the two I/O buses;
- * the exits that end the VM to a VmExit).
+ * the exits that end the VM to a RunEnd).
  *
  * Stopping.  vcpu_request_stop() sets a stop flag and kvm_run's
  * immediate_exit, then sends the thread VCPU_KICK_SIGNAL.  The vCPU
@@ -29,7 +29,7 @@
 
 #include "machine/kvm/iobus.h"
 #include "machine/kvm/kvm.h"
-#include "machine/kvm/vm-exit.h"
+#include "machine/kvm/run-end.h"
 
 /* The real-time signal used to kick vCPU threads out of KVM_RUN. */
 #define VCPU_KICK_SIGNAL (SIGRTMIN)
@@ -44,7 +44,7 @@ typedef struct Vcpu Vcpu;
  * thread, after the irqchip is created.
  */
 Vcpu *vcpu_new(KvmVm *vm, unsigned id, IoBus *pio, IoBus *mmio,
-               VmExit *exit, GError **errp);
+               RunEnd *exit, GError **errp);
 
 /* The vCPU fd, for per-vCPU setup ioctls before vcpu_start(); borrowed. */
 int vcpu_fd(const Vcpu *v);

@@ -14,7 +14,7 @@
 #include "machine/qom/property.h"
 
 typedef struct IoBus IoBus;
-typedef struct VmExit VmExit;
+typedef struct RunEnd RunEnd;
 typedef struct KvmVm KvmVm;
 typedef struct GuestMem GuestMem;
 
@@ -32,7 +32,7 @@ typedef struct MachineState {
      */
     IoBus *pio_bus;         /* port I/O; NULL where the arch has none */
     IoBus *mmio_bus;
-    VmExit *exit;           /* where devices ask for the run to end */
+    RunEnd *exit;           /* where devices ask for the run to end */
     KvmVm *kvm;
     GuestMem *ram;
     GPtrArray *vcpus;       /* Vcpu *, index = vCPU id */

@@ -12,7 +12,7 @@
 #include "machine/kvm/iobus.h"
 #include "machine/kvm/kvm.h"
 #include "machine/kvm/vcpu.h"
-#include "machine/kvm/vm-exit.h"
+#include "machine/kvm/run-end.h"
 #include "machine/qom/error.h"
 #include "machine/qom/machine.h"
 #include "machine/x86/acpi.h"
@@ -87,7 +87,7 @@ static void sleep_control_write(void *opaque, uint64_t offset, uint64_t value,
     MachineState *ms = opaque;
 
     if (value == acpi_sleep_control_value(MICROVM_S5_SLP_TYP)) {
-        vm_exit_request(ms->exit, VM_EXIT_POWEROFF, "ACPI S5 (poweroff)");
+        run_end_request(ms->exit, RUN_END_POWEROFF, "ACPI S5 (poweroff)");
     }
 }
 
@@ -197,7 +197,7 @@ static void microvm_unrealize(MachineState *ms)
     g_clear_pointer(&ms->mmio_bus, iobus_free);
     g_clear_pointer(&ms->ram, guest_mem_free);
     g_clear_pointer(&ms->kvm, kvm_vm_free);
-    g_clear_pointer(&ms->exit, vm_exit_free);
+    g_clear_pointer(&ms->exit, run_end_free);
 }
 
 /*
@@ -239,7 +239,7 @@ static void microvm_note_kernel(MachineState *ms, const X86BootInfo *info)
                                info->kernel_text,
                                info->kaslr ? " (KASLR)" : "");
     }
-    vm_exit_set_boot_note(ms->exit, note);
+    run_end_set_boot_note(ms->exit, note);
 }
 
 static bool microvm_realize(MachineState *ms, GError **errp)
@@ -275,7 +275,7 @@ static bool microvm_realize(MachineState *ms, GError **errp)
      * ACPI area (checked when the tables are written).
      */
     boot.rsdp_addr = X86_ACPI_START;
-    if (!(ms->exit = vm_exit_new(errp)) ||
+    if (!(ms->exit = run_end_new(errp)) ||
         !(ms->ram = guest_mem_new(ms->ram_size, X86_MMIO_HOLE_START, errp)) ||
         !x86_boot_load(ms->ram, &boot, &info, errp) ||
         !microvm_write_reset_vector(ms, errp) ||

@@ -1,6 +1,6 @@
 /*
  * A test-only concrete machine for device tests: a real port-I/O bus, a
- * real VmExit, and a set_irq that records each line's level and rising
+ * real RunEnd, and a set_irq that records each line's level and rising
  * edges.  Devices realized under it are driven through iobus_read/write
  * exactly as a vCPU's KVM_EXIT_IO would.  Include from one test file per
  * binary (it defines and registers the type).
@@ -11,7 +11,7 @@
 #include <glib.h>
 
 #include "machine/kvm/iobus.h"
-#include "machine/kvm/vm-exit.h"
+#include "machine/kvm/run-end.h"
 #include "machine/qom/device.h"
 #include "machine/qom/machine.h"
 
@@ -52,7 +52,7 @@ static void hw_test_machine_init(Object *obj)
     g_cond_init(&m->changed);
     m->parent_obj.pio_bus = iobus_new("pio");
     m->parent_obj.mmio_bus = iobus_new("mmio");
-    m->parent_obj.exit = vm_exit_new(&err);
+    m->parent_obj.exit = run_end_new(&err);
     g_assert_no_error(err);
 }
 
@@ -76,7 +76,7 @@ static void hw_test_machine_finalize(Object *obj)
 
     iobus_free(m->parent_obj.pio_bus);
     iobus_free(m->parent_obj.mmio_bus);
-    vm_exit_free(m->parent_obj.exit);
+    run_end_free(m->parent_obj.exit);
     g_cond_clear(&m->changed);
     g_mutex_clear(&m->lock);
 }

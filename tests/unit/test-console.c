@@ -134,7 +134,7 @@ static void test_pty_raw_mode(void)
 
 static void test_pty_escapes(void)
 {
-    g_autoptr(VmExit) exit = NULL;
+    g_autoptr(RunEnd) exit = NULL;
     g_autofree char *detail = NULL;
     GError *err = NULL;
     int master, slave;
@@ -142,7 +142,7 @@ static void test_pty_escapes(void)
     Sink sink;
     static const char want[] = "ab\001c\001zd\r";
 
-    exit = vm_exit_new(&err);
+    exit = run_end_new(&err);
     g_assert_no_error(err);
     sink_init(&sink);
     open_pty(&master, &slave);
@@ -160,20 +160,20 @@ static void test_pty_escapes(void)
     g_assert_cmpint(write(master, "\003", 1), ==, 1);
     g_assert_true(sink_wait(&sink, strlen(want) + 1));
     g_assert_cmphex(sink.bytes->data[strlen(want)], ==, 0x03);
-    g_assert_cmpint(vm_exit_get(exit, NULL), ==, VM_EXIT_NONE);
+    g_assert_cmpint(run_end_get(exit, NULL), ==, RUN_END_NONE);
 
     /* Ctrl-A x: quit, and neither key reaches the guest.  The escape may
      * arrive in a read of its own. */
     g_assert_cmpint(write(master, "\001", 1), ==, 1);
     g_usleep(20 * 1000);
     g_assert_cmpint(write(master, "x", 1), ==, 1);
-    for (int i = 0; i < 5000 && vm_exit_get(exit, NULL) == VM_EXIT_NONE;
+    for (int i = 0; i < 5000 && run_end_get(exit, NULL) == RUN_END_NONE;
          i++) {
         g_usleep(1000);
     }
-    g_assert_cmpint(vm_exit_get(exit, &detail), ==, VM_EXIT_QUIT);
+    g_assert_cmpint(run_end_get(exit, &detail), ==, RUN_END_QUIT);
     g_assert_nonnull(strstr(detail, "Ctrl-A x"));
-    g_assert_cmpstr(vm_exit_reason_name(VM_EXIT_QUIT), ==, "quit");
+    g_assert_cmpstr(run_end_reason_name(RUN_END_QUIT), ==, "quit");
     g_assert_cmpuint(sink.bytes->len, ==, strlen(want) + 1);
 
     /* Output reaches the terminal. */
@@ -191,13 +191,13 @@ static void test_pty_escapes(void)
 /* Not a terminal: bytes as they are, no escapes, EOF is not a quit. */
 static void test_pipe_plain(void)
 {
-    g_autoptr(VmExit) exit = NULL;
+    g_autoptr(RunEnd) exit = NULL;
     GError *err = NULL;
     int fds[2];
     Console *c;
     Sink sink;
 
-    exit = vm_exit_new(&err);
+    exit = run_end_new(&err);
     g_assert_no_error(err);
     sink_init(&sink);
     g_assert_cmpint(pipe2(fds, O_CLOEXEC), ==, 0);
@@ -211,7 +211,7 @@ static void test_pipe_plain(void)
     g_assert_cmpmem(sink.bytes->data, sink.bytes->len, "\001x\001\001", 4);
     close(fds[1]);                  /* EOF */
     g_usleep(50 * 1000);
-    g_assert_cmpint(vm_exit_get(exit, NULL), ==, VM_EXIT_NONE);
+    g_assert_cmpint(run_end_get(exit, NULL), ==, RUN_END_NONE);
     console_write(c, (const uint8_t *)"dropped", 7);    /* out_fd -1 */
     console_free(c);
     close(fds[0]);
@@ -247,13 +247,13 @@ static guint start_input_threads(Console *c, Sink *sink)
  * gone, a closed fd) starts no thread; bytes before the end still arrive. */
 static void test_input_ended(void)
 {
-    g_autoptr(VmExit) exit = NULL;
+    g_autoptr(RunEnd) exit = NULL;
     GError *err = NULL;
     int fds[2], null_fd;
     Console *c;
     Sink sink;
 
-    exit = vm_exit_new(&err);
+    exit = run_end_new(&err);
     g_assert_no_error(err);
     sink_init(&sink);
 
@@ -292,7 +292,7 @@ static void test_input_ended(void)
     console_free(c);
     close(fds[0]);
 
-    g_assert_cmpint(vm_exit_get(exit, NULL), ==, VM_EXIT_NONE);
+    g_assert_cmpint(run_end_get(exit, NULL), ==, RUN_END_NONE);
     sink_clear(&sink);
 }
 

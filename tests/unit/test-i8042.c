@@ -11,7 +11,7 @@ static void test_reset(void)
 {
     g_autoptr(Object) m = OBJECT(hw_test_machine_new());
     HwTestMachine *hm = HW_TEST_MACHINE(m);
-    VmExit *exit = hm->parent_obj.exit;
+    RunEnd *exit = hm->parent_obj.exit;
     g_autofree char *detail = NULL;
     DeviceState *dev = hw_test_add(hm, "i8042", "i8042");
 
@@ -25,10 +25,10 @@ static void test_reset(void)
     hw_outb(hm, X86_I8042_CMD_PORT, 0xaa);
     hw_outb(hm, X86_I8042_CMD_PORT, 0xff);
     hw_outb(hm, X86_I8042_DATA_PORT, 0xfe);
-    g_assert_cmpint(vm_exit_get(exit, NULL), ==, VM_EXIT_NONE);
+    g_assert_cmpint(run_end_get(exit, NULL), ==, RUN_END_NONE);
 
     hw_outb(hm, X86_I8042_CMD_PORT, 0xfe);
-    g_assert_cmpint(vm_exit_get(exit, &detail), ==, VM_EXIT_RESET);
+    g_assert_cmpint(run_end_get(exit, &detail), ==, RUN_END_RESET);
     g_assert_cmpstr(detail, ==, "i8042 reset");
 }
 

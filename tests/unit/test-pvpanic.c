@@ -1,6 +1,6 @@
 /*
  * pvpanic on the port bus: the supported-events byte, PANICKED stops the
- * VM with VM_EXIT_PANIC, CRASH_LOADED alone does not.
+ * VM with RUN_END_PANIC, CRASH_LOADED alone does not.
  */
 #include <string.h>
 #include <glib.h>
@@ -13,7 +13,7 @@ static void test_events(void)
 {
     g_autoptr(Object) m = OBJECT(hw_test_machine_new());
     HwTestMachine *hm = HW_TEST_MACHINE(m);
-    VmExit *exit = hm->parent_obj.exit;
+    RunEnd *exit = hm->parent_obj.exit;
     g_autofree char *detail = NULL;
 
     DeviceState *dev = hw_test_add(hm, TYPE_PVPANIC, "pvpanic");
@@ -23,13 +23,13 @@ static void test_events(void)
                     PVPANIC_PANICKED | PVPANIC_CRASH_LOADED);
 
     hw_outb(hm, X86_PVPANIC_PORT, PVPANIC_CRASH_LOADED);
-    g_assert_cmpint(vm_exit_get(exit, NULL), ==, VM_EXIT_NONE);
+    g_assert_cmpint(run_end_get(exit, NULL), ==, RUN_END_NONE);
     g_assert_cmpuint(pvpanic_crash_loaded_count(dev), ==, 1);
     hw_outb(hm, X86_PVPANIC_PORT, 0);
-    g_assert_cmpint(vm_exit_get(exit, NULL), ==, VM_EXIT_NONE);
+    g_assert_cmpint(run_end_get(exit, NULL), ==, RUN_END_NONE);
 
     hw_outb(hm, X86_PVPANIC_PORT, PVPANIC_PANICKED);
-    g_assert_cmpint(vm_exit_get(exit, &detail), ==, VM_EXIT_PANIC);
+    g_assert_cmpint(run_end_get(exit, &detail), ==, RUN_END_PANIC);
     g_assert_cmpstr(detail, ==, "guest kernel panic (pvpanic)");
     /* Only the one port. */
     g_assert_false(iobus_read(hm->parent_obj.pio_bus, X86_PVPANIC_PORT + 1,

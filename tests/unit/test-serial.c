@@ -327,8 +327,8 @@ static void test_receive(Fixture *f, gconstpointer data)
     g_assert_cmphex(in(f, IIR), ==, 0xc1);
     g_assert_false(hw_irq_level(f->m, IRQ));
     /* EOF on a pipe is no reason to stop the VM. */
-    g_assert_cmpint(vm_exit_get(f->m->parent_obj.exit, NULL), ==,
-                    VM_EXIT_NONE);
+    g_assert_cmpint(run_end_get(f->m->parent_obj.exit, NULL), ==,
+                    RUN_END_NONE);
 }
 
 static int pipe_unread(int fd)

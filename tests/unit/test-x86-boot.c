@@ -19,7 +19,7 @@
 #include "machine/kvm/iobus.h"
 #include "machine/kvm/kvm.h"
 #include "machine/kvm/vcpu.h"
-#include "machine/kvm/vm-exit.h"
+#include "machine/kvm/run-end.h"
 #include "machine/qom/error.h"
 #include "machine/x86/boot.h"
 #include "machine/x86/cpu.h"
@@ -117,7 +117,7 @@ typedef struct TestVm {
     GuestMem *mem;
     IoBus *pio;
     IoBus *mmio;
-    VmExit *exit;
+    RunEnd *exit;
     TestUart uart;
     PortStats stray;
     StrayRegion stray_regions[2];
@@ -146,7 +146,7 @@ static bool test_vm_init(TestVm *t, uint64_t ram, bool irqchip)
     g_assert_no_error(err);
     t->pio = iobus_new("pio");
     t->mmio = iobus_new("mmio");
-    t->exit = vm_exit_new(&err);
+    t->exit = run_end_new(&err);
     g_assert_no_error(err);
     g_mutex_init(&t->uart.lock);
     t->uart.out = g_string_new(NULL);
@@ -202,7 +202,7 @@ static void test_vm_destroy(TestVm *t)
     }
     iobus_free(t->pio);
     iobus_free(t->mmio);
-    vm_exit_free(t->exit);
+    run_end_free(t->exit);
     kvm_vm_free(t->vm);
     guest_mem_free(t->mem);
     if (t->uart.out) {
@@ -252,10 +252,10 @@ static unsigned settled_vcpu_threads(unsigned expected)
     return n;
 }
 
-/* Waits for the VM exit eventfd up to timeout_ms; true if it fired. */
+/* Waits for the run-end eventfd up to timeout_ms; true if it fired. */
 static bool wait_exit(TestVm *t, int timeout_ms)
 {
-    struct pollfd p = { .fd = vm_exit_fd(t->exit), .events = POLLIN };
+    struct pollfd p = { .fd = run_end_fd(t->exit), .events = POLLIN };
 
     return poll(&p, 1, timeout_ms) == 1;
 }
@@ -344,7 +344,7 @@ static void test_payload_io_mmio_hlt(void)
     run_payload(&t, code, sizeof(code));
     g_assert_true(wait_exit(&t, 5000));
     vcpu_join(t.vcpus[0]);
-    g_assert_cmpint(vm_exit_get(t.exit, &detail), ==, VM_EXIT_HALT);
+    g_assert_cmpint(run_end_get(t.exit, &detail), ==, RUN_END_HALT);
     g_assert_cmpuint(t.uart.out->len, ==, 3);
     g_assert_cmpint((uint8_t)t.uart.out->str[0], ==, 0x42);
     g_assert_cmpint((uint8_t)t.uart.out->str[1], ==, 0xff);
@@ -370,7 +370,7 @@ static void test_payload_triple_fault(void)
     run_payload(&t, code, sizeof(code));
     g_assert_true(wait_exit(&t, 5000));
     vcpu_join(t.vcpus[0]);
-    g_assert_cmpint(vm_exit_get(t.exit, &detail), ==, VM_EXIT_CRASH);
+    g_assert_cmpint(run_end_get(t.exit, &detail), ==, RUN_END_CRASH);
     g_assert_nonnull(strstr(detail, "triple fault"));
     g_assert_nonnull(strstr(detail, "RIP="));
     /* Not the CR3/EFER values: on AMD, KVM re-initializes the VMCB on a
@@ -400,7 +400,7 @@ static void test_payload_stop(void)
     g_assert_true(vcpu_finished(t.vcpus[0]));
     g_assert_cmpuint(settled_vcpu_threads(before), ==, before);
     g_assert_cmpuint(t.uart.out->len, >, 0);
-    g_assert_cmpint(vm_exit_get(t.exit, NULL), ==, VM_EXIT_NONE);
+    g_assert_cmpint(run_end_get(t.exit, NULL), ==, RUN_END_NONE);
 
     /* A guest spinning without exits must be stoppable too. */
     test_vm_destroy(&t);
@@ -696,10 +696,10 @@ static void boot_linux(unsigned nr_vcpus)
                        GPOINTER_TO_SIZE(k), GPOINTER_TO_SIZE(v));
         }
     }
-    if (vm_exit_get(t.exit, NULL) != VM_EXIT_NONE) {
+    if (run_end_get(t.exit, NULL) != RUN_END_NONE) {
         g_autofree char *detail = NULL;
-        vm_exit_get(t.exit, &detail);
-        g_printerr("VM exit: %s\n", detail ? detail : "");
+        run_end_get(t.exit, &detail);
+        g_printerr("run end: %s\n", detail ? detail : "");
     }
     g_test_message("%u vCPUs: 'Linux version' after %.1f ms (%.1f ms from "
                    "process start), 'Unable to mount root' after %.1f ms "
@@ -708,7 +708,7 @@ static void boot_linux(unsigned nr_vcpus)
                    (t_version - process_start_us) / 1000.0,
                    (t_end - t0) / 1000.0,
                    (t_end - process_start_us) / 1000.0);
-    g_assert_cmpint(vm_exit_get(t.exit, NULL), ==, VM_EXIT_NONE);
+    g_assert_cmpint(run_end_get(t.exit, NULL), ==, RUN_END_NONE);
     g_assert_true(uart_contains(&t.uart, "Linux version"));
     g_assert_true(t_end != 0);
     if (nr_vcpus > 1) {

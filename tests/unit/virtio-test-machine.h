@@ -22,7 +22,7 @@
 #include "machine/kvm/guest-mem.h"
 #include "machine/kvm/iobus.h"
 #include "machine/kvm/kvm.h"
-#include "machine/kvm/vm-exit.h"
+#include "machine/kvm/run-end.h"
 #include "machine/qom/device.h"
 #include "machine/qom/error.h"
 #include "machine/qom/machine.h"
@@ -84,7 +84,7 @@ static void vt_machine_init(Object *obj)
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->changed, NULL);
     m->parent_obj.mmio_bus = iobus_new("mmio");
-    m->parent_obj.exit = vm_exit_new(&err);
+    m->parent_obj.exit = run_end_new(&err);
     g_assert_no_error(err);
     m->parent_obj.ram = guest_mem_new(VT_RAM_SIZE, X86_MMIO_HOLE_START,
                                       &err);
@@ -109,7 +109,7 @@ static void vt_machine_finalize(Object *obj)
     VirtioTestMachine *m = VIRTIO_TEST_MACHINE(obj);
 
     iobus_free(m->parent_obj.mmio_bus);
-    vm_exit_free(m->parent_obj.exit);
+    run_end_free(m->parent_obj.exit);
     guest_mem_free(m->parent_obj.ram);
     if (m->parent_obj.kvm) {
         kvm_vm_free(m->parent_obj.kvm);

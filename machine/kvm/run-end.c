@@ -1,5 +1,5 @@
-/* VM exit request: first reason wins, eventfd wakes the main loop. */
-#include "machine/kvm/vm-exit.h"
+/* run-end request: first reason wins, eventfd wakes the main loop. */
+#include "machine/kvm/run-end.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -8,31 +8,31 @@
 
 #include "machine/qom/error.h"
 
-struct VmExit {
+struct RunEnd {
     GMutex lock;
-    VmExitReason reason;
+    RunEndReason reason;
     char *detail;
     char *boot_note;        /* set before vCPUs run, then read-only */
     int fd;
 };
 
-VmExit *vm_exit_new(GError **errp)
+RunEnd *run_end_new(GError **errp)
 {
     int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    VmExit *e;
+    RunEnd *e;
 
     if (fd < 0) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "eventfd: %s",
                     g_strerror(errno));
         return NULL;
     }
-    e = g_new0(VmExit, 1);
+    e = g_new0(RunEnd, 1);
     g_mutex_init(&e->lock);
     e->fd = fd;
     return e;
 }
 
-void vm_exit_free(VmExit *e)
+void run_end_free(RunEnd *e)
 {
     if (!e) {
         return;
@@ -44,29 +44,29 @@ void vm_exit_free(VmExit *e)
     g_free(e);
 }
 
-int vm_exit_fd(VmExit *e)
+int run_end_fd(RunEnd *e)
 {
     return e->fd;
 }
 
-void vm_exit_set_boot_note(VmExit *e, const char *note)
+void run_end_set_boot_note(RunEnd *e, const char *note)
 {
     g_free(e->boot_note);
     e->boot_note = g_strdup(note);
 }
 
-bool vm_exit_request(VmExit *e, VmExitReason reason, const char *detail)
+bool run_end_request(RunEnd *e, RunEndReason reason, const char *detail)
 {
     uint64_t one = 1;
     bool first;
 
-    g_assert(reason != VM_EXIT_NONE);
+    g_assert(reason != RUN_END_NONE);
     g_mutex_lock(&e->lock);
-    first = e->reason == VM_EXIT_NONE;
+    first = e->reason == RUN_END_NONE;
     if (first) {
         e->reason = reason;
         if (e->boot_note &&
-            (reason == VM_EXIT_CRASH || reason == VM_EXIT_HALT)) {
+            (reason == RUN_END_CRASH || reason == RUN_END_HALT)) {
             e->detail = g_strconcat(detail ? detail : "", e->boot_note, "\n",
                                     NULL);
         } else {
@@ -81,9 +81,9 @@ bool vm_exit_request(VmExit *e, VmExitReason reason, const char *detail)
     return first;
 }
 
-VmExitReason vm_exit_get(VmExit *e, char **detail)
+RunEndReason run_end_get(RunEnd *e, char **detail)
 {
-    VmExitReason reason;
+    RunEndReason reason;
 
     g_mutex_lock(&e->lock);
     reason = e->reason;
@@ -94,24 +94,24 @@ VmExitReason vm_exit_get(VmExit *e, char **detail)
     return reason;
 }
 
-const char *vm_exit_reason_name(VmExitReason reason)
+const char *run_end_reason_name(RunEndReason reason)
 {
     switch (reason) {
-    case VM_EXIT_NONE:
+    case RUN_END_NONE:
         return "running";
-    case VM_EXIT_POWEROFF:
+    case RUN_END_POWEROFF:
         return "poweroff";
-    case VM_EXIT_RESET:
+    case RUN_END_RESET:
         return "reset";
-    case VM_EXIT_HALT:
+    case RUN_END_HALT:
         return "halt";
-    case VM_EXIT_PANIC:
+    case RUN_END_PANIC:
         return "panic";
-    case VM_EXIT_CRASH:
+    case RUN_END_CRASH:
         return "crash";
-    case VM_EXIT_ERROR:
+    case RUN_END_ERROR:
         return "error";
-    case VM_EXIT_QUIT:
+    case RUN_END_QUIT:
         return "quit";
     }
     return "unknown";
