@@ -16,6 +16,7 @@
 
 typedef struct Aml Aml;
 typedef struct FdtBuilder FdtBuilder;
+typedef struct HostClaims HostClaims;
 
 typedef struct DeviceState {
     Object parent_obj;
@@ -35,6 +36,11 @@ typedef struct DeviceClass {
     /* arm64: writes the device's node(s) under the root of the device
      * tree (machine/fdt/builder.h). */
     void (*fdt_node)(DeviceState *dev, FdtBuilder *b);
+    /* Appends the host resources the device would take (the files it
+     * reads or writes, a tap, a MAC address: machine/qom/host-claims.h),
+     * so that a spec, or `vmspec up` across specs, can refuse two users
+     * of one.  Main thread, before realize; NULL: it claims nothing. */
+    void (*host_claims)(DeviceState *dev, HostClaims *claims);
 } DeviceClass;
 
 #define DEVICE(obj) OBJECT_CHECK(DeviceState, (obj), TYPE_DEVICE)

@@ -20,6 +20,7 @@
 
 #include "machine/qom/device.h"
 #include "machine/qom/error.h"
+#include "machine/qom/host-claims.h"
 #include "machine/qom/property.h"
 #include "machine/virtio/blk-request.h"
 #include "machine/virtio/virtio.h"
@@ -203,12 +204,28 @@ static void virtio_blk_device_unrealize(VirtioDevice *vdev)
     memset(&s->target, 0, sizeof(s->target));
 }
 
+/* Its image: written unless the guest may only read it, or its writes go
+ * to a private overlay (snapshot). */
+static void virtio_blk_host_claims(DeviceState *dev, HostClaims *claims)
+{
+    VirtioBlk *s = VIRTIO_BLK(dev);
+    bool writes = !s->readonly && !s->snapshot;
+
+    if (s->image.path && *s->image.path) {
+        host_claims_add_for(claims, dev, "disk", HOST_CLAIM_FILE,
+                            s->image.path, writes,
+                            writes ? "the writable disk image"
+                                   : "the disk image");
+    }
+}
+
 static void virtio_blk_class_init(ObjectClass *oc, const void *data)
 {
     VirtioDeviceClass *vc = VIRTIO_DEVICE_CLASS(oc);
 
     oc->props = virtio_blk_props;
     DEVICE_CLASS(oc)->spec_list = "disks";
+    DEVICE_CLASS(oc)->host_claims = virtio_blk_host_claims;
     vc->device_id = VIRTIO_ID_BLOCK;
     vc->num_queues = 1;
     vc->queue_max_size = BLK_QUEUE_SIZE;

@@ -38,6 +38,7 @@
 #include "machine/backend/tap.h"
 #include "machine/qom/device.h"
 #include "machine/qom/error.h"
+#include "machine/qom/host-claims.h"
 #include "machine/qom/property.h"
 #include "machine/virtio/virtio.h"
 
@@ -550,12 +551,32 @@ static const Property virtio_net_props[] = {
     PROP_END,
 };
 
+/* Its tap, and its MAC on the tap's network (an `auto` one only once the
+ * spec loader has derived it). */
+static void virtio_net_host_claims(DeviceState *dev, HostClaims *claims)
+{
+    VirtioNet *n = VIRTIO_NET(dev);
+    const uint8_t *m = n->mac.bytes;
+    g_autofree char *mac = g_strdup_printf(
+        "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+
+    if (n->tap) {
+        host_claims_add_for(claims, dev, "NIC", HOST_CLAIM_TAP, n->tap,
+                            false, "the tap");
+    }
+    if (!n->mac.is_auto) {
+        host_claims_add_for(claims, dev, "NIC", HOST_CLAIM_MAC, mac, false,
+                            "the MAC address");
+    }
+}
+
 static void virtio_net_class_init(ObjectClass *oc, const void *data)
 {
     VirtioDeviceClass *vc = VIRTIO_DEVICE_CLASS(oc);
 
     oc->props = virtio_net_props;
     DEVICE_CLASS(oc)->spec_list = "nics";
+    DEVICE_CLASS(oc)->host_claims = virtio_net_host_claims;
     vc->device_id = VIRTIO_ID_NET;
     vc->num_queues = 2;
     vc->queue_max_size = NET_QUEUE_SIZE;
