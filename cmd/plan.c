@@ -83,15 +83,58 @@ static void print_json_property(const Property *prop, ObjectClass *owner,
     }
 }
 
+/* What the resource assignment pass gave a device: what realize wires. */
+static const DeviceResources *assigned_resources(Object *obj)
+{
+    DeviceState *dev = (DeviceState *)object_dynamic_cast(obj, TYPE_DEVICE);
+
+    return dev && dev->res.assigned ? &dev->res : NULL;
+}
+
 static bool print_text_object(Object *obj, void *opaque)
 {
     GString *out = opaque;
     g_autofree char *path = object_get_canonical_path(obj);
+    const DeviceResources *res = assigned_resources(obj);
     PlanPrinter p = { obj, out, NULL };
 
     g_string_append_printf(out, "%s (%s)\n", path, object_get_typename(obj));
     object_class_foreach_property(obj->klass, print_text_property, &p);
+    if (res) {
+        g_autofree char *text = device_resources_describe(res);
+
+        if (*text) {
+            g_string_append_printf(out, "  # %s\n", text);
+        }
+    }
     return object_child_foreach(obj, print_text_object, out);
+}
+
+static void print_json_resources(JsonWriter *w, const DeviceResources *res)
+{
+    json_key(w, "resources");
+    json_begin_object(w);
+    if (res->mmio_size) {
+        json_key(w, "mmio_base");
+        json_uint(w, res->mmio_base);
+        json_key(w, "mmio_size");
+        json_uint(w, res->mmio_size);
+    }
+    if (res->pio_count) {
+        json_key(w, "pio_base");
+        json_uint(w, res->pio_base);
+        json_key(w, "pio_count");
+        json_uint(w, res->pio_count);
+    }
+    if (res->irq >= 0) {
+        json_key(w, "irq");
+        json_int(w, res->irq);
+    }
+    if (res->slot >= 0) {
+        json_key(w, "slot");
+        json_int(w, res->slot);
+    }
+    json_end_object(w);
 }
 
 static bool print_json_object(Object *obj, void *opaque)
@@ -107,6 +150,9 @@ static bool print_json_object(Object *obj, void *opaque)
     json_begin_object(w);
     object_class_foreach_property(obj->klass, print_json_property, &p);
     json_end_object(w);
+    if (assigned_resources(obj)) {
+        print_json_resources(w, assigned_resources(obj));
+    }
     json_key(w, "children");
     json_begin_array(w);
     object_child_foreach(obj, print_json_object, w);

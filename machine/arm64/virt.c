@@ -23,6 +23,7 @@
 #include "machine/kvm/run-end.h"
 #include "machine/qom/error.h"
 #include "machine/qom/machine.h"
+#include "machine/virtio/mmio.h"
 #if defined(__aarch64__)
 #include "machine/arm64/cpu.h"
 #include "machine/arm64/gic.h"
@@ -35,7 +36,6 @@
 
 typedef struct Virt {
     MachineState parent_obj;
-    unsigned virtio_slots_used;     /* reset at every realize */
 #if defined(__aarch64__)
     Arm64Gic *gic;
 #endif
@@ -52,25 +52,13 @@ typedef struct VirtDtParams {
     bool seeds;                     /* random rng-seed and kaslr-seed */
 } VirtDtParams;
 
-static bool virt_alloc_virtio_mmio(MachineState *ms, uint64_t *base,
-                                   uint64_t *size, uint32_t *gsi,
-                                   GError **errp)
-{
-    Virt *v = VIRT(ms);
-    unsigned slot = v->virtio_slots_used;
-
-    if (slot >= ARM64_VIRTIO_MMIO_SLOTS) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                    "the virt machine has %d virtio-mmio slots; all are "
-                    "taken", ARM64_VIRTIO_MMIO_SLOTS);
-        return false;
-    }
-    v->virtio_slots_used++;
-    *base = ARM64_VIRTIO_MMIO_BASE + slot * ARM64_VIRTIO_MMIO_SLOT_SIZE;
-    *size = ARM64_VIRTIO_MMIO_SLOT_SIZE;
-    *gsi = ARM64_VIRTIO_MMIO_FIRST_SPI + slot;
-    return true;
-}
+static const MachineLayout virt_layout = {
+    .virtio_base = ARM64_VIRTIO_MMIO_BASE,
+    .virtio_slot_size = ARM64_VIRTIO_MMIO_SLOT_SIZE,
+    .virtio_slots = ARM64_VIRTIO_MMIO_SLOTS,
+    .virtio_first_irq = ARM64_VIRTIO_MMIO_FIRST_SPI,
+    .virtio_transport = &virtio_mmio_transport,
+};
 
 /* ---- Device tree ---- */
 
@@ -257,11 +245,11 @@ static GBytes *virt_plan_dtb(MachineState *ms, GError **errp)
                     "the machine is running");
         return NULL;
     }
-    /* Devices ask for their virtio-mmio slots in tree order, as realize
-     * does; realize starts counting again. */
-    VIRT(ms)->virtio_slots_used = 0;
+    /* The same pass realize runs: the nodes show what realize wires. */
+    if (!machine_assign_resources(ms, errp)) {
+        return NULL;
+    }
     dtb = virt_build_dtb(ms, &p, errp);
-    VIRT(ms)->virtio_slots_used = 0;
     return dtb;
 }
 
@@ -339,7 +327,6 @@ static bool virt_realize(MachineState *ms, GError **errp)
     };
     Arm64BootInfo info;
 
-    v->virtio_slots_used = 0;
     ms->vcpus = g_ptr_array_new_with_free_func((GDestroyNotify)vcpu_free);
     /* What the spec can get wrong is checked before KVM is touched. */
     if (ms->ram_size > ARM64_RAM_MAX) {
@@ -360,7 +347,6 @@ static bool virt_realize(MachineState *ms, GError **errp)
      * raise an interrupt (vgic-v3.rst, KVM_DEV_ARM_VGIC_CTRL_INIT). */
     if (!virt_create_vcpus(ms, errp) ||
         !(v->gic = arm64_gic_new(ms->kvm, (unsigned)ms->cpus, errp)) ||
-        !machine_wire_console(ms, errp) ||
         !machine_realize_children(ms, errp) ||
         /* Devices describe themselves once realized. */
         !virt_write_dtb(ms, &info, errp) ||
@@ -399,7 +385,7 @@ static void virt_class_init(ObjectClass *oc, const void *data)
     mc->arch = "aarch64";
     /* The GICv3 redistributor window (layout.h). */
     mc->max_cpus = ARM64_GICV3_MAX_CPUS;
-    mc->alloc_virtio_mmio = virt_alloc_virtio_mmio;
+    mc->layout = &virt_layout;
     mc->build_dtb = virt_plan_dtb;
 #if defined(__aarch64__)
     mc->set_irq = virt_set_irq;

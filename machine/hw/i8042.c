@@ -11,10 +11,11 @@
  */
 #include "machine/kvm/iobus.h"
 #include "machine/kvm/run-end.h"
+#include "machine/qom/context.h"
 #include "machine/qom/device.h"
 #include "machine/qom/error.h"
-#include "machine/qom/machine.h"
-#include "machine/x86/layout.h"
+#include "machine/qom/property.h"
+#include "machine/qom/resources.h"
 
 #define TYPE_I8042 "i8042"
 
@@ -25,13 +26,25 @@
  * the CPU reset line. */
 #define I8042_CMD_PULSE_RESET 0xfe
 
+/* The PC AT's ports: data at 0x60, command/status 4 above it. */
+#define I8042_DEFAULT_DATA_PORT 0x60
+#define I8042_CMD_OFFSET        4
+
 typedef struct I8042 {
     DeviceState parent_obj;
-    MachineState *ms;               /* borrowed: our parent */
+    int64_t iobase;                 /* the data port */
+    const DeviceContext *ctx;
     unsigned registered;            /* ports registered so far */
 } I8042;
 
 #define I8042(obj) OBJECT_CHECK(I8042, (obj), TYPE_I8042)
+
+static const Property i8042_props[] = {
+    PROP_INT("iobase", I8042, iobase, I8042_DEFAULT_DATA_PORT, 0,
+             0xffff - I8042_CMD_OFFSET,
+             "The data port; the command port is 4 above it"),
+    PROP_END,
+};
 
 static uint64_t i8042_read(void *opaque, uint64_t offset, unsigned size)
 {
@@ -45,40 +58,52 @@ static void i8042_cmd_write(void *opaque, uint64_t offset, uint64_t value,
     I8042 *k = opaque;
 
     if ((uint8_t)value == I8042_CMD_PULSE_RESET) {
-        run_end_request(k->ms->exit, RUN_END_RESET, "i8042 reset");
+        run_end_request(k->ctx->exit, RUN_END_RESET, "i8042 reset");
     }
 }
 
 static void i8042_unrealize(DeviceState *dev)
 {
     I8042 *k = I8042(dev);
+    uint32_t data_port = dev->res.pio_base;
 
     if (k->registered > 1) {
-        iobus_unregister(k->ms->pio_bus, X86_I8042_CMD_PORT);
+        iobus_unregister(k->ctx->pio_bus, data_port + I8042_CMD_OFFSET);
     }
     if (k->registered > 0) {
-        iobus_unregister(k->ms->pio_bus, X86_I8042_DATA_PORT);
+        iobus_unregister(k->ctx->pio_bus, data_port);
     }
     k->registered = 0;
 }
 
-static bool i8042_realize(DeviceState *dev, GError **errp)
+/* The window from the data port to the command port. */
+static bool i8042_assign_resources(DeviceState *dev, ResourceAllocator *alloc,
+                                   GError **errp)
+{
+    return resource_take_fixed_pio(alloc, &dev->res,
+                                   (uint32_t)I8042(dev)->iobase,
+                                   I8042_CMD_OFFSET + 1, errp);
+}
+
+static bool i8042_realize(DeviceState *dev, const DeviceContext *ctx,
+                          GError **errp)
 {
     I8042 *k = I8042(dev);
+    uint32_t data_port = dev->res.pio_base;
 
-    k->ms = device_get_machine(dev);
-    if (!k->ms || !k->ms->pio_bus || !k->ms->exit) {
+    k->ctx = ctx;
+    if (!ctx->pio_bus || !ctx->exit) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "needs a machine with a port I/O bus");
         return false;
     }
     /* Writes to the data port (keyboard commands) are dropped. */
-    if (!iobus_register(k->ms->pio_bus, X86_I8042_DATA_PORT, 1,
+    if (!iobus_register(ctx->pio_bus, data_port, 1,
                         "i8042 data", i8042_read, NULL, k, errp)) {
         return false;
     }
     k->registered = 1;
-    if (!iobus_register(k->ms->pio_bus, X86_I8042_CMD_PORT, 1,
+    if (!iobus_register(ctx->pio_bus, data_port + I8042_CMD_OFFSET, 1,
                         "i8042 command", i8042_read, i8042_cmd_write, k,
                         errp)) {
         i8042_unrealize(dev);
@@ -92,7 +117,9 @@ static void i8042_class_init(ObjectClass *oc, const void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(oc);
 
+    oc->props = i8042_props;
     dc->spec_list = NULL;           /* created by the machine, not specs */
+    dc->assign_resources = i8042_assign_resources;
     dc->realize = i8042_realize;
     dc->unrealize = i8042_unrealize;
 }

@@ -1,7 +1,7 @@
 /*
  * pvpanic: how a guest kernel tells the VMM it panicked (QEMU
  * docs/specs/pvpanic.rst; Linux drivers/misc/pvpanic/).  One byte I/O port
- * 0x505: reads return the events the device supports, writes report one.
+ * (QEMU's default 0x505; the machine may place it elsewhere): reads return the events the device supports, writes report one.
  * Bits from Linux include/uapi/misc/pvpanic.h:
  *
  *   PVPANIC_PANICKED      bit 0: the guest panicked; the VM stops
@@ -17,22 +17,33 @@
 
 #include "machine/kvm/iobus.h"
 #include "machine/kvm/run-end.h"
+#include "machine/qom/context.h"
 #include "machine/qom/device.h"
 #include "machine/qom/error.h"
-#include "machine/qom/machine.h"
+#include "machine/qom/property.h"
+#include "machine/qom/resources.h"
 #include "machine/x86/aml.h"
-#include "machine/x86/layout.h"
 
 #define PVPANIC_EVENTS          (PVPANIC_PANICKED | PVPANIC_CRASH_LOADED)
 
+/* QEMU docs/specs/pvpanic.rst: the ISA device's default port. */
+#define PVPANIC_DEFAULT_PORT    0x505
+
 typedef struct PvPanic {
     DeviceState parent_obj;
-    MachineState *ms;               /* borrowed: our parent */
+    int64_t port;
+    const DeviceContext *ctx;
     bool registered;
     gint crash_loaded;              /* atomic: CRASH_LOADED events seen */
 } PvPanic;
 
 #define PVPANIC(obj) OBJECT_CHECK(PvPanic, (obj), TYPE_PVPANIC)
+
+static const Property pvpanic_props[] = {
+    PROP_INT("port", PvPanic, port, PVPANIC_DEFAULT_PORT, 0, 0xffff,
+             "The I/O port"),
+    PROP_END,
+};
 
 static uint64_t pvpanic_read(void *opaque, uint64_t offset, unsigned size)
 {
@@ -45,7 +56,7 @@ static void pvpanic_write(void *opaque, uint64_t offset, uint64_t value,
     PvPanic *p = opaque;
 
     if (value & PVPANIC_PANICKED) {
-        run_end_request(p->ms->exit, RUN_END_PANIC,
+        run_end_request(p->ctx->exit, RUN_END_PANIC,
                         "guest kernel panic (pvpanic)");
         return;
     }
@@ -64,22 +75,30 @@ static void pvpanic_unrealize(DeviceState *dev)
     PvPanic *p = PVPANIC(dev);
 
     if (p->registered) {
-        iobus_unregister(p->ms->pio_bus, X86_PVPANIC_PORT);
+        iobus_unregister(p->ctx->pio_bus, DEVICE(p)->res.pio_base);
         p->registered = false;
     }
 }
 
-static bool pvpanic_realize(DeviceState *dev, GError **errp)
+static bool pvpanic_assign_resources(DeviceState *dev,
+                                     ResourceAllocator *alloc, GError **errp)
+{
+    return resource_take_fixed_pio(alloc, &dev->res,
+                                   (uint32_t)PVPANIC(dev)->port, 1, errp);
+}
+
+static bool pvpanic_realize(DeviceState *dev, const DeviceContext *ctx,
+                            GError **errp)
 {
     PvPanic *p = PVPANIC(dev);
 
-    p->ms = device_get_machine(dev);
-    if (!p->ms || !p->ms->pio_bus || !p->ms->exit) {
+    p->ctx = ctx;
+    if (!ctx->pio_bus || !ctx->exit) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "needs a machine with a port I/O bus");
         return false;
     }
-    if (!iobus_register(p->ms->pio_bus, X86_PVPANIC_PORT, 1, TYPE_PVPANIC,
+    if (!iobus_register(ctx->pio_bus, dev->res.pio_base, 1, TYPE_PVPANIC,
                         pvpanic_read, pvpanic_write, p, errp)) {
         return false;
     }
@@ -87,15 +106,17 @@ static bool pvpanic_realize(DeviceState *dev, GError **errp)
     return true;
 }
 
-/* Device(PEVT) { _HID "QEMU0001", _CRS { IO(Decode16, 0x505, 0x505, 1, 1) },
+/* Device(PEVT) { _HID "QEMU0001", _CRS { IO(Decode16, port, port, 1, 1) },
  * _STA 0x0f }, as QEMU describes its ISA pvpanic. */
 static void pvpanic_acpi_aml(DeviceState *dev, Aml *scope)
 {
+    uint16_t port = (uint16_t)dev->res.pio_base;
+
     aml_device_begin(scope, "PEVT");
     aml_name_string(scope, "_HID", "QEMU0001");
     aml_name(scope, "_CRS");
     aml_resource_template_begin(scope);
-    aml_io(scope, true, X86_PVPANIC_PORT, X86_PVPANIC_PORT, 1, 1);
+    aml_io(scope, true, port, port, 1, 1);
     aml_end(scope);
     aml_name_int(scope, "_STA", 0x0f);
     aml_end(scope);
@@ -105,7 +126,9 @@ static void pvpanic_class_init(ObjectClass *oc, const void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(oc);
 
+    oc->props = pvpanic_props;
     dc->spec_list = NULL;           /* created by the machine, not specs */
+    dc->assign_resources = pvpanic_assign_resources;
     dc->realize = pvpanic_realize;
     dc->unrealize = pvpanic_unrealize;
     dc->acpi_aml = pvpanic_acpi_aml;

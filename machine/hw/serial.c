@@ -24,10 +24,10 @@
 #include "machine/fdt/builder.h"
 #include "machine/kvm/iobus.h"
 #include "machine/qom/error.h"
-#include "machine/qom/machine.h"
+#include "machine/qom/context.h"
 #include "machine/qom/property.h"
+#include "machine/qom/resources.h"
 #include "machine/x86/aml.h"
-#include "machine/x86/layout.h"
 
 /* Register offsets (serial_reg.h). */
 #define UART_RX     0       /* read: receive buffer (DLAB 0) */
@@ -103,7 +103,7 @@ typedef struct Serial {
     int64_t irq;
     char *console_spec;
 
-    MachineState *ms;           /* borrowed: our parent */
+    const DeviceContext *ctx;
     Console *console;
     bool registered;
 
@@ -120,15 +120,19 @@ typedef struct Serial {
 
 #define SERIAL(obj) OBJECT_CHECK(Serial, (obj), TYPE_SERIAL_8250)
 
+/* The PC's COM1, where a UART is unless its machine says otherwise. */
+#define SERIAL_COM1_PORT    0x3f8
+#define SERIAL_COM1_IRQ     4
+
 static const Property serial_props[] = {
-    PROP_INT("iobase", Serial, iobase, X86_SERIAL0_PORT, 0,
+    PROP_INT("iobase", Serial, iobase, SERIAL_COM1_PORT, 0,
              0x10000 - UART_REGS, "First of the UART's 8 I/O ports"),
     /* arm64 has no port I/O: the same registers, one byte apart
      * (reg-shift 0), at an MMIO address. */
     PROP_INT("mmio", Serial, mmio_base, 0, 0, (INT64_C(1) << 48) - UART_REGS,
              "MMIO address of the registers (0: port I/O at iobase)"),
     /* 987: the last GIC SPI (ID 1019) counted from 0. */
-    PROP_INT("irq", Serial, irq, X86_SERIAL0_IRQ, 0, 987,
+    PROP_INT("irq", Serial, irq, SERIAL_COM1_IRQ, 0, 987,
              "Interrupt line (x86: IOAPIC GSI; arm64: GIC SPI)"),
     PROP_STRING_CHECKED("console", Serial, console_spec, "stdio",
                         console_spec_check, "stdio|none|file:PATH",
@@ -224,16 +228,16 @@ static void serial_update_irq(Serial *s)
     if (!src) {
         if (s->irq_level) {
             s->irq_level = false;
-            machine_set_irq(s->ms, (unsigned)s->irq, false);
+            device_context_set_irq(s->ctx, (unsigned)DEVICE(s)->res.irq, false);
         }
         return;
     }
     if (fresh) {
         if (s->irq_level) {
-            machine_set_irq(s->ms, (unsigned)s->irq, false);
+            device_context_set_irq(s->ctx, (unsigned)DEVICE(s)->res.irq, false);
         }
         s->irq_level = true;
-        machine_set_irq(s->ms, (unsigned)s->irq, true);
+        device_context_set_irq(s->ctx, (unsigned)DEVICE(s)->res.irq, true);
     }
 }
 
@@ -451,12 +455,32 @@ static void serial_reset(Serial *s)
 
 static IoBus *serial_bus(Serial *s)
 {
-    return s->mmio_base ? s->ms->mmio_bus : s->ms->pio_bus;
+    return DEVICE(s)->res.mmio_size ? s->ctx->mmio_bus : s->ctx->pio_bus;
 }
 
 static uint64_t serial_addr(Serial *s)
 {
-    return s->mmio_base ? (uint64_t)s->mmio_base : (uint64_t)s->iobase;
+    const DeviceResources *res = &DEVICE(s)->res;
+
+    return res->mmio_size ? res->mmio_base : res->pio_base;
+}
+
+/* Where the machine placed the UART (its properties): registers and
+ * interrupt line. */
+static bool serial_assign_resources(DeviceState *dev, ResourceAllocator *alloc,
+                                    GError **errp)
+{
+    Serial *s = SERIAL(dev);
+
+    if (s->mmio_base ? !resource_take_fixed_mmio(alloc, &dev->res,
+                                                 (uint64_t)s->mmio_base,
+                                                 UART_REGS, errp)
+                     : !resource_take_fixed_pio(alloc, &dev->res,
+                                                (uint32_t)s->iobase,
+                                                UART_REGS, errp)) {
+        return false;
+    }
+    return resource_take_fixed_irq(alloc, &dev->res, (int)s->irq, errp);
 }
 
 static void serial_unrealize(DeviceState *dev)
@@ -472,22 +496,23 @@ static void serial_unrealize(DeviceState *dev)
     s->console = NULL;
 }
 
-static bool serial_realize(DeviceState *dev, GError **errp)
+static bool serial_realize(DeviceState *dev, const DeviceContext *ctx,
+                           GError **errp)
 {
     Serial *s = SERIAL(dev);
     const char *name = dev->id ? dev->id : TYPE_SERIAL_8250;
 
-    s->ms = device_get_machine(dev);
-    if (!s->ms || !serial_bus(s)) {
+    s->ctx = ctx;
+    if (!serial_bus(s) || !ctx->exit) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                    s->mmio_base ? "needs a machine with an MMIO bus"
+                    dev->res.mmio_size ? "needs a machine with an MMIO bus"
                                  : "needs a machine with a port I/O bus");
         return false;
     }
     serial_reset(s);
     if (!s->console) {
-        s->console = console_open(s->console_spec, s->ms->boots > 0,
-                                  s->ms->exit, errp);
+        s->console = console_open(s->console_spec, ctx->rebooted,
+                                  ctx->exit, errp);
         if (!s->console) {
             return false;
         }
@@ -517,12 +542,12 @@ static void serial_acpi_aml(DeviceState *dev, Aml *scope)
 {
     /* The PC's COM1-COM4 ports; _UID is the COM number - 1. */
     static const uint16_t com_ports[] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
-    Serial *s = SERIAL(dev);
+    uint16_t port = (uint16_t)dev->res.pio_base;
     unsigned uid = G_N_ELEMENTS(com_ports);
     char name[5];
 
     for (unsigned i = 0; i < G_N_ELEMENTS(com_ports); i++) {
-        if (s->iobase == com_ports[i]) {
+        if (port == com_ports[i]) {
             uid = i;
         }
     }
@@ -530,18 +555,17 @@ static void serial_acpi_aml(DeviceState *dev, Aml *scope)
         g_snprintf(name, sizeof(name), "COM%u", uid + 1);
     } else {
         /* Elsewhere: a name and _UID of its own from the port. */
-        uid = (unsigned)s->iobase;
-        g_snprintf(name, sizeof(name), "S%03X", (unsigned)s->iobase >> 4);
+        uid = port;
+        g_snprintf(name, sizeof(name), "S%03X", (unsigned)port >> 4);
     }
     aml_device_begin(scope, name);
     aml_name_eisaid(scope, "_HID", "PNP0501");
     aml_name_int(scope, "_UID", uid);
     aml_name(scope, "_CRS");
     aml_resource_template_begin(scope);
-    aml_io(scope, true, (uint16_t)s->iobase, (uint16_t)s->iobase, 1,
-           UART_REGS);
+    aml_io(scope, true, port, port, 1, UART_REGS);
     aml_interrupt(scope, AML_EDGE, AML_ACTIVE_HIGH, AML_EXCLUSIVE,
-                  (uint32_t)s->irq);
+                  (uint32_t)dev->res.irq);
     aml_end(scope);
     aml_end(scope);
 }
@@ -554,16 +578,14 @@ static void serial_acpi_aml(DeviceState *dev, Aml *scope)
  */
 static void serial_fdt_node(DeviceState *dev, FdtBuilder *b)
 {
-    Serial *s = SERIAL(dev);
-
-    if (!s->mmio_base) {
+    if (!dev->res.mmio_size) {
         return;
     }
-    fdt_builder_begin_node_at(b, "serial", (uint64_t)s->mmio_base);
+    fdt_builder_begin_node_at(b, "serial", dev->res.mmio_base);
     fdt_builder_prop_string(b, "compatible", "ns16550a");
-    fdt_builder_prop_reg(b, (uint64_t)s->mmio_base, 0x1000);
+    fdt_builder_prop_reg(b, dev->res.mmio_base, 0x1000);
     fdt_builder_prop_u32(b, "clock-frequency", SERIAL_CLOCK_HZ);
-    fdt_builder_prop_spi(b, (uint32_t)s->irq, FDT_IRQ_LEVEL_HIGH);
+    fdt_builder_prop_spi(b, (uint32_t)dev->res.irq, FDT_IRQ_LEVEL_HIGH);
     fdt_builder_end_node(b);
 }
 
@@ -586,6 +608,7 @@ static void serial_class_init(ObjectClass *oc, const void *data)
 
     oc->props = serial_props;
     dc->spec_list = NULL;           /* created by the machine, not specs */
+    dc->assign_resources = serial_assign_resources;
     dc->realize = serial_realize;
     dc->unrealize = serial_unrealize;
     dc->acpi_aml = serial_acpi_aml;

@@ -5,6 +5,7 @@
 
 #include "machine/qom/device.h"
 #include "machine/qom/error.h"
+#include "machine/qom/machine.h"
 #include "machine/qom/property.h"
 
 /* virtio-blk's GET_ID answers with at most 20 bytes (virtio 1.2, 5.2.6). */
@@ -35,7 +36,7 @@ static const Property device_props[] = {
 };
 
 /* "disk 'root' (virtio-blk, spec.yaml:12:5)" */
-static char *device_describe(DeviceState *dev)
+char *device_describe(DeviceState *dev)
 {
     const char *type = object_get_typename(OBJECT(dev));
     g_autofree char *where = dev->origin
@@ -49,14 +50,26 @@ static char *device_describe(DeviceState *dev)
 
 bool device_realize(DeviceState *dev, GError **errp)
 {
+    static const DeviceContext no_machine;
     DeviceClass *dc = DEVICE_GET_CLASS(dev);
+    MachineState *ms = device_get_machine(dev);
+    const DeviceContext *ctx = &no_machine;
     GError *err = NULL;
 
     if (dev->realized) {
         return true;
     }
+    if (ms) {
+        /* A device added after the machine's assignment pass (device
+         * tests add them one by one) is assigned where the pass left off;
+         * the context exists once the machine's buses do. */
+        if (!dev->res.assigned && !machine_assign_device(ms, dev, errp)) {
+            return false;
+        }
+        ctx = machine_device_context(ms);
+    }
     if (!object_check_required_properties(OBJECT(dev), &err) ||
-        (dc->realize && !dc->realize(dev, &err))) {
+        (dc->realize && !dc->realize(dev, ctx, &err))) {
         g_autofree char *what = device_describe(dev);
 
         g_propagate_prefixed_error(errp, err, "%s: ", what);
@@ -102,6 +115,11 @@ static void device_release(Object *obj)
     device_unrealize(DEVICE(obj));
 }
 
+static void device_instance_init(Object *obj)
+{
+    DEVICE(obj)->res = (DeviceResources){ .irq = -1, .slot = -1 };
+}
+
 static void device_instance_finalize(Object *obj)
 {
     g_free(DEVICE(obj)->origin);
@@ -123,6 +141,7 @@ static const TypeInfo device_info = {
     .class_size = sizeof(DeviceClass),
     .abstract = true,
     .class_init = device_class_init,
+    .instance_init = device_instance_init,
     .instance_finalize = device_instance_finalize,
 };
 

@@ -17,19 +17,45 @@
 typedef struct Aml Aml;
 typedef struct FdtBuilder FdtBuilder;
 typedef struct HostClaims HostClaims;
+typedef struct ResourceAllocator ResourceAllocator;
+typedef struct DeviceContext DeviceContext;
+
+/*
+ * What the machine's resource assignment pass (machine/qom/resources.h)
+ * gave the device, before realize and for `vmspec plan`.  Realize wires
+ * exactly these; the ACPI and device tree hooks only read them.
+ */
+typedef struct DeviceResources {
+    bool assigned;
+    uint64_t mmio_base;     /* MMIO window; mmio_size 0: none */
+    uint64_t mmio_size;
+    uint32_t pio_base;      /* port I/O window; pio_count 0: none */
+    uint32_t pio_count;
+    int irq;                /* GSI (x86) or SPI number (arm64); -1: none */
+    int slot;               /* index among the machine's virtio slots; -1 */
+} DeviceResources;
 
 typedef struct DeviceState {
     Object parent_obj;
     char *id;               /* property "id": the spec's name for it */
     char *origin;           /* "spec.yaml:12:5" of its spec entry, or NULL */
     bool realized;
+    DeviceResources res;
 } DeviceState;
 
 typedef struct DeviceClass {
     ObjectClass parent_class;
     /* Spec list the type is written in ("disks", "nics", "devices"). */
     const char *spec_list;
-    bool (*realize)(DeviceState *dev, GError **errp);
+    /* Asks the machine's allocator for what the device occupies (an MMIO
+     * window, ports, an interrupt line, a virtio slot), recording it in
+     * dev->res.  Main thread, before realize; may be NULL (nothing). */
+    bool (*assign_resources)(DeviceState *dev, ResourceAllocator *alloc,
+                             GError **errp);
+    /* Acquires the host side and wires dev->res through ctx: what a device
+     * may touch of the machine (machine/qom/context.h). */
+    bool (*realize)(DeviceState *dev, const DeviceContext *ctx,
+                    GError **errp);
     void (*unrealize)(DeviceState *dev);
     /* x86: appends the device's entries to the DSDT (machine/x86/aml.h). */
     void (*acpi_aml)(DeviceState *dev, Aml *scope);
@@ -47,6 +73,10 @@ typedef struct DeviceClass {
 #define DEVICE_CLASS(klass)                                                 \
     OBJECT_CLASS_CHECK(DeviceClass, (klass), TYPE_DEVICE)
 #define DEVICE_GET_CLASS(obj) OBJECT_GET_CLASS(DeviceClass, (obj), TYPE_DEVICE)
+
+/* The device as error messages name it: "device 'root' (virtio-blk,
+ * spec.yaml:12:5)". */
+char *device_describe(DeviceState *dev);
 
 /* Checks required properties, then runs the class's realize.  On failure
  * the device stays unrealized and the error names the device (and its

@@ -1,10 +1,11 @@
 /*
  * The abstract machine type.
  */
+#include <string.h>
+
 #include "machine/qom/error.h"
 #include "machine/qom/machine.h"
 #include "machine/qom/property.h"
-#include "machine/qom/vm.h"
 
 #define MiB (UINT64_C(1) << 20)
 #define TiB (UINT64_C(1) << 40)
@@ -74,21 +75,40 @@ void machine_unrealize(MachineState *ms)
     ms->realized = false;
 }
 
-bool machine_wire_console(MachineState *ms, GError **errp)
+static void machine_ctx_set_irq(void *opaque, unsigned line, bool level)
 {
-    Vm *vm = (Vm *)object_dynamic_cast(OBJECT(ms)->parent, TYPE_VM);
-    Object *serial = object_get_child(OBJECT(ms), "serial0");
+    machine_set_irq(opaque, line, level);
+}
 
-    if (!vm || !serial) {
-        return true;
+const DeviceContext *machine_device_context(MachineState *ms)
+{
+    DeviceContext now = {
+        .ram = ms->ram,
+        .pio_bus = ms->pio_bus,
+        .mmio_bus = ms->mmio_bus,
+        .kvm = ms->kvm,
+        .exit = ms->exit,
+        .set_irq = machine_ctx_set_irq,
+        .irq_opaque = ms,
+        .rebooted = ms->boots > 0,
+    };
+
+    /* Devices that are running read it: store only what changed (a device
+     * test realizes one device while others run). */
+    if (memcmp(&now, &ms->device_ctx, sizeof(now)) != 0) {
+        ms->device_ctx = now;
     }
-    return object_property_set_str(serial, "console", vm->console, errp);
+    return &ms->device_ctx;
 }
 
 bool machine_realize_children(MachineState *ms, GError **errp)
 {
     GPtrArray *children = OBJECT(ms)->children;
 
+    if (!machine_assign_resources(ms, errp)) {
+        return false;
+    }
+    machine_device_context(ms);
     for (guint i = 0; i < children->len; i++) {
         DeviceState *dev = (DeviceState *)object_dynamic_cast(
             children->pdata[i], TYPE_DEVICE);
@@ -115,20 +135,6 @@ void machine_unrealize_children(MachineState *ms)
     }
 }
 
-bool machine_alloc_virtio_mmio(MachineState *ms, uint64_t *base,
-                               uint64_t *size, uint32_t *gsi, GError **errp)
-{
-    MachineClass *mc = MACHINE_GET_CLASS(ms);
-
-    if (!mc->alloc_virtio_mmio) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                    "machine type '%s' has no virtio-mmio slots",
-                    object_get_typename(OBJECT(ms)));
-        return false;
-    }
-    return mc->alloc_virtio_mmio(ms, base, size, gsi, errp);
-}
-
 GBytes *machine_build_dtb(MachineState *ms, GError **errp)
 {
     MachineClass *mc = MACHINE_GET_CLASS(ms);
@@ -148,6 +154,15 @@ static void machine_release(Object *obj)
     machine_unrealize(MACHINE(obj));
 }
 
+static void machine_finalize(Object *obj)
+{
+    MachineState *ms = MACHINE(obj);
+
+    if (ms->resources.taken) {
+        g_array_free(ms->resources.taken, true);
+    }
+}
+
 static void machine_class_init(ObjectClass *oc, const void *data)
 {
     MachineClass *mc = MACHINE_CLASS(oc);
@@ -164,6 +179,7 @@ static const TypeInfo machine_info = {
     .instance_size = sizeof(MachineState),
     .class_size = sizeof(MachineClass),
     .abstract = true,
+    .instance_finalize = machine_finalize,
     .class_init = machine_class_init,
 };
 

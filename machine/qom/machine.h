@@ -10,8 +10,10 @@
 
 #define TYPE_MACHINE "machine"
 
+#include "machine/qom/context.h"
 #include "machine/qom/device.h"
 #include "machine/qom/property.h"
+#include "machine/qom/resources.h"
 
 typedef struct IoBus IoBus;
 typedef struct RunEnd RunEnd;
@@ -39,6 +41,8 @@ typedef struct MachineState {
     bool realized;
     unsigned boots;         /* realizes that succeeded: while one runs,
                                the earlier boots of this run */
+    ResourceAllocator resources;    /* the assignment pass's state */
+    DeviceContext device_ctx;       /* what the devices get at realize */
 } MachineState;
 
 typedef struct MachineClass {
@@ -53,10 +57,9 @@ typedef struct MachineClass {
     bool (*realize)(MachineState *ms, GError **errp);
     /* Releases what realize acquired; vCPUs are already stopped. */
     void (*unrealize)(MachineState *ms);
-    /* Hands out the next free virtio-mmio slot: its MMIO window and the
-     * GSI of its interrupt.  Main thread, while devices realize. */
-    bool (*alloc_virtio_mmio)(MachineState *ms, uint64_t *base,
-                              uint64_t *size, uint32_t *gsi, GError **errp);
+    /* What the resource assignment pass hands out (resources.h); NULL:
+     * nothing beyond what built-ins place themselves. */
+    const MachineLayout *layout;
     /* The flattened device tree the machine would give its guest, for a
      * machine that is not running; NULL where the machine describes
      * itself otherwise (ACPI). */
@@ -76,22 +79,18 @@ bool machine_realize(MachineState *ms, GError **errp);
  * the vCPUs stopped. */
 void machine_unrealize(MachineState *ms);
 
-/* Points the built-in console UART (child "serial0", if any) where the
- * VM's top-level `console` says.  For machine realize, before the
- * children realize. */
-bool machine_wire_console(MachineState *ms, GError **errp);
+/* Fills ms->device_ctx from the machine's buses, RAM, KVM VM and exit
+ * notifier as they are now.  For machine realize (done by
+ * machine_realize_children) and device tests. */
+const DeviceContext *machine_device_context(MachineState *ms);
 
-/* Realizes every device child in tree order; on a failure unrealizes the
+/* Assigns resources (machine_assign_resources), then realizes every device
+ * child in tree order; on a failure unrealizes the
  * ones already realized (reverse order) and fails.  For machine realize. */
 bool machine_realize_children(MachineState *ms, GError **errp);
 
 /* Unrealizes every device child in reverse tree order. */
 void machine_unrealize_children(MachineState *ms);
-
-/* MachineClass.alloc_virtio_mmio, with an error where the machine has no
- * virtio-mmio slots. */
-bool machine_alloc_virtio_mmio(MachineState *ms, uint64_t *base,
-                               uint64_t *size, uint32_t *gsi, GError **errp);
 
 /* MachineClass.build_dtb, with an error for machines without a device
  * tree.  Main thread, before realize. */

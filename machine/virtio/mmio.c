@@ -17,7 +17,12 @@
  * their bits without taking `lock`.
  *
  * Without a KVM VM (device unit tests) the queue notifications come only
- * through the MMIO handler and interrupts pulse the machine's set_irq.
+ * through the MMIO handler and interrupts pulse the context's set_irq.
+ *
+ * The window, its interrupt line and the slot index come from the
+ * machine's resource assignment pass (DEVICE(vdev)->res); the ACPI and
+ * device tree descriptions read only those, so they are the same before
+ * realize (`vmspec plan`) as after.
  */
 #include "machine/virtio/mmio.h"
 
@@ -32,8 +37,8 @@
 #include "machine/fdt/builder.h"
 #include "machine/kvm/iobus.h"
 #include "machine/kvm/kvm.h"
+#include "machine/qom/context.h"
 #include "machine/qom/error.h"
-#include "machine/qom/machine.h"
 #include "machine/x86/aml.h"
 
 /* 4.2.2 register offsets. */
@@ -65,10 +70,10 @@
 #define VIRTIO_MMIO_VERSION     2
 #define VIRTIO_MMIO_VENDOR      0x554d4551  /* "QEMU" */
 
-struct VirtioMmio {
+typedef struct VirtioMmio {
     VirtioDevice *vdev;
-    MachineState *ms;
-    uint64_t base;
+    const DeviceContext *ctx;
+    uint64_t base;              /* from DEVICE(vdev)->res */
     uint64_t size;
     uint32_t gsi;
 
@@ -84,7 +89,7 @@ struct VirtioMmio {
     int notify_fd[VIRTIO_MAX_QUEUES];
     bool ioeventfd[VIRTIO_MAX_QUEUES];
     bool registered;
-};
+} VirtioMmio;
 
 static uint8_t mmio_status(VirtioDevice *vdev)
 {
@@ -97,9 +102,13 @@ static VirtQueue *selected_queue(VirtioMmio *t)
            t->vdev->queues[t->queue_sel] : NULL;
 }
 
-void virtio_mmio_interrupt(VirtioDevice *vdev, uint32_t isr_bits)
+/* VirtioTransportOps.interrupt: InterruptStatus |= the cause's bit (4.2.2:
+ * bit 0 used buffer, bit 1 configuration change), then the slot's line. */
+static void mmio_interrupt(VirtioDevice *vdev, VirtioInterruptCause cause)
 {
     VirtioMmio *t = vdev->transport;
+    uint32_t isr_bits = cause == VIRTIO_INTERRUPT_CONFIG_CHANGE
+                        ? VIRTIO_MMIO_INT_CONFIG : VIRTIO_MMIO_INT_VRING;
 
     if (!t) {
         return;
@@ -110,81 +119,25 @@ void virtio_mmio_interrupt(VirtioDevice *vdev, uint32_t isr_bits)
          * interrupt. */
         eventfd_write(t->irq_fd, 1);
     } else {
-        machine_set_irq(t->ms, t->gsi, true);
-        machine_set_irq(t->ms, t->gsi, false);
+        device_context_set_irq(t->ctx, t->gsi, true);
+        device_context_set_irq(t->ctx, t->gsi, false);
     }
 }
 
-/* 4.2.2 Status = 0, or the driver's reset: back to the initial state with
- * the I/O thread quiesced.  With t->lock held. */
-static void mmio_reset(VirtioMmio *t)
+/* The transport's own registers after a device reset.  With t->lock
+ * held. */
+static void mmio_reset_registers(VirtioMmio *t)
 {
-    VirtioDevice *vdev = t->vdev;
-    VirtioDeviceClass *vc = VIRTIO_DEVICE_GET_CLASS(vdev);
-
-    virtio_device_quiesce(vdev);
-    if (vc->reset) {
-        vc->reset(vdev);
-    }
-    for (unsigned i = 0; i < vdev->num_queues; i++) {
-        virtqueue_reset(vdev->queues[i]);
-    }
-    vdev->guest_features = 0;
-    __atomic_store_n(&vdev->status, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&t->isr, 0, __ATOMIC_SEQ_CST);
     t->device_features_sel = t->driver_features_sel = t->queue_sel = 0;
     t->driver_features = 0;
-    virtio_device_resume(vdev);
 }
 
-/* 2.1, 3.1.1: the driver's status writes.  Bits are only ever added (a
- * write that clears one is ignored, except 0 which resets); FEATURES_OK
- * sticks only for an acceptable feature set; DRIVER_OK needs
- * FEATURES_OK.  With t->lock held. */
+/* With t->lock held. */
 static void mmio_write_status(VirtioMmio *t, uint32_t value)
 {
-    VirtioDevice *vdev = t->vdev;
-    VirtioDeviceClass *vc = VIRTIO_DEVICE_GET_CLASS(vdev);
-    uint8_t old = mmio_status(vdev) & ~VIRTIO_STATUS_NEEDS_RESET;
-    uint8_t new = value & ~VIRTIO_STATUS_NEEDS_RESET & 0xff;
-
-    if (value == 0) {
-        mmio_reset(t);
-        return;
-    }
-    if (value > 0xff || (old & ~new)) {
-        return;
-    }
-    if ((new & VIRTIO_STATUS_FEATURES_OK) &&
-        !(old & VIRTIO_STATUS_FEATURES_OK)) {
-        uint64_t f = t->driver_features;
-
-        /* 3.1.1 step 5-6, 6.1: a subset of the offer, with VERSION_1
-         * (this transport has no legacy interface). */
-        if ((f & ~vdev->host_features) ||
-            !(f & (1ULL << VIRTIO_F_VERSION_1))) {
-            new &= ~VIRTIO_STATUS_FEATURES_OK;
-        } else {
-            vdev->guest_features = f;
-        }
-    }
-    if ((new & VIRTIO_STATUS_DRIVER_OK) &&
-        !(new & VIRTIO_STATUS_FEATURES_OK)) {
-        new &= ~VIRTIO_STATUS_DRIVER_OK;
-    }
-    __atomic_fetch_or(&vdev->status, new, __ATOMIC_SEQ_CST);
-    if ((new & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
-        if (vc->start && !vc->start(vdev)) {
-            virtio_device_set_needs_reset(vdev);
-            return;
-        }
-        /* Buffers a driver made available (and notified) before
-         * DRIVER_OK were dropped by the notify handler: look once. */
-        for (unsigned i = 0; i < vdev->num_queues; i++) {
-            if (virtqueue_ready(vdev->queues[i])) {
-                eventfd_write(t->notify_fd[i], 1);
-            }
-        }
+    if (virtio_device_write_status(t->vdev, value, t->driver_features)) {
+        mmio_reset_registers(t);
     }
 }
 
@@ -273,27 +226,6 @@ static uint64_t set_half(uint64_t old, uint32_t value, bool high)
                 : (old & ~0xffffffffULL) | value;
 }
 
-static void mmio_queue_ready(VirtioMmio *t, VirtQueue *vq, uint32_t value)
-{
-    VirtioDevice *vdev = t->vdev;
-
-    if (value == 1) {
-        /* Rings are set up after FEATURES_OK (3.1.1 step 7).  Quiesced:
-         * a notification racing in from another vCPU must not see the
-         * queue half enabled. */
-        if ((mmio_status(vdev) & VIRTIO_STATUS_FEATURES_OK) &&
-            !virtqueue_ready(vq)) {
-            virtio_device_quiesce(vdev);
-            virtqueue_enable(vq, vdev->guest_features);
-            virtio_device_resume(vdev);
-        }
-    } else if (value == 0 && virtqueue_ready(vq)) {
-        virtio_device_quiesce(vdev);
-        virtqueue_reset(vq);
-        virtio_device_resume(vdev);
-    }
-}
-
 static void mmio_write_queue_reg(VirtioMmio *t, uint64_t offset,
                                  uint32_t value)
 {
@@ -303,7 +235,9 @@ static void mmio_write_queue_reg(VirtioMmio *t, uint64_t offset,
         return;
     }
     if (offset == REG_QUEUE_READY) {
-        mmio_queue_ready(t, vq, value);
+        if (value <= 1) {       /* other values are reserved: ignored */
+            virtio_device_set_queue_ready(t->vdev, vq, value == 1);
+        }
         return;
     }
     if (virtqueue_ready(vq)) {
@@ -400,26 +334,7 @@ static void mmio_write(void *opaque, uint64_t offset, uint64_t value,
     pthread_mutex_unlock(&t->lock);
 }
 
-/* I/O thread: queue index's notification eventfd fired. */
-static void mmio_notify_ready(VirtioDevice *vdev, int fd, uint32_t events,
-                              void *opaque)
-{
-    VirtioDeviceClass *vc = VIRTIO_DEVICE_GET_CLASS(vdev);
-    unsigned index = GPOINTER_TO_UINT(opaque);
-    eventfd_t count;
-
-    if (eventfd_read(fd, &count) < 0) {
-        return;
-    }
-    if (!(mmio_status(vdev) & VIRTIO_STATUS_DRIVER_OK) ||
-        (mmio_status(vdev) & VIRTIO_STATUS_NEEDS_RESET) ||
-        !virtqueue_ready(vdev->queues[index]) || !vc->queue_notify) {
-        return;
-    }
-    vc->queue_notify(vdev, index);
-}
-
-void virtio_mmio_unrealize(VirtioDevice *vdev)
+static void mmio_unrealize(VirtioDevice *vdev)
 {
     VirtioMmio *t = vdev->transport;
     KvmVm *kvm;
@@ -427,9 +342,9 @@ void virtio_mmio_unrealize(VirtioDevice *vdev)
     if (!t) {
         return;
     }
-    kvm = t->ms->kvm;
+    kvm = t->ctx->kvm;
     if (t->registered) {
-        iobus_unregister(t->ms->mmio_bus, t->base);
+        iobus_unregister(t->ctx->mmio_bus, t->base);
     }
     for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
         if (t->ioeventfd[i]) {
@@ -456,7 +371,7 @@ void virtio_mmio_unrealize(VirtioDevice *vdev)
 static bool mmio_wire(VirtioMmio *t, GError **errp)
 {
     VirtioDevice *vdev = t->vdev;
-    KvmVm *kvm = t->ms->kvm;
+    KvmVm *kvm = t->ctx->kvm;
     g_autofree char *name = g_strdup_printf("virtio-mmio %s",
                                             DEVICE(vdev)->id ?
                                             DEVICE(vdev)->id : "?");
@@ -468,9 +383,8 @@ static bool mmio_wire(VirtioMmio *t, GError **errp)
                         "cannot create an eventfd: %s", g_strerror(errno));
             return false;
         }
-        if (!virtio_device_io_add(vdev, t->notify_fd[i], EPOLLIN,
-                                  mmio_notify_ready, GUINT_TO_POINTER(i),
-                                  errp)) {
+        if (!virtio_device_watch_queue_notifier(vdev, i, t->notify_fd[i],
+                                                errp)) {
             close(t->notify_fd[i]);
             t->notify_fd[i] = -1;
             return false;
@@ -498,7 +412,7 @@ static bool mmio_wire(VirtioMmio *t, GError **errp)
         }
         t->irqfd = true;
     }
-    if (!iobus_register(t->ms->mmio_bus, t->base, t->size, name, mmio_read,
+    if (!iobus_register(t->ctx->mmio_bus, t->base, t->size, name, mmio_read,
                         mmio_write, t, errp)) {
         return false;
     }
@@ -506,47 +420,57 @@ static bool mmio_wire(VirtioMmio *t, GError **errp)
     return true;
 }
 
-bool virtio_mmio_realize(VirtioDevice *vdev, GError **errp)
+static bool mmio_realize(VirtioDevice *vdev, const DeviceContext *ctx,
+                         GError **errp)
 {
-    MachineState *ms = device_get_machine(DEVICE(vdev));
-    VirtioMmio *t = g_new0(VirtioMmio, 1);
+    const DeviceResources *res = &DEVICE(vdev)->res;
+    VirtioMmio *t;
 
+    if (!ctx->mmio_bus) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "virtio-mmio needs a machine with an MMIO bus");
+        return false;
+    }
+    if (res->mmio_size <= VIRTIO_MMIO_CONFIG_OFFSET || res->irq < 0) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "virtio-mmio window of %#" PRIx64 " bytes is too small",
+                    res->mmio_size);
+        return false;
+    }
+    t = g_new0(VirtioMmio, 1);
     t->vdev = vdev;
-    t->ms = ms;
+    t->ctx = ctx;
+    t->base = res->mmio_base;
+    t->size = res->mmio_size;
+    t->gsi = (uint32_t)res->irq;
     t->irq_fd = -1;
     for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
         t->notify_fd[i] = -1;
     }
     pthread_mutex_init(&t->lock, NULL);
     vdev->transport = t;
-    if (!machine_alloc_virtio_mmio(ms, &t->base, &t->size, &t->gsi, errp)) {
-        virtio_mmio_unrealize(vdev);
-        return false;
-    }
-    if (t->size <= VIRTIO_MMIO_CONFIG_OFFSET) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                    "virtio-mmio window of %#" PRIx64 " bytes is too small",
-                    t->size);
-        virtio_mmio_unrealize(vdev);
-        return false;
-    }
     if (!mmio_wire(t, errp)) {
-        virtio_mmio_unrealize(vdev);
+        mmio_unrealize(vdev);
         return false;
     }
     return true;
 }
 
-void virtio_mmio_acpi_aml(VirtioDevice *vdev, Aml *scope)
+static int mmio_queue_notifier(VirtioDevice *vdev, unsigned index)
 {
     VirtioMmio *t = vdev->transport;
 
-    if (!t) {
-        return;
-    }
-    /* One slot per window: the slot number names the device (VRxx). */
-    aml_virtio_mmio_device(scope, (unsigned)((t->base / t->size) & 0xff),
-                           t->base, (uint32_t)t->size, t->gsi);
+    return t && index < vdev->num_queues ? t->notify_fd[index] : -1;
+}
+
+/* The DSDT entry for the slot (_HID LNRO0005, its window and GSI); the
+ * slot number names the device (VRxx). */
+static void mmio_acpi_aml(VirtioDevice *vdev, Aml *scope)
+{
+    const DeviceResources *res = &DEVICE(vdev)->res;
+
+    aml_virtio_mmio_device(scope, (unsigned)res->slot & 0xff, res->mmio_base,
+                           (uint32_t)res->mmio_size, (uint32_t)res->irq);
 }
 
 /*
@@ -555,33 +479,34 @@ void virtio_mmio_acpi_aml(VirtioDevice *vdev, Aml *scope)
  * (a level-sensitive SPI would drop it); InterruptStatus holds the cause.
  * dma-coherent: guest RAM is ordinary cacheable memory to us.
  */
-void virtio_mmio_fdt_node(VirtioDevice *vdev, FdtBuilder *b)
+static void mmio_fdt_node(VirtioDevice *vdev, FdtBuilder *b)
 {
-    VirtioMmio *t = vdev->transport;
-    uint64_t base, size;
-    uint32_t spi;
+    const DeviceResources *res = &DEVICE(vdev)->res;
 
-    if (t) {
-        base = t->base;
-        size = t->size;
-        spi = t->gsi;
-    } else if (!machine_alloc_virtio_mmio(b->ms, &base, &size, &spi, NULL)) {
-        return;             /* more devices than slots: realize says so */
-    }
-    fdt_builder_begin_node_at(b, "virtio_mmio", base);
+    fdt_builder_begin_node_at(b, "virtio_mmio", res->mmio_base);
     fdt_builder_prop_string(b, "compatible", "virtio,mmio");
-    fdt_builder_prop_reg(b, base, size);
-    fdt_builder_prop_spi(b, spi, FDT_IRQ_EDGE_RISING);
+    fdt_builder_prop_reg(b, res->mmio_base, res->mmio_size);
+    fdt_builder_prop_spi(b, (uint32_t)res->irq, FDT_IRQ_EDGE_RISING);
     fdt_builder_prop_empty(b, "dma-coherent");
     fdt_builder_end_node(b);
 }
 
+const VirtioTransportOps virtio_mmio_transport = {
+    .name = "virtio-mmio",
+    .realize = mmio_realize,
+    .unrealize = mmio_unrealize,
+    .interrupt = mmio_interrupt,
+    .queue_notifier = mmio_queue_notifier,
+    .acpi_aml = mmio_acpi_aml,
+    .fdt_node = mmio_fdt_node,
+};
+
 uint64_t virtio_mmio_base(VirtioDevice *vdev)
 {
-    return vdev->transport ? vdev->transport->base : 0;
+    return DEVICE(vdev)->res.mmio_base;
 }
 
 uint32_t virtio_mmio_gsi(VirtioDevice *vdev)
 {
-    return vdev->transport ? vdev->transport->gsi : 0;
+    return DEVICE(vdev)->res.irq >= 0 ? (uint32_t)DEVICE(vdev)->res.irq : 0;
 }

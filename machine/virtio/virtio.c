@@ -2,8 +2,8 @@
  * The virtio device base type (virtio 1.2, 2) and its I/O thread.
  *
  * Realize: the I/O thread's epoll set (not yet running), the device's own
- * realize, the queues on the machine's RAM, the virtio-mmio transport
- * (which adds the queue notification eventfds to the epoll set), then the
+ * realize, the queues on the machine's RAM, the transport the assignment
+ * pass chose (which adds the queue notifiers to the epoll set), then the
  * thread.  Unrealize goes the other way, joining the thread first.
  *
  * The I/O thread dispatches a batch of epoll events with io_lock held; the
@@ -21,9 +21,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "machine/qom/context.h"
 #include "machine/qom/error.h"
-#include "machine/qom/machine.h"
-#include "machine/virtio/mmio.h"
+#include "machine/qom/resources.h"
 
 #define IO_MAX_EVENTS 16
 
@@ -242,15 +242,147 @@ void virtio_device_set_needs_reset(VirtioDevice *vdev)
     }
 }
 
+static void virtio_device_interrupt(VirtioDevice *vdev,
+                                    VirtioInterruptCause cause)
+{
+    if (vdev->transport) {
+        vdev->transport_ops->interrupt(vdev, cause);
+    }
+}
+
 void virtio_device_notify_used(VirtioDevice *vdev)
 {
-    virtio_mmio_interrupt(vdev, VIRTIO_MMIO_INT_VRING);
+    virtio_device_interrupt(vdev, VIRTIO_INTERRUPT_USED_BUFFER);
 }
 
 void virtio_device_notify_config(VirtioDevice *vdev)
 {
     __atomic_fetch_add(&vdev->config_generation, 1, __ATOMIC_SEQ_CST);
-    virtio_mmio_interrupt(vdev, VIRTIO_MMIO_INT_CONFIG);
+    virtio_device_interrupt(vdev, VIRTIO_INTERRUPT_CONFIG_CHANGE);
+}
+
+static uint8_t device_status(VirtioDevice *vdev)
+{
+    return __atomic_load_n(&vdev->status, __ATOMIC_SEQ_CST);
+}
+
+void virtio_device_reset(VirtioDevice *vdev)
+{
+    VirtioDeviceClass *vc = VIRTIO_DEVICE_GET_CLASS(vdev);
+
+    virtio_device_quiesce(vdev);
+    if (vc->reset) {
+        vc->reset(vdev);
+    }
+    for (unsigned i = 0; i < vdev->num_queues; i++) {
+        virtqueue_reset(vdev->queues[i]);
+    }
+    vdev->guest_features = 0;
+    __atomic_store_n(&vdev->status, 0, __ATOMIC_SEQ_CST);
+    virtio_device_resume(vdev);
+}
+
+/* DRIVER_OK: the device may use its queues. */
+static void virtio_device_start(VirtioDevice *vdev)
+{
+    VirtioDeviceClass *vc = VIRTIO_DEVICE_GET_CLASS(vdev);
+
+    if (vc->start && !vc->start(vdev)) {
+        virtio_device_set_needs_reset(vdev);
+        return;
+    }
+    /* Buffers a driver made available (and notified) before DRIVER_OK
+     * were dropped by the notifier: look once. */
+    for (unsigned i = 0; i < vdev->num_queues; i++) {
+        int fd = vdev->transport_ops->queue_notifier(vdev, i);
+
+        if (virtqueue_ready(vdev->queues[i]) && fd >= 0) {
+            eventfd_write(fd, 1);
+        }
+    }
+}
+
+bool virtio_device_write_status(VirtioDevice *vdev, uint32_t value,
+                                uint64_t driver_features)
+{
+    uint8_t old = device_status(vdev) & ~VIRTIO_STATUS_NEEDS_RESET;
+    uint8_t new = value & ~VIRTIO_STATUS_NEEDS_RESET & 0xff;
+
+    if (value == 0) {
+        virtio_device_reset(vdev);
+        return true;
+    }
+    if (value > 0xff || (old & ~new)) {
+        return false;
+    }
+    if ((new & VIRTIO_STATUS_FEATURES_OK) &&
+        !(old & VIRTIO_STATUS_FEATURES_OK)) {
+        /* 3.1.1 step 5-6, 6.1: a subset of the offer, with VERSION_1
+         * (no transport here has a legacy interface). */
+        if ((driver_features & ~vdev->host_features) ||
+            !(driver_features & (1ULL << VIRTIO_F_VERSION_1))) {
+            new &= ~VIRTIO_STATUS_FEATURES_OK;
+        } else {
+            vdev->guest_features = driver_features;
+        }
+    }
+    if ((new & VIRTIO_STATUS_DRIVER_OK) &&
+        !(new & VIRTIO_STATUS_FEATURES_OK)) {
+        new &= ~VIRTIO_STATUS_DRIVER_OK;
+    }
+    __atomic_fetch_or(&vdev->status, new, __ATOMIC_SEQ_CST);
+    if ((new & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+        virtio_device_start(vdev);
+    }
+    return false;
+}
+
+void virtio_device_set_queue_ready(VirtioDevice *vdev, VirtQueue *vq,
+                                   bool ready)
+{
+    if (ready) {
+        /* Rings are set up after FEATURES_OK (3.1.1 step 7).  Quiesced:
+         * a notification racing in from another vCPU must not see the
+         * queue half enabled. */
+        if ((device_status(vdev) & VIRTIO_STATUS_FEATURES_OK) &&
+            !virtqueue_ready(vq)) {
+            virtio_device_quiesce(vdev);
+            virtqueue_enable(vq, vdev->guest_features);
+            virtio_device_resume(vdev);
+        }
+    } else if (virtqueue_ready(vq)) {
+        virtio_device_quiesce(vdev);
+        virtqueue_reset(vq);
+        virtio_device_resume(vdev);
+    }
+}
+
+/* I/O thread: queue index's notifier fired. */
+static void queue_notifier_ready(VirtioDevice *vdev, int fd, uint32_t events,
+                                 void *opaque)
+{
+    VirtioDeviceClass *vc = VIRTIO_DEVICE_GET_CLASS(vdev);
+    unsigned index = GPOINTER_TO_UINT(opaque);
+    uint8_t status = device_status(vdev);
+    eventfd_t count;
+
+    if (eventfd_read(fd, &count) < 0) {
+        return;
+    }
+    if (!(status & VIRTIO_STATUS_DRIVER_OK) ||
+        (status & VIRTIO_STATUS_NEEDS_RESET) ||
+        !virtqueue_ready(vdev->queues[index]) || !vc->queue_notify) {
+        return;
+    }
+    vc->queue_notify(vdev, index);
+}
+
+bool virtio_device_watch_queue_notifier(VirtioDevice *vdev, unsigned index,
+                                        int fd, GError **errp)
+{
+    g_assert(index < vdev->num_queues);
+    return virtio_device_io_add(vdev, fd, EPOLLIN, queue_notifier_ready,
+                                GUINT_TO_POINTER(index), errp);
 }
 
 static void virtio_device_free_queues(VirtioDevice *vdev)
@@ -270,7 +402,7 @@ static void virtio_device_unrealize(DeviceState *dev)
         io_stop(vdev->io);
     }
     if (vdev->transport) {
-        virtio_mmio_unrealize(vdev);
+        vdev->transport_ops->unrealize(vdev);
     }
     if (vc->reset) {
         vc->reset(vdev);
@@ -284,18 +416,18 @@ static void virtio_device_unrealize(DeviceState *dev)
     vdev->guest_features = 0;
 }
 
-static bool virtio_device_realize(DeviceState *dev, GError **errp)
+static bool virtio_device_realize(DeviceState *dev, const DeviceContext *ctx,
+                                  GError **errp)
 {
     VirtioDevice *vdev = VIRTIO_DEVICE(dev);
     VirtioDeviceClass *vc = VIRTIO_DEVICE_GET_CLASS(vdev);
-    MachineState *ms = device_get_machine(dev);
     int err;
 
     g_assert(vc->num_queues <= VIRTIO_MAX_QUEUES);
-    if (!ms || !ms->ram || !ms->mmio_bus) {
+    if (!ctx->ram || !vdev->transport_ops) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                    "a virtio device needs a machine with RAM and an MMIO "
-                    "bus");
+                    "a virtio device needs a machine with RAM and a virtio "
+                    "slot");
         return false;
     }
     vdev->status = 0;
@@ -315,10 +447,10 @@ static bool virtio_device_realize(DeviceState *dev, GError **errp)
         return false;
     }
     for (unsigned i = 0; i < vc->num_queues; i++) {
-        vdev->queues[i] = virtqueue_new(ms->ram, vc->queue_max_size);
+        vdev->queues[i] = virtqueue_new(ctx->ram, vc->queue_max_size);
     }
     vdev->num_queues = vc->num_queues;
-    if (!virtio_mmio_realize(vdev, errp)) {
+    if (!vdev->transport_ops->realize(vdev, ctx, errp)) {
         goto fail;
     }
     err = pthread_create(&vdev->io->thread, NULL, io_thread_main, vdev);
@@ -336,20 +468,39 @@ fail:
     return false;
 }
 
+/* A virtio slot from the machine, and the transport that serves it. */
+static bool virtio_device_assign_resources(DeviceState *dev,
+                                           ResourceAllocator *alloc,
+                                           GError **errp)
+{
+    return resource_take_virtio_slot(alloc, &dev->res,
+                                     &VIRTIO_DEVICE(dev)->transport_ops,
+                                     errp);
+}
+
 static void virtio_device_acpi_aml(DeviceState *dev, Aml *scope)
 {
-    virtio_mmio_acpi_aml(VIRTIO_DEVICE(dev), scope);
+    VirtioDevice *vdev = VIRTIO_DEVICE(dev);
+
+    if (dev->res.assigned && vdev->transport_ops->acpi_aml) {
+        vdev->transport_ops->acpi_aml(vdev, scope);
+    }
 }
 
 static void virtio_device_fdt_node(DeviceState *dev, FdtBuilder *b)
 {
-    virtio_mmio_fdt_node(VIRTIO_DEVICE(dev), b);
+    VirtioDevice *vdev = VIRTIO_DEVICE(dev);
+
+    if (dev->res.assigned && vdev->transport_ops->fdt_node) {
+        vdev->transport_ops->fdt_node(vdev, b);
+    }
 }
 
 static void virtio_device_class_init(ObjectClass *oc, const void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(oc);
 
+    dc->assign_resources = virtio_device_assign_resources;
     dc->realize = virtio_device_realize;
     dc->unrealize = virtio_device_unrealize;
     dc->acpi_aml = virtio_device_acpi_aml;
@@ -359,7 +510,7 @@ static void virtio_device_class_init(ObjectClass *oc, const void *data)
 static const TypeInfo virtio_device_info = {
     .name = TYPE_VIRTIO_DEVICE,
     .parent = TYPE_DEVICE,
-    .description = "virtio device on the virtio-mmio transport",
+    .description = "virtio device, on the transport its machine's slots use",
     .instance_size = sizeof(VirtioDevice),
     .class_size = sizeof(VirtioDeviceClass),
     .class_init = virtio_device_class_init,

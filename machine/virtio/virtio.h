@@ -2,12 +2,13 @@
  * The virtio device base type (virtio 1.2, section 2 "Basic Facilities of a
  * Virtio Device"), transport-independent.  Concrete devices (blk, net, rng)
  * derive from TYPE_VIRTIO_DEVICE and fill in VirtioDeviceClass; the base
- * realizes the virtio-mmio transport (machine/virtio/mmio.h) on the
- * machine, owns the virtqueues, and runs the device's work on its own I/O
- * thread, never on a vCPU thread.
+ * takes a virtio slot from the machine's resource assignment pass, realizes
+ * the transport that serves it (machine/virtio/transport.h), owns the
+ * virtqueues, and runs the device's work on its own I/O thread, never on a
+ * vCPU thread.
  *
  * Threads:
- *  - vCPU threads run the MMIO register handlers (mmio.c): feature
+ *  - vCPU threads run the transport's register handlers: feature
  *    negotiation, status, queue setup, config space reads/writes.  They
  *    never process queues.
  *  - Each device has one I/O thread (virtio_device_io_*): queue
@@ -26,6 +27,7 @@
 
 #include "machine/qom/device.h"
 #include "machine/virtio/queue.h"
+#include "machine/virtio/transport.h"
 
 #define TYPE_VIRTIO_DEVICE "virtio-device"
 
@@ -44,8 +46,6 @@
 
 #define VIRTIO_MAX_QUEUES           8
 
-typedef struct VirtioDevice VirtioDevice;
-typedef struct VirtioMmio VirtioMmio;
 typedef struct VirtioIoThread VirtioIoThread;
 
 struct VirtioDevice {
@@ -61,7 +61,10 @@ struct VirtioDevice {
     VirtQueue *queues[VIRTIO_MAX_QUEUES];
     unsigned num_queues;
 
-    VirtioMmio *transport;      /* set at realize */
+    /* The transport serving the device's slot: its ops from the
+     * assignment pass, its state from its realize. */
+    const VirtioTransportOps *transport_ops;
+    void *transport;
     VirtioIoThread *io;         /* the device's I/O thread */
 };
 
@@ -122,14 +125,42 @@ static inline bool virtio_has_feature(const VirtioDevice *vdev,
  * hands over a malformed ring or descriptor chain. */
 void virtio_device_set_needs_reset(VirtioDevice *vdev);
 
-/* Sends the used-buffer interrupt for the device (ISR bit 0), subject to
- * nothing: callers use virtqueue_flush() which applies EVENT_IDX /
- * NO_INTERRUPT suppression first.  Any thread. */
+/* Sends the used-buffer interrupt for the device, subject to nothing:
+ * callers use virtqueue_flush() which applies EVENT_IDX / NO_INTERRUPT
+ * suppression first.  Any thread. */
 void virtio_device_notify_used(VirtioDevice *vdev);
 
-/* Sends a configuration change interrupt (ISR bit 1) and bumps the
- * config generation.  Any thread. */
+/* Sends a configuration change interrupt and bumps the config
+ * generation.  Any thread. */
 void virtio_device_notify_config(VirtioDevice *vdev);
+
+/*
+ * For transports: what virtio 1.2 defines independently of the transport.
+ * vCPU threads, under the transport's register lock.
+ */
+
+/* 2.4 device reset: back to the initial state, with the I/O thread
+ * quiesced. */
+void virtio_device_reset(VirtioDevice *vdev);
+
+/* 2.1, 3.1.1: the driver writes value to the device status, having
+ * written driver_features.  0 resets (returns true: the transport resets
+ * its own registers too).  Bits are only ever added; FEATURES_OK sticks
+ * only for an acceptable feature set; DRIVER_OK needs FEATURES_OK and
+ * starts the device. */
+bool virtio_device_write_status(VirtioDevice *vdev, uint32_t value,
+                                uint64_t driver_features);
+
+/* The driver enables (ready) or disables a queue whose addresses and size
+ * it set. */
+void virtio_device_set_queue_ready(VirtioDevice *vdev, VirtQueue *vq,
+                                   bool ready);
+
+/* Watches fd on the I/O thread as queue index's notifier: each wakeup
+ * passes the notification to the device while the queue is live.  fd
+ * stays the caller's; unwatch with virtio_device_io_remove(). */
+bool virtio_device_watch_queue_notifier(VirtioDevice *vdev, unsigned index,
+                                        int fd, GError **errp);
 
 /*
  * The I/O thread.  fd callbacks run on it; add/remove from the I/O thread

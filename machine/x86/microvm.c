@@ -15,6 +15,7 @@
 #include "machine/kvm/run-end.h"
 #include "machine/qom/error.h"
 #include "machine/qom/machine.h"
+#include "machine/virtio/mmio.h"
 #include "machine/x86/acpi.h"
 #include "machine/x86/boot.h"
 #if defined(__x86_64__)
@@ -30,41 +31,33 @@
 
 typedef struct Microvm {
     MachineState parent_obj;
-    unsigned virtio_slots_used;     /* reset at every realize */
 } Microvm;
 
 #define MICROVM(obj) OBJECT_CHECK(Microvm, (obj), TYPE_MICROVM)
 
+#define STR(x) STR_(x)
+#define STR_(x) #x
+
 /* Built-in devices: created with the machine so that `vmspec plan` shows
- * them, realized before the spec's devices. */
+ * them, realized before the spec's devices, placed where layout.h says. */
 static const struct {
     const char *name;
     const char *type;
+    const char *props[2][2];
 } microvm_builtins[] = {
-    { "serial0", "serial-8250" },
-    { "i8042", "i8042" },
-    { "pvpanic", "pvpanic" },
+    { "serial0", "serial-8250", { { "iobase", STR(X86_SERIAL0_PORT) },
+                                  { "irq", STR(X86_SERIAL0_IRQ) } } },
+    { "i8042", "i8042", { { "iobase", STR(X86_I8042_DATA_PORT) } } },
+    { "pvpanic", "pvpanic", { { "port", STR(X86_PVPANIC_PORT) } } },
 };
 
-static bool microvm_alloc_virtio_mmio(MachineState *ms, uint64_t *base,
-                                      uint64_t *size, uint32_t *gsi,
-                                      GError **errp)
-{
-    Microvm *m = MICROVM(ms);
-    unsigned slot = m->virtio_slots_used;
-
-    if (slot >= X86_VIRTIO_MMIO_SLOTS) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                    "the microvm machine has %d virtio-mmio slots; all are "
-                    "taken", X86_VIRTIO_MMIO_SLOTS);
-        return false;
-    }
-    m->virtio_slots_used++;
-    *base = X86_VIRTIO_MMIO_BASE + slot * X86_VIRTIO_MMIO_SLOT_SIZE;
-    *size = X86_VIRTIO_MMIO_SLOT_SIZE;
-    *gsi = X86_VIRTIO_MMIO_FIRST_GSI + slot;
-    return true;
-}
+static const MachineLayout microvm_layout = {
+    .virtio_base = X86_VIRTIO_MMIO_BASE,
+    .virtio_slot_size = X86_VIRTIO_MMIO_SLOT_SIZE,
+    .virtio_slots = X86_VIRTIO_MMIO_SLOTS,
+    .virtio_first_irq = X86_VIRTIO_MMIO_FIRST_GSI,
+    .virtio_transport = &virtio_mmio_transport,
+};
 
 /* ---- Running it (x86_64 hosts) ---- */
 
@@ -266,7 +259,6 @@ static bool microvm_realize(MachineState *ms, GError **errp)
     }
     boot.guest_decompress = g_strcmp0(decompress, "guest") == 0;
     boot.cache_dir = cache_dir;
-    MICROVM(ms)->virtio_slots_used = 0;
     ms->vcpus = g_ptr_array_new_with_free_func((GDestroyNotify)vcpu_free);
     /*
      * What the user can get wrong (memory the host can't give, a file that
@@ -294,7 +286,6 @@ static bool microvm_realize(MachineState *ms, GError **errp)
         !iobus_register(ms->pio_bus, X86_ACPI_SLEEP_STATUS_PORT, 1,
                         "acpi-sleep-status", sleep_status_read, NULL, ms,
                         errp) ||
-        !machine_wire_console(ms, errp) ||
         !machine_realize_children(ms, errp) ||
         /* Devices describe themselves once realized. */
         !microvm_write_acpi(ms, &rsdp, errp) ||
@@ -319,6 +310,11 @@ static void microvm_instance_init(Object *obj)
         g_autoptr(Object) dev = object_new(microvm_builtins[i].type);
 
         object_property_set_str(dev, "id", microvm_builtins[i].name, NULL);
+        for (size_t p = 0; p < G_N_ELEMENTS(microvm_builtins[i].props) &&
+                           microvm_builtins[i].props[p][0]; p++) {
+            object_property_set_str(dev, microvm_builtins[i].props[p][0],
+                                    microvm_builtins[i].props[p][1], NULL);
+        }
         object_add_child(obj, microvm_builtins[i].name, dev, NULL);
     }
 }
@@ -328,7 +324,7 @@ static void microvm_class_init(ObjectClass *oc, const void *data)
     MachineClass *mc = MACHINE_CLASS(oc);
 
     mc->arch = "x86_64";
-    mc->alloc_virtio_mmio = microvm_alloc_virtio_mmio;
+    mc->layout = &microvm_layout;
 #if defined(__x86_64__)
     mc->set_irq = microvm_set_irq;
     mc->realize = microvm_realize;

@@ -39,7 +39,8 @@ static const Property test_dev_props[] = {
     PROP_END,
 };
 
-static bool test_dev_realize(DeviceState *dev, GError **errp)
+static bool test_dev_realize(DeviceState *dev, const DeviceContext *ctx,
+                             GError **errp)
 {
     TEST_DEV(dev)->realize_calls++;
     return true;

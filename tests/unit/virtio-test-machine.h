@@ -36,7 +36,6 @@
 
 typedef struct VirtioTestMachine {
     MachineState parent_obj;
-    unsigned slots;
     pthread_mutex_t lock;       /* pthread: visible to TSan */
     pthread_cond_t changed;
     unsigned rising[VT_GSIS];
@@ -58,23 +57,14 @@ static void vt_set_irq(MachineState *ms, unsigned gsi, bool level)
     }
 }
 
-static bool vt_alloc_virtio_mmio(MachineState *ms, uint64_t *base,
-                                 uint64_t *size, uint32_t *gsi,
-                                 GError **errp)
-{
-    VirtioTestMachine *m = VIRTIO_TEST_MACHINE(ms);
-
-    if (m->slots >= X86_VIRTIO_MMIO_SLOTS) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                    "no virtio-mmio slot left");
-        return false;
-    }
-    *base = X86_VIRTIO_MMIO_BASE + m->slots * X86_VIRTIO_MMIO_SLOT_SIZE;
-    *size = X86_VIRTIO_MMIO_SLOT_SIZE;
-    *gsi = X86_VIRTIO_MMIO_FIRST_GSI + m->slots;
-    m->slots++;
-    return true;
-}
+/* microvm's slots, so that addresses match what guests see there. */
+static const MachineLayout vt_layout = {
+    .virtio_base = X86_VIRTIO_MMIO_BASE,
+    .virtio_slot_size = X86_VIRTIO_MMIO_SLOT_SIZE,
+    .virtio_slots = X86_VIRTIO_MMIO_SLOTS,
+    .virtio_first_irq = X86_VIRTIO_MMIO_FIRST_GSI,
+    .virtio_transport = &virtio_mmio_transport,
+};
 
 static void vt_machine_init(Object *obj)
 {
@@ -122,7 +112,7 @@ static void vt_machine_class_init(ObjectClass *oc, const void *data)
 {
     oc->release = vt_machine_release;
     MACHINE_CLASS(oc)->set_irq = vt_set_irq;
-    MACHINE_CLASS(oc)->alloc_virtio_mmio = vt_alloc_virtio_mmio;
+    MACHINE_CLASS(oc)->layout = &vt_layout;
 }
 
 static const TypeInfo vt_machine_info = {
