@@ -1,46 +1,29 @@
 /*
  * Spec -> object tree.  See loader.h for the mapping.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "machine/qom/device.h"
 #include "machine/qom/error.h"
 #include "machine/qom/machine.h"
 #include "machine/qom/property.h"
+#include "spec/lists.h"
 #include "spec/loader.h"
 #include "spec/merge.h"
+#include "spec/props.h"
 #include "spec/scalar.h"
 #include "spec/suggest.h"
 
-/* The device lists of a spec, with the type an entry gets when it names
- * none, and the child-name prefix for entries without an id. */
-static const struct {
-    const char *name;
-    const char *default_type;
-    const char *id_prefix;
-} spec_lists[] = {
-    { "disks", "virtio-blk", "disk" },
-    { "nics", "virtio-net", "net" },
-    { "devices", NULL, NULL },
-};
-
-/* Top-level keys that are not properties of the vm object. */
+/* Top-level keys that are not properties of the vm object, besides the
+ * device lists. */
 static const char *const structural_keys[] = {
-    "vmspec", "extends", "machine", "boot", "disks", "nics", "devices", NULL,
+    "vmspec", "extends", "machine", "boot", NULL,
 };
 
 typedef struct {
-    const SpecLoadOptions *opts;
+    SpecProps props;
     SpecDiags *diags;
     guint errors_at_start;
-    /* The last spec file a path was resolved against, and its absolute
-     * directory: finding it costs a getcwd() and stats. */
-    char *dir_of_file;
-    char *abs_dir;
 } Builder;
 
 static bool builder_ok(Builder *b)
@@ -48,297 +31,22 @@ static bool builder_ok(Builder *b)
     return spec_diags_count(b->diags) == b->errors_at_start;
 }
 
-/* --- Values ------------------------------------------------------------ */
-
-static const char *expected_for(PropertyKind kind)
+/* structural_keys and the device lists' names; free the array only. */
+static GPtrArray *top_level_skip(void)
 {
-    switch (kind) {
-    case PROP_KIND_INT:
-        return "an integer";
-    case PROP_KIND_BOOL:
-        return "true or false";
-    case PROP_KIND_SIZE:
-        return "a size such as 512M or a number of bytes";
-    case PROP_KIND_PATH:
-        return "a path or {path, sha256}";
-    default:
-        return "a string";
+    GPtrArray *keys = g_ptr_array_new();
+    const SpecDeviceList *lists;
+    guint n;
+
+    for (const char *const *k = structural_keys; *k; k++) {
+        g_ptr_array_add(keys, (gpointer)*k);
     }
-}
-
-static bool scalar_fits(PropertyKind kind, SpecScalarType type)
-{
-    switch (kind) {
-    case PROP_KIND_INT:
-        return type == SPEC_SCALAR_INT;
-    case PROP_KIND_BOOL:
-        return type == SPEC_SCALAR_BOOL;
-    case PROP_KIND_SIZE:
-        return type == SPEC_SCALAR_INT || type == SPEC_SCALAR_STRING;
-    default:
-        return type == SPEC_SCALAR_STRING;
+    lists = spec_device_lists(&n);
+    for (guint i = 0; i < n; i++) {
+        g_ptr_array_add(keys, (gpointer)lists[i].name);
     }
-}
-
-/* Where a relative path in a value is resolved: the directory of the file
- * that wrote it; for --set options (line 0), the working directory. */
-static char *resolve_path(Builder *b, const SpecMark *mark, const char *path)
-{
-    if (!mark->file || mark->line == 0) {
-        return g_canonicalize_filename(path, NULL);
-    }
-    if (g_strcmp0(b->dir_of_file, mark->file) != 0) {
-        g_autofree char *dir = g_path_get_dirname(mark->file);
-
-        g_free(b->dir_of_file);
-        g_free(b->abs_dir);
-        b->dir_of_file = g_strdup(mark->file);
-        b->abs_dir = g_canonicalize_filename(dir, NULL);
-    }
-    return g_canonicalize_filename(path, b->abs_dir);
-}
-
-static bool sha256_file(const char *path, char **hex, GError **errp)
-{
-    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-    g_autofree guchar *buf = g_malloc(1 << 16);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "cannot read %s: %s",
-                    path, g_strerror(errno));
-        return false;
-    }
-    while ((n = read(fd, buf, 1 << 16)) > 0) {
-        g_checksum_update(sum, buf, n);
-    }
-    if (n < 0) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "cannot read %s: %s",
-                    path, g_strerror(errno));
-        close(fd);
-        return false;
-    }
-    close(fd);
-    *hex = g_strdup(g_checksum_get_string(sum));
-    return true;
-}
-
-static void check_file(Builder *b, const char *key, const char *path,
-                       const char *pin, const SpecMark *mark,
-                       const SpecMark *pin_mark)
-{
-    struct stat st;
-    g_autofree char *actual = NULL;
-    g_autoptr(GError) err = NULL;
-
-    if (stat(path, &st) < 0) {
-        spec_diags_add_code(b->diags, VMSPEC_ERROR_NOT_FOUND, mark,
-                            "%s: %s: %s", key, path, g_strerror(errno));
-        return;
-    }
-    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-        spec_diags_add(b->diags, mark, "%s: %s is not a regular file", key,
-                       path);
-        return;
-    }
-    if (!pin) {
-        return;
-    }
-    if (!sha256_file(path, &actual, &err)) {
-        spec_diags_add_code(b->diags, err->code, mark, "%s: %s", key,
-                            err->message);
-    } else if (strcmp(actual, pin) != 0) {
-        spec_diags_add(b->diags, pin_mark, "%s: sha256 of %s is %s, not the "
-                       "pinned %s", key, path, actual, pin);
-    }
-}
-
-static bool expect_string(Builder *b, const char *key, const SpecNode *node)
-{
-    if (node->kind != SPEC_NODE_SCALAR) {
-        spec_diags_add(b->diags, &node->mark, "%s: expected a string, not a "
-                       "%s", key, spec_node_kind_name(node->kind));
-        return false;
-    }
-    if (spec_scalar_type(node) != SPEC_SCALAR_STRING) {
-        spec_diags_add(b->diags, &node->mark, "%s: expected a string, not "
-                       "%s ('%s'); quote it to make it a string", key,
-                       spec_scalar_type_name(spec_scalar_type(node)),
-                       node->scalar.text);
-        return false;
-    }
-    return true;
-}
-
-/* kernel: PATH  or  kernel: {path: PATH, sha256: HEX} */
-static void set_path(Builder *b, Object *obj, const Property *prop,
-                     const char *key, const SpecNode *node)
-{
-    const SpecNode *path_node = node, *pin_node = NULL;
-    g_autofree char *resolved = NULL;
-    g_autoptr(GError) err = NULL;
-    const FilePath *fp;
-
-    if (node->kind == SPEC_NODE_MAP) {
-        static const char *const keys[] = { "path", "sha256", NULL };
-
-        for (guint i = 0; i < spec_node_map_size(node); i++) {
-            SpecPair *pair = spec_node_map_pair(node, i);
-
-            if (!g_strv_contains(keys, pair->key)) {
-                g_autofree char *hint = spec_suggest_hint(pair->key, keys, -1);
-
-                spec_diags_add(b->diags, &pair->key_mark,
-                               "unknown key '%s' in %s%s (valid keys: path, "
-                               "sha256)", pair->key, key, hint);
-            }
-        }
-        path_node = spec_node_map_get(node, "path");
-        pin_node = spec_node_map_get(node, "sha256");
-        if (!path_node) {
-            spec_diags_add(b->diags, &node->mark,
-                           "%s: missing required key 'path'", key);
-            return;
-        }
-    }
-    if (!expect_string(b, key, path_node) ||
-        (pin_node && !expect_string(b, "sha256", pin_node))) {
-        return;
-    }
-    resolved = path_node->scalar.text[0]
-        ? resolve_path(b, &path_node->mark, path_node->scalar.text)
-        : g_strdup("");
-    if (!object_property_set_str(obj, prop->name, resolved, &err) ||
-        (pin_node && !object_property_set_path_pin(obj, prop->name,
-                                                   pin_node->scalar.text,
-                                                   &err))) {
-        spec_diags_add(b->diags, pin_node && *resolved ? &pin_node->mark
-                                                       : &path_node->mark,
-                       "%s: %s", key, err->message);
-        return;
-    }
-    if (b->opts->check_files) {
-        fp = object_property_field(obj, prop);
-        check_file(b, key, fp->path, fp->sha256, &path_node->mark,
-                   pin_node ? &pin_node->mark : &path_node->mark);
-    }
-}
-
-static void set_property(Builder *b, Object *obj, const Property *prop,
-                         const char *key, const SpecNode *node)
-{
-    g_autoptr(GError) err = NULL;
-    g_autofree char *text = NULL;
-    SpecScalarType type;
-
-    if (node->kind == SPEC_NODE_SCALAR && spec_node_is_null(node)) {
-        spec_diags_add(b->diags, &node->mark, "%s: needs a value (%s)", key,
-                       expected_for(prop->kind));
-        return;
-    }
-    if (prop->kind == PROP_KIND_PATH) {
-        set_path(b, obj, prop, key, node);
-        return;
-    }
-    if (node->kind != SPEC_NODE_SCALAR) {
-        spec_diags_add(b->diags, &node->mark, "%s: expected %s, not a %s",
-                       key, expected_for(prop->kind),
-                       spec_node_kind_name(node->kind));
-        return;
-    }
-    type = spec_scalar_type(node);
-    if (!scalar_fits(prop->kind, type)) {
-        spec_diags_add(b->diags, &node->mark, "%s: expected %s, not %s "
-                       "('%s')%s", key, expected_for(prop->kind),
-                       spec_scalar_type_name(type), node->scalar.text,
-                       prop->kind == PROP_KIND_INT ||
-                       prop->kind == PROP_KIND_BOOL
-                           ? "" : "; quote it to make it a string");
-        return;
-    }
-    /* YAML's True/TRUE are the property's true. */
-    text = type == SPEC_SCALAR_BOOL ? g_ascii_strdown(node->scalar.text, -1)
-                                    : g_strdup(node->scalar.text);
-    if (!object_property_set_str(obj, prop->name, text, &err)) {
-        spec_diags_add(b->diags, &node->mark, "%s: %s", key, err->message);
-    }
-}
-
-/* --- Maps of properties ------------------------------------------------ */
-
-static void unknown_key(Builder *b, const SpecPair *pair, const char *where,
-                        GPtrArray *valid)
-{
-    g_autofree char *hint = spec_suggest_hint(
-        pair->key, (const char *const *)valid->pdata, valid->len);
-    g_autofree char *list = spec_suggest_list(
-        (const char *const *)valid->pdata, valid->len);
-
-    spec_diags_add(b->diags, &pair->key_mark,
-                   "unknown key '%s' in %s%s (valid keys: %s)", pair->key,
-                   where, hint, list);
-}
-
-/*
- * Sets every key of map as a property of obj in group, except those in
- * skip.  where names the map in messages ("machine", "disks[0]").
- */
-static void set_properties(Builder *b, Object *obj, const char *group,
-                           const SpecNode *map, const char *const *skip,
-                           const char *where)
-{
-    g_autoptr(GPtrArray) valid = object_class_property_names(obj->klass,
-                                                             group);
-
-    for (guint i = 0; skip && skip[i]; i++) {
-        g_ptr_array_insert(valid, i, (gpointer)skip[i]);
-    }
-    for (guint i = 0; i < spec_node_map_size(map); i++) {
-        SpecPair *pair = spec_node_map_pair(map, i);
-        const Property *prop;
-
-        if (skip && g_strv_contains(skip, pair->key)) {
-            continue;
-        }
-        prop = object_class_find_property(obj->klass, pair->key);
-        if (!prop || g_strcmp0(prop->group, group) != 0) {
-            unknown_key(b, pair, where, valid);
-            continue;
-        }
-        set_property(b, obj, prop, pair->key, pair->value);
-    }
-}
-
-typedef struct {
-    Builder *b;
-    Object *obj;
-    const char *group;
-    const SpecNode *map;
-    const char *where;
-} RequiredCheck;
-
-static void report_missing(const Property *prop, ObjectClass *owner,
-                           void *opaque)
-{
-    RequiredCheck *c = opaque;
-
-    /* A key that is present but was rejected has its own error. */
-    if (prop->required && g_strcmp0(prop->group, c->group) == 0 &&
-        !object_property_is_set(c->obj, prop) &&
-        !spec_node_map_get(c->map, prop->name)) {
-        spec_diags_add(c->b->diags, &c->map->mark,
-                       "missing required key '%s' in %s", prop->name,
-                       c->where);
-    }
-}
-
-static void check_required(Builder *b, Object *obj, const char *group,
-                           const SpecNode *map, const char *where)
-{
-    RequiredCheck c = { b, obj, group, map, where };
-
-    object_class_foreach_property(obj->klass, report_missing, &c);
+    g_ptr_array_add(keys, NULL);
+    return keys;
 }
 
 static const SpecNode *expect_kind(Builder *b, const SpecPair *pair,
@@ -443,19 +151,13 @@ static bool spec_version_ok(Builder *b, const SpecNode *root)
     return true;
 }
 
-static char *format_origin(const SpecMark *mark)
+static void build_device(Builder *b, Object *machine,
+                         const SpecDeviceList *list, guint index,
+                         const SpecNode *entry, GHashTable *ids)
 {
-    return g_strdup_printf("%s:%u:%u", mark->file ? mark->file : "?",
-                           mark->line, mark->column);
-}
-
-static void build_device(Builder *b, Object *machine, const char *list,
-                         guint index, const SpecNode *entry,
-                         GHashTable *ids)
-{
-    g_autofree char *where = g_strdup_printf("%s[%u]", list, index);
+    g_autofree char *where = g_strdup_printf("%s[%u]", list->name, index);
     const SpecNode *type_node = spec_node_map_get(entry, "type");
-    const char *default_type = NULL, *prefix = NULL;
+    const char *default_type = spec_list_default_type(list->name);
     static const char *const skip[] = { "type", NULL };
     g_autoptr(Object) obj = NULL;
     g_autoptr(GError) err = NULL;
@@ -464,12 +166,6 @@ static void build_device(Builder *b, Object *machine, const char *list,
     DeviceState *dev;
     const SpecMark *first;
 
-    for (size_t i = 0; i < G_N_ELEMENTS(spec_lists); i++) {
-        if (strcmp(spec_lists[i].name, list) == 0) {
-            default_type = spec_lists[i].default_type;
-            prefix = spec_lists[i].id_prefix;
-        }
-    }
     if (entry->kind != SPEC_NODE_MAP) {
         spec_diags_add(b->diags, &entry->mark, "%s: expected a map, not a %s",
                        where, spec_node_kind_name(entry->kind));
@@ -481,7 +177,7 @@ static void build_device(Builder *b, Object *machine, const char *list,
         return;
     }
     if (type_node) {
-        oc = lookup_type(b, type_node, TYPE_DEVICE, "device", list);
+        oc = lookup_type(b, type_node, TYPE_DEVICE, "device", list->name);
     } else {
         oc = object_class_by_name(default_type);
     }
@@ -490,14 +186,15 @@ static void build_device(Builder *b, Object *machine, const char *list,
     }
     obj = object_new(object_class_get_name(oc));
     dev = DEVICE(obj);
-    set_properties(b, obj, NULL, entry, skip, where);
-    check_required(b, obj, NULL, entry, where);
-    origin = format_origin(&entry->mark);
+    spec_props_set(&b->props, obj, NULL, entry, skip, where);
+    spec_props_check_required(&b->props, obj, NULL, entry, where);
+    origin = spec_mark_to_origin(&entry->mark);
     device_set_origin(dev, origin);
 
     if (!dev->id) {
         g_autofree char *auto_id = g_strdup_printf(
-            "%s%u", prefix ? prefix : object_class_get_name(oc), index);
+            "%s%u", list->id_prefix ? list->id_prefix
+                                    : object_class_get_name(oc), index);
 
         object_property_set_str(obj, "id", auto_id, NULL);
     }
@@ -521,16 +218,18 @@ static void build_devices(Builder *b, Object *machine, const SpecNode *root)
 {
     g_autoptr(GHashTable) ids = g_hash_table_new_full(g_str_hash, g_str_equal,
                                                       g_free, NULL);
+    guint n;
+    const SpecDeviceList *lists = spec_device_lists(&n);
 
-    for (size_t i = 0; i < G_N_ELEMENTS(spec_lists); i++) {
-        SpecPair *pair = spec_node_map_get_pair(root, spec_lists[i].name);
+    for (guint i = 0; i < n; i++) {
+        SpecPair *pair = spec_node_map_get_pair(root, lists[i].name);
         const SpecNode *seq;
 
         if (!pair || !(seq = expect_kind(b, pair, SPEC_NODE_SEQ))) {
             continue;
         }
         for (guint j = 0; j < spec_node_seq_len(seq); j++) {
-            build_device(b, machine, spec_lists[i].name, j,
+            build_device(b, machine, &lists[i], j,
                          spec_node_seq_get(seq, j), ids);
         }
     }
@@ -564,7 +263,7 @@ static Object *build_machine(Builder *b, const SpecNode *root)
         return NULL;
     }
     machine = object_new(object_class_get_name(oc));
-    set_properties(b, machine, NULL, map, skip, "machine");
+    spec_props_set(&b->props, machine, NULL, map, skip, "machine");
     /* The base type's cpus range is what any machine takes; a machine
      * type may take fewer (the schema says the same). */
     cpus = spec_node_map_get(map, "cpus");
@@ -581,8 +280,8 @@ static Object *build_machine(Builder *b, const SpecNode *root)
         spec_diags_add(b->diags, &root->mark, "missing required key 'boot' "
                        "(boot.kernel names the kernel to run)");
     } else if ((boot = expect_kind(b, boot_pair, SPEC_NODE_MAP))) {
-        set_properties(b, machine, "boot", boot, NULL, "boot");
-        check_required(b, machine, "boot", boot, "boot");
+        spec_props_set(&b->props, machine, "boot", boot, NULL, "boot");
+        spec_props_check_required(&b->props, machine, "boot", boot, "boot");
     }
     return machine;
 }
@@ -639,7 +338,7 @@ static void resolve_console(Builder *b, Vm *vm, const SpecNode *root)
     if (!node || !vm->console || !g_str_has_prefix(vm->console, "file:")) {
         return;
     }
-    path = resolve_path(b, &node->mark, vm->console + 5);
+    path = spec_props_resolve_path(&b->props, &node->mark, vm->console + 5);
     g_free(vm->console);
     vm->console = g_strconcat("file:", path, NULL);
 }
@@ -647,9 +346,11 @@ static void resolve_console(Builder *b, Vm *vm, const SpecNode *root)
 Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
                   SpecDiags *diags)
 {
-    static const SpecLoadOptions no_opts;
-    Builder b = { .opts = opts ? opts : &no_opts, .diags = diags,
-                  .errors_at_start = spec_diags_count(diags) };
+    Builder b = {
+        .props = { .diags = diags, .check_files = opts && opts->check_files },
+        .diags = diags, .errors_at_start = spec_diags_count(diags),
+    };
+    g_autoptr(GPtrArray) skip = top_level_skip();
     g_autoptr(Object) vm = NULL;
     Object *machine;
 
@@ -657,8 +358,9 @@ Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
         return NULL;
     }
     vm = object_new(TYPE_VM);
-    set_properties(&b, vm, NULL, root, structural_keys, "the spec");
-    check_required(&b, vm, NULL, root, "the spec");
+    spec_props_set(&b.props, vm, NULL, root,
+                   (const char *const *)skip->pdata, "the spec");
+    spec_props_check_required(&b.props, vm, NULL, root, "the spec");
     resolve_console(&b, VM(vm), root);
 
     machine = build_machine(&b, root);
@@ -675,8 +377,7 @@ Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
 
         build_devices(&b, scratch, root);
     }
-    g_free(b.dir_of_file);
-    g_free(b.abs_dir);
+    spec_props_clear(&b.props);
     if (!builder_ok(&b)) {
         return NULL;
     }

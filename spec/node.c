@@ -30,6 +30,12 @@ void spec_mark_clear(SpecMark *mark)
     memset(mark, 0, sizeof(*mark));
 }
 
+char *spec_mark_to_origin(const SpecMark *mark)
+{
+    return g_strdup_printf("%s:%u:%u", mark->file ? mark->file : "?",
+                           mark->line, mark->column);
+}
+
 static SpecNode *node_new(SpecNodeKind kind, const SpecMark *mark)
 {
     SpecNode *node = g_new0(SpecNode, 1);

@@ -39,6 +39,9 @@ void spec_mark_init(SpecMark *mark, const char *file, unsigned line,
 void spec_mark_copy(SpecMark *dst, const SpecMark *src);
 /* Drops the file reference and zeroes *mark.  Idempotent. */
 void spec_mark_clear(SpecMark *mark);
+/* "file:line:col" (a device's origin, machine/qom/device.h); "?" for no
+ * file.  Caller frees. */
+char *spec_mark_to_origin(const SpecMark *mark);
 
 typedef enum SpecNodeKind {
     SPEC_NODE_SCALAR,

@@ -16,18 +16,9 @@
 #include "machine/qom/property.h"
 #include "machine/qom/vm.h"
 #include "spec/json.h"
+#include "spec/lists.h"
 #include "spec/loader.h"
 #include "spec/schema.h"
-
-static const struct {
-    const char *name;
-    const char *default_type;
-    const char *description;
-} schema_lists[] = {
-    { "disks", "virtio-blk", "Disks; type defaults to virtio-blk" },
-    { "nics", "virtio-net", "Network cards; type defaults to virtio-net" },
-    { "devices", NULL, "Other devices, each with a type" },
-};
 
 static void emit_default(JsonWriter *w, const Property *prop)
 {
@@ -313,10 +304,36 @@ static void emit_defs(JsonWriter *w)
     json_end_object(w);
 }
 
+/* Each device list: an array of typed entries; the description says the
+ * type an entry gets when it names none. */
+static void emit_device_lists(JsonWriter *w)
+{
+    guint n;
+    const SpecDeviceList *lists = spec_device_lists(&n);
+
+    for (guint i = 0; i < n; i++) {
+        const char *def = spec_list_default_type(lists[i].name);
+        g_autofree char *description = def
+            ? g_strdup_printf("%s; type defaults to %s",
+                              lists[i].description, def)
+            : g_strdup(lists[i].description);
+
+        json_key(w, lists[i].name);
+        json_begin_object(w);
+        json_member_string(w, "description", description);
+        json_member_string(w, "type", "array");
+        json_key(w, "items");
+        emit_typed_object(w, lists[i].name, def, false);
+        json_end_object(w);
+    }
+}
+
 static void emit_strict_overlay(JsonWriter *w, ObjectClass *vm_class)
 {
     static const char *const top_required[] = { "vmspec", "machine", "boot",
                                                 NULL };
+    const SpecDeviceList *lists;
+    guint n;
 
     json_key(w, "else");
     json_begin_object(w);
@@ -329,12 +346,13 @@ static void emit_strict_overlay(JsonWriter *w, ObjectClass *vm_class)
     json_begin_object(w);
     emit_required(w, object_class_by_name(TYPE_MACHINE), "boot", NULL);
     json_end_object(w);
-    for (size_t i = 0; i < G_N_ELEMENTS(schema_lists); i++) {
-        json_key(w, schema_lists[i].name);
+    lists = spec_device_lists(&n);
+    for (guint i = 0; i < n; i++) {
+        json_key(w, lists[i].name);
         json_begin_object(w);
         json_key(w, "items");
-        emit_typed_object(w, schema_lists[i].name,
-                          schema_lists[i].default_type, true);
+        emit_typed_object(w, lists[i].name,
+                          spec_list_default_type(lists[i].name), true);
         json_end_object(w);
     }
     json_end_object(w);
@@ -382,16 +400,7 @@ char *spec_schema_generate(void)
     json_end_object(&w);
     json_member_bool(&w, "additionalProperties", false);
     json_end_object(&w);
-    for (size_t i = 0; i < G_N_ELEMENTS(schema_lists); i++) {
-        json_key(&w, schema_lists[i].name);
-        json_begin_object(&w);
-        json_member_string(&w, "description", schema_lists[i].description);
-        json_member_string(&w, "type", "array");
-        json_key(&w, "items");
-        emit_typed_object(&w, schema_lists[i].name,
-                          schema_lists[i].default_type, false);
-        json_end_object(&w);
-    }
+    emit_device_lists(&w);
     json_end_object(&w);
     json_member_bool(&w, "additionalProperties", false);
 

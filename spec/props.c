@@ -1,0 +1,312 @@
+/*
+ * Spec values -> object properties (see props.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "machine/qom/error.h"
+#include "machine/qom/property.h"
+#include "spec/props.h"
+#include "spec/scalar.h"
+#include "spec/suggest.h"
+
+static const char *expected_for(PropertyKind kind)
+{
+    switch (kind) {
+    case PROP_KIND_INT:
+        return "an integer";
+    case PROP_KIND_BOOL:
+        return "true or false";
+    case PROP_KIND_SIZE:
+        return "a size such as 512M or a number of bytes";
+    case PROP_KIND_PATH:
+        return "a path or {path, sha256}";
+    default:
+        return "a string";
+    }
+}
+
+static bool scalar_fits(PropertyKind kind, SpecScalarType type)
+{
+    switch (kind) {
+    case PROP_KIND_INT:
+        return type == SPEC_SCALAR_INT;
+    case PROP_KIND_BOOL:
+        return type == SPEC_SCALAR_BOOL;
+    case PROP_KIND_SIZE:
+        return type == SPEC_SCALAR_INT || type == SPEC_SCALAR_STRING;
+    default:
+        return type == SPEC_SCALAR_STRING;
+    }
+}
+
+/* Where a relative path in a value is resolved: the directory of the file
+ * that wrote it; for --set options (line 0), the working directory. */
+char *spec_props_resolve_path(SpecProps *p, const SpecMark *mark,
+                              const char *path)
+{
+    if (!mark->file || mark->line == 0) {
+        return g_canonicalize_filename(path, NULL);
+    }
+    if (g_strcmp0(p->dir_of_file, mark->file) != 0) {
+        g_autofree char *dir = g_path_get_dirname(mark->file);
+
+        g_free(p->dir_of_file);
+        g_free(p->abs_dir);
+        p->dir_of_file = g_strdup(mark->file);
+        p->abs_dir = g_canonicalize_filename(dir, NULL);
+    }
+    return g_canonicalize_filename(path, p->abs_dir);
+}
+
+static bool sha256_file(const char *path, char **hex, GError **errp)
+{
+    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+    g_autofree guchar *buf = g_malloc(1 << 16);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "cannot read %s: %s",
+                    path, g_strerror(errno));
+        return false;
+    }
+    while ((n = read(fd, buf, 1 << 16)) > 0) {
+        g_checksum_update(sum, buf, n);
+    }
+    if (n < 0) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "cannot read %s: %s",
+                    path, g_strerror(errno));
+        close(fd);
+        return false;
+    }
+    close(fd);
+    *hex = g_strdup(g_checksum_get_string(sum));
+    return true;
+}
+
+static void check_file(SpecProps *p, const char *key, const char *path,
+                       const char *pin, const SpecMark *mark,
+                       const SpecMark *pin_mark)
+{
+    struct stat st;
+    g_autofree char *actual = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (stat(path, &st) < 0) {
+        spec_diags_add_code(p->diags, VMSPEC_ERROR_NOT_FOUND, mark,
+                            "%s: %s: %s", key, path, g_strerror(errno));
+        return;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        spec_diags_add(p->diags, mark, "%s: %s is not a regular file", key,
+                       path);
+        return;
+    }
+    if (!pin) {
+        return;
+    }
+    if (!sha256_file(path, &actual, &err)) {
+        spec_diags_add_code(p->diags, err->code, mark, "%s: %s", key,
+                            err->message);
+    } else if (strcmp(actual, pin) != 0) {
+        spec_diags_add(p->diags, pin_mark, "%s: sha256 of %s is %s, not the "
+                       "pinned %s", key, path, actual, pin);
+    }
+}
+
+static bool expect_string(SpecProps *p, const char *key, const SpecNode *node)
+{
+    if (node->kind != SPEC_NODE_SCALAR) {
+        spec_diags_add(p->diags, &node->mark, "%s: expected a string, not a "
+                       "%s", key, spec_node_kind_name(node->kind));
+        return false;
+    }
+    if (spec_scalar_type(node) != SPEC_SCALAR_STRING) {
+        spec_diags_add(p->diags, &node->mark, "%s: expected a string, not "
+                       "%s ('%s'); quote it to make it a string", key,
+                       spec_scalar_type_name(spec_scalar_type(node)),
+                       node->scalar.text);
+        return false;
+    }
+    return true;
+}
+
+/* kernel: PATH  or  kernel: {path: PATH, sha256: HEX} */
+static void set_path(SpecProps *p, Object *obj, const Property *prop,
+                     const char *key, const SpecNode *node)
+{
+    const SpecNode *path_node = node, *pin_node = NULL;
+    g_autofree char *resolved = NULL;
+    g_autoptr(GError) err = NULL;
+    const FilePath *fp;
+
+    if (node->kind == SPEC_NODE_MAP) {
+        static const char *const keys[] = { "path", "sha256", NULL };
+
+        for (guint i = 0; i < spec_node_map_size(node); i++) {
+            SpecPair *pair = spec_node_map_pair(node, i);
+
+            if (!g_strv_contains(keys, pair->key)) {
+                g_autofree char *hint = spec_suggest_hint(pair->key, keys, -1);
+
+                spec_diags_add(p->diags, &pair->key_mark,
+                               "unknown key '%s' in %s%s (valid keys: path, "
+                               "sha256)", pair->key, key, hint);
+            }
+        }
+        path_node = spec_node_map_get(node, "path");
+        pin_node = spec_node_map_get(node, "sha256");
+        if (!path_node) {
+            spec_diags_add(p->diags, &node->mark,
+                           "%s: missing required key 'path'", key);
+            return;
+        }
+    }
+    if (!expect_string(p, key, path_node) ||
+        (pin_node && !expect_string(p, "sha256", pin_node))) {
+        return;
+    }
+    resolved = path_node->scalar.text[0]
+        ? spec_props_resolve_path(p, &path_node->mark, path_node->scalar.text)
+        : g_strdup("");
+    if (!object_property_set_str(obj, prop->name, resolved, &err) ||
+        (pin_node && !object_property_set_path_pin(obj, prop->name,
+                                                   pin_node->scalar.text,
+                                                   &err))) {
+        spec_diags_add(p->diags, pin_node && *resolved ? &pin_node->mark
+                                                       : &path_node->mark,
+                       "%s: %s", key, err->message);
+        return;
+    }
+    if (p->check_files) {
+        fp = object_property_field(obj, prop);
+        check_file(p, key, fp->path, fp->sha256, &path_node->mark,
+                   pin_node ? &pin_node->mark : &path_node->mark);
+    }
+}
+
+static void set_property(SpecProps *p, Object *obj, const Property *prop,
+                         const char *key, const SpecNode *node)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *text = NULL;
+    SpecScalarType type;
+
+    if (node->kind == SPEC_NODE_SCALAR && spec_node_is_null(node)) {
+        spec_diags_add(p->diags, &node->mark, "%s: needs a value (%s)", key,
+                       expected_for(prop->kind));
+        return;
+    }
+    if (prop->kind == PROP_KIND_PATH) {
+        set_path(p, obj, prop, key, node);
+        return;
+    }
+    if (node->kind != SPEC_NODE_SCALAR) {
+        spec_diags_add(p->diags, &node->mark, "%s: expected %s, not a %s",
+                       key, expected_for(prop->kind),
+                       spec_node_kind_name(node->kind));
+        return;
+    }
+    type = spec_scalar_type(node);
+    if (!scalar_fits(prop->kind, type)) {
+        spec_diags_add(p->diags, &node->mark, "%s: expected %s, not %s "
+                       "('%s')%s", key, expected_for(prop->kind),
+                       spec_scalar_type_name(type), node->scalar.text,
+                       prop->kind == PROP_KIND_INT ||
+                       prop->kind == PROP_KIND_BOOL
+                           ? "" : "; quote it to make it a string");
+        return;
+    }
+    /* YAML's True/TRUE are the property's true. */
+    text = type == SPEC_SCALAR_BOOL ? g_ascii_strdown(node->scalar.text, -1)
+                                    : g_strdup(node->scalar.text);
+    if (!object_property_set_str(obj, prop->name, text, &err)) {
+        spec_diags_add(p->diags, &node->mark, "%s: %s", key, err->message);
+    }
+}
+
+/* --- Maps of properties ------------------------------------------------ */
+
+static void unknown_key(SpecProps *p, const SpecPair *pair, const char *where,
+                        GPtrArray *valid)
+{
+    g_autofree char *hint = spec_suggest_hint(
+        pair->key, (const char *const *)valid->pdata, valid->len);
+    g_autofree char *list = spec_suggest_list(
+        (const char *const *)valid->pdata, valid->len);
+
+    spec_diags_add(p->diags, &pair->key_mark,
+                   "unknown key '%s' in %s%s (valid keys: %s)", pair->key,
+                   where, hint, list);
+}
+
+/*
+ * Sets every key of map as a property of obj in group, except those in
+ * skip.  where names the map in messages ("machine", "disks[0]").
+ */
+void spec_props_set(SpecProps *p, Object *obj, const char *group,
+                    const SpecNode *map, const char *const *skip,
+                    const char *where)
+{
+    g_autoptr(GPtrArray) valid = object_class_property_names(obj->klass,
+                                                             group);
+
+    for (guint i = 0; skip && skip[i]; i++) {
+        g_ptr_array_insert(valid, i, (gpointer)skip[i]);
+    }
+    for (guint i = 0; i < spec_node_map_size(map); i++) {
+        SpecPair *pair = spec_node_map_pair(map, i);
+        const Property *prop;
+
+        if (skip && g_strv_contains(skip, pair->key)) {
+            continue;
+        }
+        prop = object_class_find_property(obj->klass, pair->key);
+        if (!prop || g_strcmp0(prop->group, group) != 0) {
+            unknown_key(p, pair, where, valid);
+            continue;
+        }
+        set_property(p, obj, prop, pair->key, pair->value);
+    }
+}
+
+typedef struct {
+    SpecProps *p;
+    Object *obj;
+    const char *group;
+    const SpecNode *map;
+    const char *where;
+} RequiredCheck;
+
+static void report_missing(const Property *prop, ObjectClass *owner,
+                           void *opaque)
+{
+    RequiredCheck *c = opaque;
+
+    /* A key that is present but was rejected has its own error. */
+    if (prop->required && g_strcmp0(prop->group, c->group) == 0 &&
+        !object_property_is_set(c->obj, prop) &&
+        !spec_node_map_get(c->map, prop->name)) {
+        spec_diags_add(c->p->diags, &c->map->mark,
+                       "missing required key '%s' in %s", prop->name,
+                       c->where);
+    }
+}
+
+void spec_props_check_required(SpecProps *p, Object *obj, const char *group,
+                               const SpecNode *map, const char *where)
+{
+    RequiredCheck c = { p, obj, group, map, where };
+
+    object_class_foreach_property(obj->klass, report_missing, &c);
+}
+
+void spec_props_clear(SpecProps *p)
+{
+    g_clear_pointer(&p->dir_of_file, g_free);
+    g_clear_pointer(&p->abs_dir, g_free);
+}
