@@ -17,8 +17,9 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "machine/qom/property.h"
+#include "spec/claims.h"
 #include "spec/loader.h"
+#include "spec/merge.h"
 
 extern char **environ;
 
@@ -60,69 +61,98 @@ static void up_vm_free(UpVm *v)
 
 /* --- Checking the specs ------------------------------------------------ */
 
-/* Claims a host resource for VM name; a second claim is a conflict. */
-static bool claim(GHashTable *claims, const char *what, const char *key,
-                  const char *name)
-{
-    g_autofree char *k = g_strdup_printf("%s %s", what, key);
-    const char *owner = g_hash_table_lookup(claims, k);
+/* What the specs being started claim, checked as each VM is added. */
+typedef struct {
+    GHashTable *names;          /* VM name -> spec path */
+    ClaimTable *table;
+    GPtrArray *claims;          /* HostClaims *, kept for table */
+} UpClaims;
 
-    if (owner) {
-        fprintf(stderr, "vmspec: %s and %s both use %s %s\n", owner, name,
-                what, key);
+/* The VM name stands for its control socket and log: one per name. */
+static bool claim_name(UpClaims *c, const char *name, const char *spec)
+{
+    const char *first = g_hash_table_lookup(c->names, name);
+
+    if (first) {
+        fprintf(stderr, "vmspec: %s and %s both use the name %s\n", first,
+                spec, name);
         return false;
     }
-    g_hash_table_insert(claims, g_steal_pointer(&k), g_strdup(name));
+    g_hash_table_insert(c->names, g_strdup(name), g_strdup(spec));
     return true;
 }
 
-/* Host resources two VMs must not share: the VM name (sockets, logs), a
- * writable disk image, a tap device, a MAC address. */
-static bool claim_resources(Vm *vm, GHashTable *claims)
+/* Host resources two VMs must not share, as their specs and devices
+ * declare them (spec/claims.h): a file one writes and the other uses, a
+ * tap, a MAC address.  The one spec's own clashes the loader has refused. */
+static bool claim_resources(UpClaims *c, UpVm *v, Vm *vm,
+                            const SpecNode *root)
 {
-    MachineState *ms = vm_get_machine(vm);
-    bool ok = claim(claims, "the name", vm->name, vm->name);
+    HostClaims *claims = host_claims_new();
+    bool ok = claim_name(c, v->name, v->spec);
 
-    for (guint i = 0; i < OBJECT(ms)->children->len; i++) {
-        Object *dev = OBJECT(ms)->children->pdata[i];
-        ObjectClass *oc = dev->klass;
-        g_autofree char *path = NULL, *ro = NULL, *snap = NULL;
+    g_ptr_array_add(c->claims, claims);
+    spec_collect_claims(vm, root, claims);
+    for (guint i = 0; i < host_claims_len(claims); i++) {
+        const HostClaim *claim = host_claims_get(claims, i);
+        const char *owner = NULL;
+        const HostClaim *first = claim_table_add(c->table, claim, v->name,
+                                                 &owner);
+        g_autofree char *value = NULL;
 
-        if (object_class_find_property(oc, "path") &&
-            object_class_find_property(oc, "readonly")) {
-            path = object_property_get_str(dev, "path");
-            ro = object_property_get_str(dev, "readonly");
-            snap = object_class_find_property(oc, "snapshot")
-                ? object_property_get_str(dev, "snapshot") : NULL;
-            if (path && g_strcmp0(ro, "true") != 0 &&
-                g_strcmp0(snap, "true") != 0) {
-                g_autofree char *real = realpath(path, NULL);
-
-                ok &= claim(claims, "the writable disk image",
-                            real ? real : path, vm->name);
-            }
+        if (!first) {
+            continue;
         }
-        if (object_class_find_property(oc, "tap")) {
-            g_autofree char *tap = object_property_get_str(dev, "tap");
-
-            ok &= claim(claims, "the tap", tap, vm->name);
-        }
-        if (object_class_find_property(oc, "mac")) {
-            g_autofree char *mac = object_property_get_str(dev, "mac");
-
-            ok &= claim(claims, "the MAC address", mac, vm->name);
-        }
+        value = spec_claim_display(claim);
+        fprintf(stderr, "vmspec: %s and %s both use %s %s (%s, %s)\n",
+                owner, v->name,
+                claim->writes || !first->writes ? claim->noun : first->noun,
+                value, first->origin ? first->origin : first->noun,
+                claim->origin ? claim->origin : claim->noun);
+        ok = false;
     }
     return ok;
+}
+
+/* Loads the spec at path with its console where `up` will put it (the
+ * child runs with the same --set), so that the log file is claimed too.
+ * Returns the vm, and the merged tree in *root. */
+static Vm *load_spec(const char *path, const char *log_dir,
+                     SpecNode **root, SpecDiags *diags)
+{
+    SpecLoadOptions opts = { .check_files = true };
+    const SpecNode *name;
+
+    *root = spec_load_file(path, diags);
+    if (!*root) {
+        return NULL;
+    }
+    name = spec_node_map_get(*root, "name");
+    if (name && name->kind == SPEC_NODE_SCALAR) {
+        g_autofree char *log = g_strdup_printf("%s/%s.log", log_dir,
+                                               name->scalar.text);
+        g_autofree char *abs_log = g_canonicalize_filename(log, NULL);
+        g_autofree char *set = g_strdup_printf("console=file:%s", abs_log);
+
+        if (!spec_apply_set(*root, set, diags)) {
+            return NULL;
+        }
+    }
+    return spec_build_vm(*root, &opts, diags);
 }
 
 static bool load_specs(Up *up, char **args, int n, const char *log_dir,
                        bool keep_going)
 {
-    g_autoptr(GHashTable) claims = g_hash_table_new_full(
-        g_str_hash, g_str_equal, g_free, g_free);
+    g_autoptr(ClaimTable) table = claim_table_new();
+    UpClaims claims = {
+        .names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                       g_free),
+        .table = table,
+        .claims = g_ptr_array_new_with_free_func((GDestroyNotify)
+                                                 host_claims_free),
+    };
     g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func(g_free);
-    SpecLoadOptions opts = { .check_files = true };
     guint bad = 0;
     bool ok = true;
 
@@ -133,7 +163,8 @@ static bool load_specs(Up *up, char **args, int n, const char *log_dir,
 
             if (!found) {
                 fprintf(stderr, "vmspec: %s\n", err->message);
-                return false;
+                ok = false;
+                goto out;
             }
             for (guint j = 0; j < found->len; j++) {
                 g_ptr_array_add(specs, g_strdup(found->pdata[j]));
@@ -144,8 +175,9 @@ static bool load_specs(Up *up, char **args, int n, const char *log_dir,
     }
     for (guint i = 0; i < specs->len; i++) {
         g_autoptr(SpecDiags) diags = spec_diags_new();
-        g_autoptr(Object) vm = OBJECT(spec_load_vm(specs->pdata[i], &opts,
-                                                   diags));
+        g_autoptr(SpecNode) root = NULL;
+        g_autoptr(Object) vm = OBJECT(load_spec(specs->pdata[i], log_dir,
+                                                &root, diags));
         UpVm *v;
 
         if (!vm) {
@@ -153,17 +185,18 @@ static bool load_specs(Up *up, char **args, int n, const char *log_dir,
             bad++;
             continue;
         }
-        ok &= claim_resources(VM(vm), claims);
         v = g_new0(UpVm, 1);
         v->spec = g_strdup(specs->pdata[i]);
         v->name = g_strdup(VM(vm)->name);
         v->log = g_strdup_printf("%s/%s.log", log_dir, v->name);
         g_ptr_array_add(up->vms, v);
+        ok &= claim_resources(&claims, v, VM(vm), root);
     }
     if (bad && !keep_going) {
         fprintf(stderr, "vmspec: %u of %u specs have errors; nothing "
                 "started (--keep-going runs the others)\n", bad, specs->len);
-        return false;
+        ok = false;
+        goto out;
     }
     if (bad) {
         fprintf(stderr, "vmspec: skipping %u spec%s with errors\n", bad,
@@ -172,7 +205,13 @@ static bool load_specs(Up *up, char **args, int n, const char *log_dir,
     if (!ok) {
         fprintf(stderr, "vmspec: specs conflict; nothing started\n");
     }
-    return ok && up->vms->len > 0;
+    ok = ok && up->vms->len > 0;
+out:
+    /* The table borrows the claims: it goes first. */
+    g_clear_pointer(&table, claim_table_free);
+    g_ptr_array_unref(claims.claims);
+    g_hash_table_unref(claims.names);
+    return ok;
 }
 
 /* --- Children ---------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #include "machine/qom/error.h"
 #include "machine/qom/machine.h"
 #include "machine/qom/property.h"
+#include "spec/claims.h"
 #include "spec/lists.h"
 #include "spec/loader.h"
 #include "spec/merge.h"
@@ -330,6 +331,20 @@ static bool derive_device_macs(Object *dev, void *opaque)
     return true;
 }
 
+/* Two users of one host resource within the spec (claims.h); only for a
+ * tree built without errors, which would leave it half made. */
+static void check_claims(Builder *b, Vm *vm, const SpecNode *root)
+{
+    g_autoptr(HostClaims) claims = NULL;
+
+    if (!builder_ok(b)) {
+        return;
+    }
+    claims = host_claims_new();
+    spec_collect_claims(vm, root, claims);
+    spec_check_claims(claims, b->diags);
+}
+
 static void resolve_console(Builder *b, Vm *vm, const SpecNode *root)
 {
     const SpecNode *node = spec_node_map_get(root, "console");
@@ -371,6 +386,7 @@ Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
         if (VM(vm)->name) {
             object_child_foreach(machine, derive_device_macs, VM(vm)->name);
         }
+        check_claims(&b, VM(vm), root);
     } else {
         /* Still report the devices' own errors. */
         g_autoptr(Object) scratch = object_new(TYPE_CONTAINER);

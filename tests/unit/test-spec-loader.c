@@ -113,6 +113,16 @@ static void test_mac_derivation(void)
     /* Locally administered, unicast. */
     g_assert_cmpuint(a[0] & 3, ==, 2);
     g_assert_cmpuint(c[0] & 3, ==, 2);
+
+    /* Known answers: SHA-256("web/net0") starts 0c bf 6f a9 26 ff, and
+     * "web/net1" 60 6e 3f af f2 ef; bit 1 of the first octet is set. */
+    {
+        static const uint8_t net0[6] = { 0x0e, 0xbf, 0x6f, 0xa9, 0x26, 0xff };
+        static const uint8_t net1[6] = { 0x62, 0x6e, 0x3f, 0xaf, 0xf2, 0xef };
+
+        g_assert_cmpmem(a, 6, net0, 6);
+        g_assert_cmpmem(c, 6, net1, 6);
+    }
 }
 
 static void test_scalar_types(void)
