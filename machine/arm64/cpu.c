@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <linux/kvm.h>
 
+#include "machine/kvm/vcpu-arch.h"
 #include "machine/qom/error.h"
 
 /* api.rst 4.68 KVM_SET_ONE_REG, "ARM64 registers": core registers are
@@ -92,7 +93,7 @@ bool arm64_cpu_set_boot_regs(int vcpu_fd, uint64_t pc, uint64_t dtb,
            set_reg(vcpu_fd, CORE_REG(regs.pc), pc, errp);
 }
 
-void arm64_cpu_dump_regs(int vcpu_fd, GString *s)
+void vcpu_arch_dump_regs(int vcpu_fd, GString *s)
 {
     static const struct {
         const char *name;

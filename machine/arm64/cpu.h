@@ -29,7 +29,4 @@ bool arm64_cpu_get_mpidr(int vcpu_fd, uint64_t *mpidr, GError **errp);
 bool arm64_cpu_set_boot_regs(int vcpu_fd, uint64_t pc, uint64_t dtb,
                              GError **errp);
 
-/* Appends PC, PSTATE, SP and x0-x30 of vcpu_fd to s (register dumps). */
-void arm64_cpu_dump_regs(int vcpu_fd, GString *s);
-
 #endif

@@ -76,9 +76,9 @@ bool vcpu_finished(Vcpu *v);
 uint64_t vcpu_exit_count(Vcpu *v);
 
 /*
- * A multi-line register dump (RIP, RSP, RFLAGS, GPRs, CR0/2/3/4, EFER,
- * segments, GDT/IDT).  From the vCPU's own thread, or from the owner
- * while the thread is not running.  Caller frees.
+ * A multi-line register dump: a "vCPU N registers:" line, then what
+ * vcpu_arch_dump_regs() gives.  From the vCPU's own thread, or from the
+ * owner while the thread is not running.  Caller frees.
  */
 char *vcpu_dump_regs(Vcpu *v);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "machine/kvm/vcpu-arch.h"
 #include "machine/qom/error.h"
 
 #define CPUID_INITIAL_ENTRIES   128
@@ -370,4 +371,55 @@ bool x86_cpu_set_boot_regs(int vcpu_fd, const X86BootInfo *info,
         return false;
     }
     return true;
+}
+
+/* ---- Register dump (vcpu-arch.h) ---- */
+
+static void dump_segment(GString *s, const char *name,
+                         const struct kvm_segment *seg)
+{
+    g_string_append_printf(s, "%-3s sel=%04x base=%016llx limit=%08x "
+                           "type=%x s=%u dpl=%u p=%u l=%u db=%u g=%u\n",
+                           name, seg->selector,
+                           (unsigned long long)seg->base, seg->limit,
+                           seg->type, seg->s, seg->dpl, seg->present,
+                           seg->l, seg->db, seg->g);
+}
+
+void vcpu_arch_dump_regs(int vcpu_fd, GString *s)
+{
+    struct kvm_regs r;
+    struct kvm_sregs sr;
+
+    if (ioctl(vcpu_fd, KVM_GET_REGS, &r) < 0) {
+        g_string_append_printf(s, "KVM_GET_REGS: %s\n", g_strerror(errno));
+    } else {
+        g_string_append_printf(s,
+            "RIP=%016llx RSP=%016llx RFLAGS=%08llx\n"
+            "RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n"
+            "RSI=%016llx RDI=%016llx RBP=%016llx\n"
+            "R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n"
+            "R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n",
+            r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx,
+            r.rsi, r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11,
+            r.r12, r.r13, r.r14, r.r15);
+    }
+    if (ioctl(vcpu_fd, KVM_GET_SREGS, &sr) < 0) {
+        g_string_append_printf(s, "KVM_GET_SREGS: %s\n", g_strerror(errno));
+    } else {
+        g_string_append_printf(s,
+            "CR0=%016llx CR2=%016llx CR3=%016llx CR4=%016llx\n"
+            "EFER=%016llx APIC_BASE=%016llx\n",
+            sr.cr0, sr.cr2, sr.cr3, sr.cr4, sr.efer, sr.apic_base);
+        dump_segment(s, "CS", &sr.cs);
+        dump_segment(s, "DS", &sr.ds);
+        dump_segment(s, "ES", &sr.es);
+        dump_segment(s, "SS", &sr.ss);
+        dump_segment(s, "FS", &sr.fs);
+        dump_segment(s, "GS", &sr.gs);
+        dump_segment(s, "TR", &sr.tr);
+        g_string_append_printf(s, "GDT=%016llx/%04x IDT=%016llx/%04x\n",
+                               (unsigned long long)sr.gdt.base, sr.gdt.limit,
+                               (unsigned long long)sr.idt.base, sr.idt.limit);
+    }
 }
