@@ -23,7 +23,7 @@ struct Console {
     int in_fd;              /* -1: no input; borrowed */
     int out_fd;             /* -1: output discarded */
     bool own_out;           /* out_fd was opened here (file:) */
-    RunEnd *exit;           /* borrowed, may be NULL */
+    RunEnd *run_end;        /* borrowed, may be NULL */
     bool escapes;           /* in_fd is a terminal: Ctrl-A commands */
     struct termios saved;   /* the terminal as we found it */
     gint raw;               /* atomic: 1 while the terminal is ours */
@@ -55,14 +55,14 @@ bool console_spec_check(const char *spec, GError **errp)
     return false;
 }
 
-static Console *console_alloc(RunEnd *exit)
+static Console *console_alloc(RunEnd *run_end)
 {
     Console *c = g_new0(Console, 1);
 
     c->in_fd = -1;
     c->out_fd = -1;
     c->wake_fd = -1;
-    c->exit = exit;
+    c->run_end = run_end;
     return c;
 }
 
@@ -92,10 +92,10 @@ static bool console_make_raw(Console *c, GError **errp)
     return true;
 }
 
-Console *console_open_fds(int in_fd, int out_fd, RunEnd *exit,
+Console *console_open_fds(int in_fd, int out_fd, RunEnd *run_end,
                           GError **errp)
 {
-    g_autoptr(Console) c = console_alloc(exit);
+    g_autoptr(Console) c = console_alloc(run_end);
 
     c->in_fd = in_fd;
     c->out_fd = out_fd;
@@ -111,7 +111,7 @@ Console *console_open_fds(int in_fd, int out_fd, RunEnd *exit,
     return g_steal_pointer(&c);
 }
 
-Console *console_open(const char *spec, bool append, RunEnd *exit,
+Console *console_open(const char *spec, bool append, RunEnd *run_end,
                       GError **errp)
 {
     Console *c;
@@ -120,9 +120,9 @@ Console *console_open(const char *spec, bool append, RunEnd *exit,
         return NULL;
     }
     if (strcmp(spec, "stdio") == 0) {
-        return console_open_fds(STDIN_FILENO, STDOUT_FILENO, exit, errp);
+        return console_open_fds(STDIN_FILENO, STDOUT_FILENO, run_end, errp);
     }
-    c = console_alloc(exit);
+    c = console_alloc(run_end);
     if (g_str_has_prefix(spec, "file:")) {
         const char *path = spec + 5;
 
@@ -213,8 +213,8 @@ static void console_input_byte(Console *c, uint8_t b)
     }
     c->escape_pending = false;
     if (b == CONSOLE_QUIT_CHAR) {
-        if (c->exit) {
-            run_end_request(c->exit, RUN_END_QUIT,
+        if (c->run_end) {
+            run_end_request(c->run_end, RUN_END_QUIT,
                             "Ctrl-A x typed on the console");
         }
         return;

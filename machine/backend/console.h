@@ -67,12 +67,12 @@ bool console_spec_check(const char *spec, GError **errp);
  * Opens the console named by spec (see above).  A "file:" console's file
  * is truncated unless append (the machine's later boots in one run, after
  * a guest reboot, add to what the earlier ones wrote, as QEMU's file
- * chardev keeps one file across resets).  exit (borrowed; may be NULL) is
+ * chardev keeps one file across resets).  run_end (borrowed; may be NULL) is
  * where Ctrl-A x sends RUN_END_QUIT; it must outlive the console.
  * "stdio" on a terminal puts the terminal in raw mode now.  Caller owns
  * (console_free).  Main thread.
  */
-Console *console_open(const char *spec, bool append, RunEnd *exit,
+Console *console_open(const char *spec, bool append, RunEnd *run_end,
                       GError **errp);
 
 /*
@@ -82,7 +82,7 @@ Console *console_open(const char *spec, bool append, RunEnd *exit,
  * gets raw mode and the escape keys, as stdin would.  For owners that
  * multiplex consoles, and for tests (a pipe, a pseudo-terminal).
  */
-Console *console_open_fds(int in_fd, int out_fd, RunEnd *exit,
+Console *console_open_fds(int in_fd, int out_fd, RunEnd *run_end,
                           GError **errp);
 
 /*

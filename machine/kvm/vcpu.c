@@ -23,7 +23,7 @@ struct Vcpu {
     size_t run_size;
     IoBus *pio;
     IoBus *mmio;
-    RunEnd *exit;
+    RunEnd *run_end;
     pthread_t thread;
     bool started;           /* owner thread only */
     bool joined;            /* owner thread only */
@@ -33,7 +33,7 @@ struct Vcpu {
 };
 
 Vcpu *vcpu_new(KvmVm *vm, unsigned id, IoBus *pio, IoBus *mmio,
-               RunEnd *exit, GError **errp)
+               RunEnd *run_end, GError **errp)
 {
     g_autoptr(Vcpu) v = g_new0(Vcpu, 1);
     void *run;
@@ -41,7 +41,7 @@ Vcpu *vcpu_new(KvmVm *vm, unsigned id, IoBus *pio, IoBus *mmio,
     v->id = id;
     v->pio = pio;
     v->mmio = mmio;
-    v->exit = exit;
+    v->run_end = run_end;
     /* api.rst 4.7 KVM_CREATE_VCPU: the id is the initial APIC id on x86. */
     v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
     if (v->fd < 0) {
@@ -103,7 +103,7 @@ static bool vcpu_crash(Vcpu *v, RunEndReason reason, const char *what)
     g_autofree char *detail = g_strdup_printf("vCPU %u: %s\n%s", v->id,
                                               what, regs);
 
-    run_end_request(v->exit, reason, detail);
+    run_end_request(v->run_end, reason, detail);
     return false;
 }
 
@@ -114,7 +114,7 @@ static bool access_size_ok(uint32_t size)
 
 /*
  * Handles the exit described by v->run.  Returns false when the vCPU
- * must stop (the VM is over; the reason went to v->exit).
+ * must stop (the VM is over; the reason went to v->run_end).
  */
 static bool vcpu_handle_exit(Vcpu *v)
 {
@@ -169,7 +169,7 @@ static bool vcpu_handle_exit(Vcpu *v)
         return true;
     case KVM_EXIT_HLT:
         /* Only without an in-kernel LAPIC: nothing can wake the vCPU. */
-        run_end_request(v->exit, RUN_END_HALT, NULL);
+        run_end_request(v->run_end, RUN_END_HALT, NULL);
         return false;
     case KVM_EXIT_SHUTDOWN:
         /* Triple fault (or an unrecoverable #MC, or INIT on AMD). */
@@ -197,10 +197,10 @@ static bool vcpu_handle_exit(Vcpu *v)
         /* api.rst KVM_EXIT_SYSTEM_EVENT (PSCI on arm64, Hyper-V, ...). */
         switch (run->system_event.type) {
         case KVM_SYSTEM_EVENT_SHUTDOWN:
-            run_end_request(v->exit, RUN_END_POWEROFF, NULL);
+            run_end_request(v->run_end, RUN_END_POWEROFF, NULL);
             return false;
         case KVM_SYSTEM_EVENT_RESET:
-            run_end_request(v->exit, RUN_END_RESET, NULL);
+            run_end_request(v->run_end, RUN_END_RESET, NULL);
             return false;
         case KVM_SYSTEM_EVENT_CRASH:
             return vcpu_crash(v, RUN_END_PANIC, "guest crash system event");
@@ -254,7 +254,7 @@ static void *vcpu_thread(void *opaque)
         g_autofree char *msg = g_strdup_printf("vCPU %u: KVM_SET_SIGNAL_MASK:"
                                                " %s", v->id,
                                                g_strerror(errno));
-        run_end_request(v->exit, RUN_END_ERROR, msg);
+        run_end_request(v->run_end, RUN_END_ERROR, msg);
         goto out;
     }
     while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
@@ -267,7 +267,7 @@ static void *vcpu_thread(void *opaque)
             }
             g_autofree char *msg = g_strdup_printf("vCPU %u: KVM_RUN: %s",
                                                    v->id, g_strerror(errno));
-            run_end_request(v->exit, RUN_END_ERROR, msg);
+            run_end_request(v->run_end, RUN_END_ERROR, msg);
             break;
         }
         __atomic_fetch_add(&v->exits, 1, __ATOMIC_RELAXED);

@@ -39,12 +39,12 @@ typedef struct Vcpu Vcpu;
 /*
  * Creates vCPU id (KVM_CREATE_VCPU; on x86 the id is the initial APIC id)
  * and maps its kvm_run.  pio/mmio receive KVM_EXIT_IO / KVM_EXIT_MMIO;
- * exit receives the exits that end the VM.  All three are borrowed and
+ * run_end receives the exits that end the run.  All three are borrowed and
  * must outlive the vCPU.  Caller owns the result (vcpu_free).  Main
  * thread, after the irqchip is created.
  */
 Vcpu *vcpu_new(KvmVm *vm, unsigned id, IoBus *pio, IoBus *mmio,
-               RunEnd *exit, GError **errp);
+               RunEnd *run_end, GError **errp);
 
 /* The vCPU fd, for per-vCPU setup ioctls before vcpu_start(); borrowed. */
 int vcpu_fd(const Vcpu *v);
