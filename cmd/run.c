@@ -1,8 +1,8 @@
 /*
  * vmspec run SPEC: boot one VM in the foreground and exit with what the
- * guest did (DESIGN.md, "CLI"): 0 poweroff (or reboot with on_reboot:
- * exit), 1 spec or setup error, 3 guest crash or panic, 128+N after a
- * clean shutdown on signal N.
+ * guest did (the table in README.md, "Running a VM"): 0 poweroff (or
+ * reboot with on_reboot: exit), 1 spec or setup error, 3 guest crash or
+ * panic, 128+N after a clean shutdown on signal N.
  */
 #include <poll.h>
 #include <signal.h>
@@ -99,14 +99,14 @@ static bool control_command(void *opaque, const char *cmd, GString *reply,
     }
     if (strcmp(cmd, "pause") == 0) {
         if (!rs->paused) {
-            machine_pause(rs->ms);
+            machine_stop_vcpus(rs->ms);
             rs->paused = true;
         }
         g_string_append(reply, "\"state\": \"paused\"");
         return true;
     }
     if (strcmp(cmd, "resume") == 0) {
-        if (rs->paused && !machine_resume(rs->ms, &rs->error)) {
+        if (rs->paused && !machine_resume_vcpus(rs->ms, &rs->error)) {
             *error = g_strdup(rs->error->message);
             rs->stop_signal = SIGTERM;
             return false;
@@ -245,14 +245,15 @@ int cmd_run(int argc, char **argv)
 
         rs.started = g_get_monotonic_time();
         rs.paused = false;
-        if (!machine_realize(rs.ms, &err) || !machine_start(rs.ms, &err)) {
+        if (!machine_realize(rs.ms, &err) ||
+            !machine_start_vcpus(rs.ms, &err)) {
             machine_unrealize(rs.ms);
             fprintf(stderr, "vmspec: %s: %s\n", rs.vm->name, err->message);
             status = EXIT_ERROR;
             break;
         }
         signal = run_loop(&rs, signal_fd, control);
-        machine_stop(rs.ms);
+        machine_stop_vcpus(rs.ms);
         reason = run_end_get(rs.ms->exit, &detail);
         /* Devices flush and close here, before the status is decided. */
         machine_unrealize(rs.ms);

@@ -1,10 +1,10 @@
 /*
- * Starting, stopping and pausing a machine's vCPUs.
+ * Starting, stopping and resuming a machine's vCPUs.
  */
 #include "machine/kvm/run.h"
 #include "machine/kvm/vcpu.h"
 
-void machine_stop(MachineState *ms)
+void machine_stop_vcpus(MachineState *ms)
 {
     for (guint i = 0; i < ms->vcpus->len; i++) {
         vcpu_request_stop(ms->vcpus->pdata[i]);
@@ -14,27 +14,22 @@ void machine_stop(MachineState *ms)
     }
 }
 
-bool machine_start(MachineState *ms, GError **errp)
+bool machine_start_vcpus(MachineState *ms, GError **errp)
 {
     for (guint i = 0; i < ms->vcpus->len; i++) {
         if (!vcpu_start(ms->vcpus->pdata[i], errp)) {
-            machine_stop(ms);
+            machine_stop_vcpus(ms);
             return false;
         }
     }
     return true;
 }
 
-void machine_pause(MachineState *ms)
-{
-    machine_stop(ms);
-}
-
-bool machine_resume(MachineState *ms, GError **errp)
+bool machine_resume_vcpus(MachineState *ms, GError **errp)
 {
     for (guint i = 0; i < ms->vcpus->len; i++) {
         if (!vcpu_restart(ms->vcpus->pdata[i], errp)) {
-            machine_stop(ms);
+            machine_stop_vcpus(ms);
             return false;
         }
     }
