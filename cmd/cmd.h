@@ -1,7 +1,8 @@
 /*
  * Subcommands of the vmspec CLI.  Each lives in cmd/<name>.c, parses its
  * own options with GOptionContext and returns the process exit status:
- * 0 success, 1 spec or setup error, 2 usage error (DESIGN.md, "CLI").
+ * 0 success, 1 spec or setup error, 2 usage error (README.md, "Running a
+ * VM", lists every status).
  */
 #ifndef VMSPEC_CMD_H
 #define VMSPEC_CMD_H
