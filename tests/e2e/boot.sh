@@ -3,9 +3,10 @@
 # under real KVM (directly, or in tests/kvm-sandbox) and exits as README.md
 # ("Running a VM") says: the guest's CPUs and memory match the spec,
 # poweroff -> 0, reboot with on_reboot: exit -> 0, panic -> 3, SIGTERM ->
-# 143 with the terminal restored; bad kernels, oversized cmdlines and impossible memory -> 1 with
-# a clear message; microvm tells the guest there is no PCI; the kernel
-# decoded on the host gets KASLR as its own decompressor would give it.
+# 143 with the terminal restored; bad kernels, oversized cmdlines and
+# impossible memory -> 1 with a clear message; microvm tells the guest
+# there is no PCI; the kernel decoded on the host gets KASLR as its own
+# decompressor would give it.
 . "$(dirname "$0")/lib.sh"
 guest_ensure || { echo "1..1"; tap_fail "test guest builds"; exit 0; }
 e2e_need_kvm "$@"
