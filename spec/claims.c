@@ -148,7 +148,7 @@ struct ClaimTable {
  * path with the directory's symlinks resolved. */
 static char *claim_key(const HostClaim *claim)
 {
-    g_autofree char *dir = NULL, *base = NULL;
+    g_autofree char *path = NULL, *dir = NULL, *base = NULL;
     char *real_dir;
     struct stat st;
     char *key;
@@ -165,8 +165,9 @@ static char *claim_key(const HostClaim *claim)
         return g_strdup_printf("inode %ju:%ju", (uintmax_t)st.st_dev,
                                (uintmax_t)st.st_ino);
     }
-    dir = g_path_get_dirname(claim->value);
-    base = g_path_get_basename(claim->value);
+    path = g_canonicalize_filename(claim->value, NULL);
+    dir = g_path_get_dirname(path);
+    base = g_path_get_basename(path);
     real_dir = realpath(dir, NULL);
     key = g_strdup_printf("path %s/%s", real_dir ? real_dir : dir, base);
     free(real_dir);
