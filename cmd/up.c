@@ -88,9 +88,14 @@ static bool claim_name(UpClaims *c, const char *name, const char *spec)
 static bool claim_resources(UpClaims *c, UpVm *v, Vm *vm,
                             const SpecNode *root)
 {
-    HostClaims *claims = host_claims_new();
-    bool ok = claim_name(c, v->name, v->spec);
+    HostClaims *claims;
+    bool ok = true;
 
+    /* A second VM of one name would also share its log: one message. */
+    if (!claim_name(c, v->name, v->spec)) {
+        return false;
+    }
+    claims = host_claims_new();
     g_ptr_array_add(c->claims, claims);
     spec_collect_claims(vm, root, claims);
     for (guint i = 0; i < host_claims_len(claims); i++) {
