@@ -185,7 +185,6 @@ static GBytes *virt_build_dtb(MachineState *ms, const VirtDtParams *p,
                               GError **errp)
 {
     static const char *const psci[] = { "arm,psci-0.2", NULL };
-    GPtrArray *children = OBJECT(ms)->children;
     size_t cmdline_len = ms->cmdline ? strlen(ms->cmdline) : 0;
     FdtBuilder b;
     GBytes *dtb;
@@ -213,14 +212,7 @@ static GBytes *virt_build_dtb(MachineState *ms, const VirtDtParams *p,
     fdt_gic(&b, ms, p->gic_version);
     fdt_timer(&b, ms, p->gic_version);
 
-    for (guint i = 0; i < children->len; i++) {
-        DeviceState *dev = (DeviceState *)object_dynamic_cast(
-            children->pdata[i], TYPE_DEVICE);
-
-        if (dev && DEVICE_GET_CLASS(dev)->fdt_node) {
-            DEVICE_GET_CLASS(dev)->fdt_node(dev, &b);
-        }
-    }
+    machine_describe_fdt(ms, &b);
     fdt_builder_end_node(&b);
     dtb = fdt_builder_finish(&b, errp);
     if (dtb && g_bytes_get_size(dtb) > ARM64_DTB_MAX_SIZE) {

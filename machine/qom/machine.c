@@ -101,6 +101,34 @@ const DeviceContext *machine_device_context(MachineState *ms)
     return &ms->device_ctx;
 }
 
+void machine_describe_acpi(MachineState *ms, Aml *scope)
+{
+    GPtrArray *children = OBJECT(ms)->children;
+
+    for (guint i = 0; i < children->len; i++) {
+        DeviceState *dev = (DeviceState *)object_dynamic_cast(
+            children->pdata[i], TYPE_DEVICE);
+
+        if (dev && DEVICE_GET_CLASS(dev)->acpi_aml) {
+            DEVICE_GET_CLASS(dev)->acpi_aml(dev, scope);
+        }
+    }
+}
+
+void machine_describe_fdt(MachineState *ms, FdtBuilder *b)
+{
+    GPtrArray *children = OBJECT(ms)->children;
+
+    for (guint i = 0; i < children->len; i++) {
+        DeviceState *dev = (DeviceState *)object_dynamic_cast(
+            children->pdata[i], TYPE_DEVICE);
+
+        if (dev && DEVICE_GET_CLASS(dev)->fdt_node) {
+            DEVICE_GET_CLASS(dev)->fdt_node(dev, b);
+        }
+    }
+}
+
 bool machine_realize_children(MachineState *ms, GError **errp)
 {
     GPtrArray *children = OBJECT(ms)->children;

@@ -84,6 +84,12 @@ void machine_unrealize(MachineState *ms);
  * machine_realize_children) and device tests. */
 const DeviceContext *machine_device_context(MachineState *ms);
 
+/* Every device child's DSDT entries (DeviceClass.acpi_aml) or device tree
+ * nodes (DeviceClass.fdt_node), in tree order, from what the assignment
+ * pass recorded. */
+void machine_describe_acpi(MachineState *ms, Aml *scope);
+void machine_describe_fdt(MachineState *ms, FdtBuilder *b);
+
 /* Assigns resources (machine_assign_resources), then realizes every device
  * child in tree order; on a failure unrealizes the
  * ones already realized (reverse order) and fails.  For machine realize. */

@@ -112,17 +112,7 @@ static bool microvm_write_reset_vector(MachineState *ms, GError **errp)
 
 static void microvm_dsdt_body(Aml *scope, void *opaque)
 {
-    MachineState *ms = opaque;
-    GPtrArray *children = OBJECT(ms)->children;
-
-    for (guint i = 0; i < children->len; i++) {
-        DeviceState *dev = (DeviceState *)object_dynamic_cast(
-            children->pdata[i], TYPE_DEVICE);
-
-        if (dev && DEVICE_GET_CLASS(dev)->acpi_aml) {
-            DEVICE_GET_CLASS(dev)->acpi_aml(dev, scope);
-        }
-    }
+    machine_describe_acpi(opaque, scope);
 }
 
 static bool microvm_write_acpi(MachineState *ms, uint64_t *rsdp,

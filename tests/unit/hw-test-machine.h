@@ -56,18 +56,10 @@ static void hw_test_machine_init(Object *obj)
     g_assert_no_error(err);
 }
 
-static bool hw_test_unrealize_child(Object *child, void *opaque)
-{
-    if (object_dynamic_cast(child, TYPE_DEVICE)) {
-        device_unrealize(DEVICE(child));
-    }
-    return true;
-}
-
 /* Devices go before the bus they are registered on. */
 static void hw_test_machine_release(Object *obj)
 {
-    object_child_foreach(obj, hw_test_unrealize_child, NULL);
+    machine_unrealize_children(MACHINE(obj));
 }
 
 static void hw_test_machine_finalize(Object *obj)

@@ -13,20 +13,10 @@
 
 #define TABLES_GPA UINT64_C(0xe0000)
 
-static bool emit_child(Object *child, void *opaque)
-{
-    DeviceClass *dc = DEVICE_GET_CLASS(child);
-
-    if (dc->acpi_aml) {
-        dc->acpi_aml(DEVICE(child), opaque);
-    }
-    return true;
-}
-
 /* What the machine does: every child describes itself. */
 static void dsdt_body(Aml *scope, void *opaque)
 {
-    object_child_foreach(opaque, emit_child, scope);
+    machine_describe_acpi(opaque, scope);
 }
 
 /* The disassembly without comments, runs of blanks as one space. */

@@ -81,17 +81,9 @@ static void vt_machine_init(Object *obj)
     g_assert_no_error(err);
 }
 
-static bool vt_unrealize_child(Object *child, void *opaque)
-{
-    if (object_dynamic_cast(child, TYPE_DEVICE)) {
-        device_unrealize(DEVICE(child));
-    }
-    return true;
-}
-
 static void vt_machine_release(Object *obj)
 {
-    object_child_foreach(obj, vt_unrealize_child, NULL);
+    machine_unrealize_children(MACHINE(obj));
 }
 
 static void vt_machine_finalize(Object *obj)
