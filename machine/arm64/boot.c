@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "machine/byteorder/le.h"
 #include "machine/kvm/boot-file.h"
 #include "machine/qom/error.h"
 
@@ -28,22 +29,6 @@
  * memory window of up to 32 GB in size that fully covers the kernel
  * Image as well"; the kernel sits at the 1 GiB aligned RAM base. */
 #define INITRD_WINDOW           (32 * GiB)
-
-static uint64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 7; i >= 0; i--) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
 
 bool arm64_image_parse(const uint8_t *head, size_t head_len,
                        uint64_t file_size, Arm64Image *out, GError **errp)
@@ -69,15 +54,15 @@ bool arm64_image_parse(const uint8_t *head, size_t head_len,
                     "smaller than its header", file_size);
         return false;
     }
-    if (le32(head + IMAGE_MAGIC_OFFSET) != IMAGE_MAGIC) {
+    if (le32_load(head + IMAGE_MAGIC_OFFSET) != IMAGE_MAGIC) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "not an arm64 Image: missing the \"ARM\\x64\" magic at "
                     "offset 0x38");
         return false;
     }
-    out->text_offset = le64(head + IMAGE_TEXT_OFFSET);
-    out->image_size = le64(head + IMAGE_SIZE);
-    out->flags = le64(head + IMAGE_FLAGS);
+    out->text_offset = le64_load(head + IMAGE_TEXT_OFFSET);
+    out->image_size = le64_load(head + IMAGE_SIZE);
+    out->flags = le64_load(head + IMAGE_FLAGS);
     out->file_size = file_size;
     /* "Where image_size is zero, text_offset can be assumed to be
      * 0x80000" (kernels before 3.17, whose header fields had no defined

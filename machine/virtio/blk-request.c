@@ -6,23 +6,8 @@
 
 #include <string.h>
 
+#include "machine/byteorder/le.h"
 #include "machine/qom/error.h"
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    uint32_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return GUINT32_FROM_LE(v);
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return GUINT64_FROM_LE(v);
-}
 
 /* True when [sector, sector + count) lies within the disk. */
 static bool in_range(const VirtioBlkTarget *s, uint64_t sector,
@@ -122,9 +107,9 @@ static uint8_t blk_discard_zeroes(VirtioBlkTarget *s, VirtqElement *e,
         iov_to_buf(e->out_iov, e->out_num,
                    VIRTIO_BLK_HDR_SIZE + i * VIRTIO_BLK_SEG_SIZE, seg,
                    sizeof(seg));
-        uint64_t sector = get_le64(seg);
-        uint32_t count = get_le32(seg + 8);
-        uint32_t flags = get_le32(seg + 12);
+        uint64_t sector = le64_load(seg);
+        uint32_t count = le32_load(seg + 8);
+        uint32_t flags = le32_load(seg + 12);
         bool unmap = flags & VIRTIO_BLK_WZ_F_UNMAP;
 
         /* 5.2.6.2: unknown flags, and unmap on a discard, are UNSUPP. */
@@ -158,8 +143,8 @@ bool virtio_blk_handle_request(VirtioBlkTarget *s, VirtqElement *e,
         return false;
     }
     iov_to_buf(e->out_iov, e->out_num, 0, hdr, sizeof(hdr));
-    uint32_t type = get_le32(hdr);
-    uint64_t sector = get_le64(hdr + 8);
+    uint32_t type = le32_load(hdr);
+    uint64_t sector = le64_load(hdr + 8);
 
     *written = 0;
     switch (type) {

@@ -18,6 +18,7 @@
  */
 #include <string.h>
 
+#include "machine/byteorder/le.h"
 #include "machine/qom/device.h"
 #include "machine/qom/error.h"
 #include "machine/qom/host-claims.h"
@@ -70,18 +71,6 @@ static const Property virtio_blk_props[] = {
               "Send writes to a throwaway overlay; the image is unchanged"),
     PROP_END,
 };
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    v = GUINT32_TO_LE(v);
-    memcpy(p, &v, sizeof(v));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    v = GUINT64_TO_LE(v);
-    memcpy(p, &v, sizeof(v));
-}
 
 static void virtio_blk_queue_notify(VirtioDevice *vdev, unsigned index)
 {
@@ -181,15 +170,15 @@ static bool virtio_blk_device_realize(VirtioDevice *vdev, GError **errp)
     t->id = DEVICE(s)->id;
 
     memset(s->config, 0, sizeof(s->config));
-    put_le64(s->config + CFG_CAPACITY, t->capacity);
-    put_le32(s->config + CFG_SEG_MAX, BLK_SEG_MAX);
-    put_le32(s->config + CFG_BLK_SIZE, VIRTIO_BLK_SECTOR);
-    put_le32(s->config + CFG_MAX_DISCARD_SECTORS, BLK_MAX_DISCARD_SECTORS);
-    put_le32(s->config + CFG_MAX_DISCARD_SEG, BLK_MAX_DISCARD_SEG);
-    put_le32(s->config + CFG_DISCARD_ALIGNMENT, BLK_DISCARD_ALIGNMENT);
-    put_le32(s->config + CFG_MAX_WRITE_ZEROES_SECTORS,
-             BLK_MAX_DISCARD_SECTORS);
-    put_le32(s->config + CFG_MAX_WRITE_ZEROES_SEG, BLK_MAX_DISCARD_SEG);
+    le64_store(s->config + CFG_CAPACITY, t->capacity);
+    le32_store(s->config + CFG_SEG_MAX, BLK_SEG_MAX);
+    le32_store(s->config + CFG_BLK_SIZE, VIRTIO_BLK_SECTOR);
+    le32_store(s->config + CFG_MAX_DISCARD_SECTORS, BLK_MAX_DISCARD_SECTORS);
+    le32_store(s->config + CFG_MAX_DISCARD_SEG, BLK_MAX_DISCARD_SEG);
+    le32_store(s->config + CFG_DISCARD_ALIGNMENT, BLK_DISCARD_ALIGNMENT);
+    le32_store(s->config + CFG_MAX_WRITE_ZEROES_SECTORS,
+               BLK_MAX_DISCARD_SECTORS);
+    le32_store(s->config + CFG_MAX_WRITE_ZEROES_SEG, BLK_MAX_DISCARD_SEG);
     s->config[CFG_WRITE_ZEROES_MAY_UNMAP] = 1;
     return true;
 }

@@ -36,6 +36,7 @@
 #include <sys/uio.h>
 
 #include "machine/backend/tap.h"
+#include "machine/byteorder/le.h"
 #include "machine/qom/device.h"
 #include "machine/qom/error.h"
 #include "machine/qom/host-claims.h"
@@ -208,8 +209,9 @@ static void rx_push(VirtioNet *n, unsigned count, size_t first_len,
 /* Sets num_buffers in the header at the start of the first held chain. */
 static void rx_set_num_buffers(VirtioNet *n, unsigned count)
 {
-    uint8_t le[2] = { (uint8_t)count, (uint8_t)(count >> 8) };
+    uint8_t le[2];
 
+    le16_store(le, (uint16_t)count);
     iov_from_buf(n->rx_held[0].in_iov, n->rx_held[0].in_num,
                  NET_HDR_NUM_BUFFERS, le, sizeof(le));
 }

@@ -12,6 +12,7 @@
 #include <asm/bootparam.h>
 #include <asm/e820.h>
 
+#include "machine/byteorder/le.h"
 #include "machine/kvm/boot-file.h"
 #include "machine/qom/error.h"
 #include "machine/x86/kaslr.h"
@@ -48,21 +49,6 @@
 #define BOOT_DS             0x18
 #define GDT_ENTRIES         4
 
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
 /* Offset of a setup_header field in the file (= in boot_params). */
 #define HDR_FIELD(f) (HDR_OFFSET + offsetof(struct setup_header, f))
 
@@ -80,17 +66,17 @@ bool x86_bzimage_parse(const uint8_t *head, size_t head_len,
                     " bytes)", file_size);
         return false;
     }
-    if (rd32(head + HDR_FIELD(header)) != HDR_MAGIC) {
+    if (le32_load(head + HDR_FIELD(header)) != HDR_MAGIC) {
         g_set_error_literal(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                             "not a bzImage: missing HdrS magic");
         return false;
     }
-    if (rd16(head + HDR_FIELD(boot_flag)) != BOOT_FLAG) {
+    if (le16_load(head + HDR_FIELD(boot_flag)) != BOOT_FLAG) {
         g_set_error_literal(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                             "not a bzImage: missing 0xAA55 boot flag");
         return false;
     }
-    out->version = rd16(head + HDR_FIELD(version));
+    out->version = le16_load(head + HDR_FIELD(version));
     if (out->version < X86_BOOT_MIN_PROTOCOL) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "kernel uses boot protocol %u.%02u; vmspec needs %u.%02u "
@@ -104,7 +90,7 @@ bool x86_bzimage_parse(const uint8_t *head, size_t head_len,
                             "not a bzImage: a zImage (not LOADED_HIGH)");
         return false;
     }
-    out->xloadflags = rd16(head + HDR_FIELD(xloadflags));
+    out->xloadflags = le16_load(head + HDR_FIELD(xloadflags));
     if (!(out->xloadflags & XLF_KERNEL_64)) {
         g_set_error_literal(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                             "kernel has no 64-bit entry point (XLF_KERNEL_64 "
@@ -127,7 +113,7 @@ bool x86_bzimage_parse(const uint8_t *head, size_t head_len,
     }
     out->kernel_size = file_size - out->setup_size;
     /* syssize: protected-mode code size in 16-byte paragraphs. */
-    syssize = (uint64_t)rd32(head + HDR_FIELD(syssize)) * 16;
+    syssize = (uint64_t)le32_load(head + HDR_FIELD(syssize)) * 16;
     if (syssize > out->kernel_size) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "bzImage truncated: header says %" G_GUINT64_FORMAT
@@ -136,14 +122,14 @@ bool x86_bzimage_parse(const uint8_t *head, size_t head_len,
         return false;
     }
 
-    out->init_size = rd32(head + HDR_FIELD(init_size));
-    out->pref_address = rd64(head + HDR_FIELD(pref_address));
-    out->kernel_alignment = rd32(head + HDR_FIELD(kernel_alignment));
+    out->init_size = le32_load(head + HDR_FIELD(init_size));
+    out->pref_address = le64_load(head + HDR_FIELD(pref_address));
+    out->kernel_alignment = le32_load(head + HDR_FIELD(kernel_alignment));
     out->relocatable = head[HDR_FIELD(relocatable_kernel)] != 0;
-    out->cmdline_size = rd32(head + HDR_FIELD(cmdline_size));
-    out->initrd_addr_max = rd32(head + HDR_FIELD(initrd_addr_max));
-    out->payload_offset = rd32(head + HDR_FIELD(payload_offset));
-    out->payload_length = rd32(head + HDR_FIELD(payload_length));
+    out->cmdline_size = le32_load(head + HDR_FIELD(cmdline_size));
+    out->initrd_addr_max = le32_load(head + HDR_FIELD(initrd_addr_max));
+    out->payload_offset = le32_load(head + HDR_FIELD(payload_offset));
+    out->payload_length = le32_load(head + HDR_FIELD(payload_length));
     if (out->payload_offset > out->kernel_size ||
         out->payload_length > out->kernel_size - out->payload_offset) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "machine/byteorder/le.h"
+
 /* Where each list lies in the table, in 32-bit words: [start, end). */
 typedef struct RelocLists {
     size_t start64, end64;
@@ -14,10 +16,7 @@ typedef struct RelocLists {
 
 static uint32_t word_at(const uint8_t *table, size_t i)
 {
-    uint32_t w;
-
-    memcpy(&w, table + 4 * i, sizeof(w));
-    return w;
+    return le32_load(table + 4 * i);
 }
 
 /* The non-zero words before index end back to the previous zero word:

@@ -27,6 +27,7 @@
 #include <glib.h>
 
 #include "machine/backend/disk.h"
+#include "machine/byteorder/le.h"
 #include "machine/kvm/guest-mem.h"
 #include "machine/virtio/blk-request.h"
 #include "machine/virtio/queue.h"
@@ -36,11 +37,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define RAM_SIZE    (64 * 1024)
 #define DISK_BYTES  (64 * 1024 + 512)
 #define HDR_SIZE    16
-
-static uint32_t le32(const uint8_t *p)
-{
-    return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static DiskImage *open_disk(int *memfd, uint8_t flags)
 {
@@ -86,9 +82,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     vq = virtqueue_new(mem, 256);
     virtqueue_set_size(vq, data[0] | data[1] << 8);
-    virtqueue_set_desc_addr(vq, le32(data + 4) & 0xfffff);
-    virtqueue_set_avail_addr(vq, le32(data + 8) & 0xfffff);
-    virtqueue_set_used_addr(vq, le32(data + 12) & 0xfffff);
+    virtqueue_set_desc_addr(vq, le32_load(data + 4) & 0xfffff);
+    virtqueue_set_avail_addr(vq, le32_load(data + 8) & 0xfffff);
+    virtqueue_set_used_addr(vq, le32_load(data + 12) & 0xfffff);
     if (virtqueue_enable(vq, features)) {
         /* Bounded: a ring holds at most 256 requests at once. */
         for (unsigned n = 0; n < 1024; n++) {

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <glib.h>
 
+#include "machine/byteorder/le.h"
 #include "machine/kvm/guest-mem.h"
 #include "machine/virtio/queue.h"
 
@@ -28,11 +29,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define RAM_SIZE    (64 * 1024)
 #define HDR_SIZE    16
-
-static uint32_t le32(const uint8_t *p)
-{
-    return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -63,9 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     vq = virtqueue_new(mem, 256);
     virtqueue_set_size(vq, qsize);
-    virtqueue_set_desc_addr(vq, le32(data + 4) & 0xfffff);
-    virtqueue_set_avail_addr(vq, le32(data + 8) & 0xfffff);
-    virtqueue_set_used_addr(vq, le32(data + 12) & 0xfffff);
+    virtqueue_set_desc_addr(vq, le32_load(data + 4) & 0xfffff);
+    virtqueue_set_avail_addr(vq, le32_load(data + 8) & 0xfffff);
+    virtqueue_set_used_addr(vq, le32_load(data + 12) & 0xfffff);
     if (virtqueue_enable(vq, features)) {
         /* Bounded: a ring holds at most 256 requests at once. */
         for (unsigned n = 0; n < 1024; n++) {

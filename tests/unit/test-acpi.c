@@ -7,6 +7,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "machine/byteorder/le.h"
 #include "machine/qom/error.h"
 #include "machine/x86/acpi.h"
 #include "machine/x86/aml.h"
@@ -277,20 +278,6 @@ static AcpiConfig test_config(unsigned cpus, TestMachine *m)
     };
 }
 
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return GUINT32_FROM_LE(v);
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return GUINT64_FROM_LE(v);
-}
-
 static uint8_t sum(const uint8_t *p, size_t n)
 {
     uint8_t s = 0;
@@ -307,7 +294,7 @@ static const uint8_t *check_table(GByteArray *blob, uint64_t base,
     g_assert_cmpuint(gpa, >=, base);
     g_assert_cmpuint(gpa - base + 36, <=, blob->len);
     const uint8_t *t = blob->data + (gpa - base);
-    uint32_t len = rd32(t + 4);
+    uint32_t len = le32_load(t + 4);
     g_assert_cmpuint(len, >=, 36);
     g_assert_cmpuint(gpa - base + len, <=, blob->len);
     g_assert_cmpmem(t, 4, sig, 4);
@@ -465,22 +452,22 @@ static void check_tables(unsigned cpus, unsigned slots, uint64_t base)
     g_assert_cmphex(sum(rsdp, 20), ==, 0);
     g_assert_cmphex(sum(rsdp, 36), ==, 0);
     g_assert_cmpuint(rsdp[15], ==, 2);
-    g_assert_cmpuint(rd32(rsdp + 20), ==, 36);
-    const uint8_t *xsdt = check_table(blob, base, rd64(rsdp + 24), "XSDT");
+    g_assert_cmpuint(le32_load(rsdp + 20), ==, 36);
+    const uint8_t *xsdt = check_table(blob, base, le64_load(rsdp + 24), "XSDT");
 
     /* XSDT: FADT and MADT. */
-    g_assert_cmpuint(rd32(xsdt + 4), ==, 36 + 2 * 8);
-    const uint8_t *fadt = check_table(blob, base, rd64(xsdt + 36), "FACP");
-    const uint8_t *madt = check_table(blob, base, rd64(xsdt + 44), "APIC");
+    g_assert_cmpuint(le32_load(xsdt + 4), ==, 36 + 2 * 8);
+    const uint8_t *fadt = check_table(blob, base, le64_load(xsdt + 36), "FACP");
+    const uint8_t *madt = check_table(blob, base, le64_load(xsdt + 44), "APIC");
 
     /* FADT: 276 bytes, HW_REDUCED_ACPI, X_DSDT, sleep registers. */
-    g_assert_cmpuint(rd32(fadt + 4), ==, 276);
+    g_assert_cmpuint(le32_load(fadt + 4), ==, 276);
     g_assert_cmpuint(fadt[8], ==, 6);
-    g_assert_true(rd32(fadt + 112) & (1u << 20));
+    g_assert_true(le32_load(fadt + 112) & (1u << 20));
     g_assert_true(fadt[109] & (1u << 5));       /* CMOS RTC not present */
     g_assert_false(fadt[109] & (1u << 1));      /* no 8042 to probe */
-    uint64_t dsdt_gpa = rd64(fadt + 140);
-    g_assert_cmpuint(rd32(fadt + 40), ==,
+    uint64_t dsdt_gpa = le64_load(fadt + 140);
+    g_assert_cmpuint(le32_load(fadt + 40), ==,
                      dsdt_gpa <= UINT32_MAX ? dsdt_gpa : 0);
     const uint8_t *dsdt = check_table(blob, base, dsdt_gpa, "DSDT");
     static const uint8_t ctl[] = { 1, 8, 0, 1, 0x00, 0x06, 0, 0, 0, 0, 0, 0 };
@@ -489,17 +476,17 @@ static void check_tables(unsigned cpus, unsigned slots, uint64_t base)
     g_assert_cmpmem(fadt + 256, 12, sts, 12);
 
     /* MADT: one enabled LAPIC per vCPU, then the IOAPIC. */
-    g_assert_cmpuint(rd32(madt + 4), ==, 36 + 8 + 8 * cpus + 12);
-    g_assert_cmphex(rd32(madt + 36), ==, 0xfee00000);
+    g_assert_cmpuint(le32_load(madt + 4), ==, 36 + 8 + 8 * cpus + 12);
+    g_assert_cmphex(le32_load(madt + 36), ==, 0xfee00000);
     const uint8_t *e = madt + 44;
     for (unsigned i = 0; i < cpus; i++, e += 8) {
         g_assert_cmpuint(e[0], ==, 0);
         g_assert_cmpuint(e[1], ==, 8);
         g_assert_cmpuint(e[3], ==, i);
-        g_assert_cmpuint(rd32(e + 4), ==, 1);
+        g_assert_cmpuint(le32_load(e + 4), ==, 1);
     }
     g_assert_cmpuint(e[0], ==, 1);
-    g_assert_cmphex(rd32(e + 4), ==, 0xfec00000);
+    g_assert_cmphex(le32_load(e + 4), ==, 0xfec00000);
 
     /* iasl must take every table; check what it says they contain. */
     g_autoptr(GError) terr = NULL;
@@ -507,13 +494,13 @@ static void check_tables(unsigned cpus, unsigned slots, uint64_t base)
     g_assert_no_error(terr);
     /* (Not the RSDP: iasl's binary loader only takes tables with a
      * standard header, and "RSD PTR " is not one; it is checked above.) */
-    g_free(iasl_round_trip(dir, "xsdt", xsdt, rd32(xsdt + 4), true));
+    g_free(iasl_round_trip(dir, "xsdt", xsdt, le32_load(xsdt + 4), true));
     g_autofree char *fadt_dsl = iasl_round_trip(dir, "facp", fadt,
-                                                rd32(fadt + 4), true);
+                                                le32_load(fadt + 4), true);
     g_autofree char *madt_dsl = iasl_round_trip(dir, "apic", madt,
-                                                rd32(madt + 4), true);
+                                                le32_load(madt + 4), true);
     g_autofree char *dsdt_dsl = iasl_round_trip(dir, "dsdt", dsdt,
-                                                rd32(dsdt + 4), false);
+                                                le32_load(dsdt + 4), false);
 
     acpiexec_check(dir, slots);
 
@@ -559,20 +546,20 @@ static void test_tables_x2apic(void)
 
     g_assert_true(acpi_build_tables(&cfg, TABLES_LOW, &blob, &rsdp, &err));
     const uint8_t *xsdt = check_table(blob, TABLES_LOW,
-                                      rd64(blob->data + 24), "XSDT");
-    const uint8_t *madt = check_table(blob, TABLES_LOW, rd64(xsdt + 44),
+                                      le64_load(blob->data + 24), "XSDT");
+    const uint8_t *madt = check_table(blob, TABLES_LOW, le64_load(xsdt + 44),
                                       "APIC");
-    g_assert_cmpuint(rd32(madt + 4), ==, 44 + 255 * 8 + 45 * 16 + 12);
+    g_assert_cmpuint(le32_load(madt + 4), ==, 44 + 255 * 8 + 45 * 16 + 12);
     const uint8_t *e = madt + 44 + 255 * 8;
     g_assert_cmpuint(e[0], ==, 9);
     g_assert_cmpuint(e[1], ==, 16);
-    g_assert_cmpuint(rd32(e + 4), ==, 255);
-    g_assert_cmpuint(rd32(e + 12), ==, 255);
+    g_assert_cmpuint(le32_load(e + 4), ==, 255);
+    g_assert_cmpuint(le32_load(e + 12), ==, 255);
 
     g_autofree char *dir = g_dir_make_tmp("test-acpi-XXXXXX", &err);
     g_assert_no_error(err);
     g_autofree char *dsl = iasl_round_trip(dir, "apic", madt,
-                                           rd32(madt + 4), true);
+                                           le32_load(madt + 4), true);
     g_assert_cmpuint(count(dsl, "Processor Local x2APIC"), ==, 45);
     keep_or_remove(dir);
 }

@@ -21,6 +21,7 @@
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
 
+#include "machine/byteorder/le.h"
 #include "machine/qom/module.h"
 #include "tests/unit/virtio-test-machine.h"
 
@@ -198,16 +199,16 @@ static void put_desc(uint8_t *ram, uint64_t table, unsigned i, uint64_t addr,
 {
     uint8_t *d = ram + table + 16 * i;
 
-    memcpy(d, &addr, 8);
-    memcpy(d + 8, &len, 4);
-    memcpy(d + 12, &flags, 2);
-    memcpy(d + 14, &next, 2);
+    le64_store(d, addr);
+    le32_store(d + 8, len);
+    le16_store(d + 12, flags);
+    le16_store(d + 14, next);
 }
 
 static void avail_push(uint8_t *ram, uint64_t avail, uint16_t *idx,
                        uint16_t head)
 {
-    memcpy(ram + avail + 4 + 2 * (*idx % QSIZE), &head, 2);
+    le16_store(ram + avail + 4 + 2 * (*idx % QSIZE), head);
     (*idx)++;
     __atomic_store_n((uint16_t *)(ram + avail + 2), *idx, __ATOMIC_RELEASE);
 }
@@ -288,7 +289,7 @@ static size_t host_send(Net *f, uint8_t *frame, size_t payload, uint8_t seed)
 
 static uint16_t hdr_num_buffers(const uint8_t *hdr)
 {
-    return (uint16_t)(hdr[10] | hdr[11] << 8);
+    return le16_load(hdr + 10);
 }
 
 static void test_identity(Net *f, gconstpointer data)

@@ -5,6 +5,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "machine/byteorder/le.h"
 #include "machine/kvm/guest-mem.h"
 #include "machine/virtio/queue.h"
 
@@ -53,23 +54,17 @@ static void fx_teardown(Fixture *f, gconstpointer data)
 
 static void put16(Fixture *f, uint64_t gpa, uint16_t v)
 {
-    memcpy(f->ram + gpa, &v, 2);
+    le16_store(f->ram + gpa, v);
 }
 
 static uint16_t get16(Fixture *f, uint64_t gpa)
 {
-    uint16_t v;
-
-    memcpy(&v, f->ram + gpa, 2);
-    return v;
+    return le16_load(f->ram + gpa);
 }
 
 static uint32_t get32(Fixture *f, uint64_t gpa)
 {
-    uint32_t v;
-
-    memcpy(&v, f->ram + gpa, 4);
-    return v;
+    return le32_load(f->ram + gpa);
 }
 
 static void put_desc_at(Fixture *f, uint64_t table, unsigned i,
@@ -78,10 +73,10 @@ static void put_desc_at(Fixture *f, uint64_t table, unsigned i,
 {
     uint8_t *d = f->ram + table + 16 * i;
 
-    memcpy(d, &addr, 8);
-    memcpy(d + 8, &len, 4);
-    memcpy(d + 12, &flags, 2);
-    memcpy(d + 14, &next, 2);
+    le64_store(d, addr);
+    le32_store(d + 8, len);
+    le16_store(d + 12, flags);
+    le16_store(d + 14, next);
 }
 
 static void put_desc(Fixture *f, unsigned i, uint64_t addr, uint32_t len,
