@@ -189,8 +189,8 @@ static GBytes *virt_build_dtb(MachineState *ms, const VirtDtParams *p,
     FdtBuilder b;
     GBytes *dtb;
 
-    fdt_builder_init(&b, ms, VIRT_DTB_BASE_SIZE + (int)MIN(cmdline_len,
-                                                           ARM64_DTB_MAX_SIZE));
+    fdt_builder_init(&b, VIRT_DTB_BASE_SIZE +
+                             (int)MIN(cmdline_len, ARM64_DTB_MAX_SIZE));
     fdt_builder_begin_node(&b, "");
     fdt_builder_prop_string(&b, "compatible", "linux,dummy-virt");
     fdt_builder_prop_string(&b, "model", "vmspec virt");

@@ -8,9 +8,9 @@
 
 #include "machine/qom/error.h"
 
-void fdt_builder_init(FdtBuilder *b, MachineState *ms, int max_size)
+void fdt_builder_init(FdtBuilder *b, int max_size)
 {
-    *b = (FdtBuilder){ .ms = ms, .size = max_size };
+    *b = (FdtBuilder){ .size = max_size };
     b->blob = g_malloc0(max_size);
     b->err = fdt_create(b->blob, max_size);
     if (!b->err) {

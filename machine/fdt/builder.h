@@ -20,7 +20,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct MachineState MachineState;
 
 /* First cell of a GIC interrupt specifier. */
 #define FDT_GIC_SPI                 0
@@ -34,18 +33,11 @@ typedef struct FdtBuilder {
     int size;
     int err;                /* first libfdt error (negative), or 0 */
     char *err_where;        /* the node or property it happened at */
-    /*
-     * The machine the tree describes.  When it is not realized (vmspec
-     * plan --dtb), devices whose resources are handed out at realize time
-     * (virtio-mmio slots) ask for them through machine_alloc_virtio_mmio()
-     * in tree order, the order realize would use.
-     */
-    MachineState *ms;
 } FdtBuilder;
 
 /* Starts a tree (empty memory reservation map) in a buffer of max_size
  * bytes (a DTB for Linux is at most 2 MiB: arm64 booting.rst). */
-void fdt_builder_init(FdtBuilder *b, MachineState *ms, int max_size);
+void fdt_builder_init(FdtBuilder *b, int max_size);
 
 /* Frees the buffer of a builder that was not finished. */
 void fdt_builder_clear(FdtBuilder *b);

@@ -507,7 +507,7 @@ static void test_mmio(void)
     g_assert_true(iobus_read(ms->mmio_bus, base + LSR, &v, 1));
     g_assert_cmphex(v & 0x60, ==, 0x60);    /* THRE | TEMT */
 
-    fdt_builder_init(&b, ms, 4096);
+    fdt_builder_init(&b, 4096);
     fdt_builder_begin_node(&b, "");
     DEVICE_GET_CLASS(dev)->fdt_node(dev, &b);
     fdt_builder_end_node(&b);
