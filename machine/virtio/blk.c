@@ -72,40 +72,29 @@ static const Property virtio_blk_props[] = {
     PROP_END,
 };
 
+static bool virtio_blk_request(void *opaque, VirtqElement *elem,
+                               uint32_t *written)
+{
+    VirtioBlk *s = opaque;
+
+    return virtio_blk_handle_request(&s->target, elem, written);
+}
+
 static void virtio_blk_queue_notify(VirtioDevice *vdev, unsigned index)
 {
     VirtioBlk *s = VIRTIO_BLK(vdev);
-    VirtQueue *vq = vdev->queues[0];
     bool notify = false;
-    VirtqElement elem;
-    int r;
+    bool ok;
 
     if (index != 0 || !s->target.disk) {
         return;
     }
-    do {
-        virtqueue_set_notification(vq, false);
-        while ((r = virtqueue_pop(vq, &elem)) == 1) {
-            uint32_t written;
-            bool ok = virtio_blk_handle_request(&s->target, &elem,
-                                                &written);
-
-            if (ok) {
-                virtqueue_push(vq, &elem, written);
-            }
-            virtqueue_element_clear(&elem);
-            if (!ok) {
-                r = -1;
-                break;
-            }
-            notify |= virtqueue_flush(vq);
-        }
-    } while (r == 0 && virtqueue_set_notification(vq, true));
-
+    /* Each request completes (and may interrupt) as soon as it is done. */
+    ok = virtqueue_drain(vdev->queues[0], 1, virtio_blk_request, s, &notify);
     if (notify) {
         virtio_device_notify_used(vdev);
     }
-    if (r < 0) {
+    if (!ok) {
         virtio_device_set_needs_reset(vdev);
     }
 }

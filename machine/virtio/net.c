@@ -381,36 +381,26 @@ static void tx_one(VirtioNet *n, const VirtqElement *e)
     }
 }
 
-/* Sends every frame the driver made available on transmitq1. */
+/* One transmitq1 request: its frame goes to the tap (or is counted as
+ * dropped); the device writes nothing back. */
+static bool tx_request(void *opaque, VirtqElement *elem, uint32_t *written)
+{
+    tx_one(opaque, elem);
+    *written = 0;
+    return true;
+}
+
+/* Sends every frame the driver made available on transmitq1, returning
+ * them 32 at a time. */
 static void tx_process(VirtioNet *n)
 {
     VirtioDevice *vdev = VIRTIO_DEVICE(n);
-    VirtQueue *vq = vdev->queues[NET_TXQ];
-    unsigned sent = 0;
     bool notify = false;
-    int r;
 
-    for (;;) {
-        VirtqElement e;
-
-        virtqueue_set_notification(vq, false);
-        while ((r = virtqueue_pop(vq, &e)) == 1) {
-            tx_one(n, &e);
-            virtqueue_push(vq, &e, 0);
-            virtqueue_element_clear(&e);
-            if (++sent % 32 == 0) {
-                notify |= virtqueue_flush(vq);
-            }
-        }
-        if (r < 0) {
-            net_broken(n);
-            break;
-        }
-        if (!virtqueue_set_notification(vq, true)) {
-            break;
-        }
+    if (!virtqueue_drain(vdev->queues[NET_TXQ], 32, tx_request, n,
+                         &notify)) {
+        net_broken(n);
     }
-    notify |= virtqueue_flush(vq);
     if (notify) {
         virtio_device_notify_used(vdev);
     }

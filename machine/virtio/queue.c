@@ -482,6 +482,39 @@ bool virtqueue_set_notification(VirtQueue *vq, bool enable)
     return idx != vq->last_avail_idx;
 }
 
+bool virtqueue_drain(VirtQueue *vq, unsigned flush_every,
+                     VirtqueueRequestFn handle, void *opaque, bool *notify)
+{
+    unsigned handled = 0;
+    bool ok = true;
+    int r;
+
+    g_assert(flush_every > 0);
+    do {
+        VirtqElement elem;
+
+        virtqueue_set_notification(vq, false);
+        while ((r = virtqueue_pop(vq, &elem)) == 1) {
+            uint32_t written = 0;
+
+            ok = handle(opaque, &elem, &written);
+            if (ok) {
+                virtqueue_push(vq, &elem, written);
+            }
+            virtqueue_element_clear(&elem);
+            if (!ok) {
+                break;
+            }
+            if (++handled % flush_every == 0) {
+                *notify |= virtqueue_flush(vq);
+            }
+        }
+        ok = ok && r == 0;
+    } while (ok && virtqueue_set_notification(vq, true));
+    *notify |= virtqueue_flush(vq);
+    return ok;
+}
+
 size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t offset,
                   void *buf, size_t len)
 {

@@ -95,6 +95,30 @@ bool virtqueue_flush(VirtQueue *vq);
  * Returns true if buffers became available meanwhile (re-check). */
 bool virtqueue_set_notification(VirtQueue *vq, bool enable);
 
+/*
+ * Handles one request taken by virtqueue_drain(): sets *written to the
+ * bytes it filled in elem's in_iov.  Returns false when the request breaks
+ * the device's rules; the element is then dropped, not pushed.
+ */
+typedef bool (*VirtqueueRequestFn)(void *opaque, VirtqElement *elem,
+                                   uint32_t *written);
+
+/*
+ * Handles every request the driver made available, as virtio 1.2 2.7.10
+ * and 2.7.7.2 (EVENT_IDX) ask of a device that processes a queue until
+ * it is empty: notifications off, pop and handle until the ring is empty,
+ * notifications back on, and round again if buffers came meanwhile (the
+ * re-check that keeps a notification-less buffer from waiting forever).
+ * Each element is pushed and cleared; the used ring is flushed after every
+ * flush_every requests (1: each request completes at once; more batches
+ * interrupts) and at the end.  *notify becomes true when a flush says the
+ * driver wants an interrupt (it is never set false).  Returns false when
+ * the queue broke (a bad chain, or handle() refused a request): the
+ * caller sets the device's NEEDS_RESET.  The queue's processing thread.
+ */
+bool virtqueue_drain(VirtQueue *vq, unsigned flush_every,
+                     VirtqueueRequestFn handle, void *opaque, bool *notify);
+
 /* True when the queue was marked broken by a bad chain. */
 bool virtqueue_broken(const VirtQueue *vq);
 

@@ -49,25 +49,27 @@ static uint32_t rng_fill(VirtqElement *elem)
     return done;
 }
 
+static bool virtio_rng_request(void *opaque, VirtqElement *elem,
+                               uint32_t *written)
+{
+    *written = rng_fill(elem);
+    return true;
+}
+
 static void virtio_rng_queue_notify(VirtioDevice *vdev, unsigned index)
 {
-    VirtQueue *vq = vdev->queues[0];
     bool notify = false;
-    VirtqElement elem;
-    int r;
+    bool ok;
 
     if (index != 0) {
         return;
     }
-    while ((r = virtqueue_pop(vq, &elem)) == 1) {
-        virtqueue_push(vq, &elem, rng_fill(&elem));
-        virtqueue_element_clear(&elem);
-        notify |= virtqueue_flush(vq);
-    }
+    ok = virtqueue_drain(vdev->queues[0], 1, virtio_rng_request, NULL,
+                         &notify);
     if (notify) {
         virtio_device_notify_used(vdev);
     }
-    if (r < 0) {
+    if (!ok) {
         virtio_device_set_needs_reset(vdev);
     }
 }
