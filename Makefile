@@ -91,7 +91,7 @@ endif
 # The KVM code of each architecture builds only for it; the rest (machine
 # types included, so that specs check and plan anywhere) builds for all.
 ARCH_ONLY_x86_64  := machine/x86/cpu.c machine/x86/boot.c \
-                     machine/x86/vmlinux.c
+                     machine/x86/boot-entry.c machine/x86/vmlinux.c
 ARCH_ONLY_aarch64 := machine/arm64/cpu.c machine/arm64/gic.c
 OTHER_ARCH_SRCS := $(filter-out $(ARCH_ONLY_$(ARCH)), \
                      $(ARCH_ONLY_x86_64) $(ARCH_ONLY_aarch64))
