@@ -5,11 +5,14 @@
  * whose child "machine" is of the type `machine.type` names, with the keys
  * of `machine:` and `boot:` as its properties.  Each entry of `disks:`,
  * `nics:` and `devices:` becomes a device child of the machine, named by its
- * id, its type taken from `type:` (disks default to virtio-blk, nics to
- * virtio-net).  Every other key of an entry is a property of that type.
+ * id, its type taken from `type:` (by default the list's one type:
+ * disks virtio-blk, nics virtio-net; lists.h).  Every other key of an entry is a property of that type.
  *
  * Every problem is reported as `FILE:LINE:COL: message` into a SpecDiags
- * and building goes on, so that one run shows all of a file's errors.
+ * and building goes on, so that one run shows all of a file's errors.  A
+ * tree built without errors is then checked for host resources it would
+ * use twice (a console on a disk image, two NICs on one tap: claims.h),
+ * each an error at the later entry.
  * Derived values are stable: `mac: auto` becomes the first six bytes of
  * SHA-256("NAME/ID") with the first octet made locally administered and
  * unicast, so it is the same on every run and every host.
