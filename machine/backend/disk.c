@@ -199,11 +199,6 @@ bool disk_is_readonly(const DiskImage *disk)
     return disk->mode == DISK_OPEN_READONLY;
 }
 
-const char *disk_path(const DiskImage *disk)
-{
-    return disk->path;
-}
-
 static bool check_range(DiskImage *disk, uint64_t offset, uint64_t len,
                         bool write, GError **errp)
 {

@@ -63,9 +63,6 @@ uint64_t disk_size(const DiskImage *disk);
 /* True for DISK_OPEN_READONLY: disk_write* / discard fail. */
 bool disk_is_readonly(const DiskImage *disk);
 
-/* The image path, as given to disk_open(). */
-const char *disk_path(const DiskImage *disk);
-
 /*
  * Reads/writes the bytes [offset, offset + iov total) of the disk.  The
  * range must lie within disk_size() (checked: INVALID otherwise, and the

@@ -125,13 +125,6 @@ void kvm_vm_free(KvmVm *vm)
     g_free(vm);
 }
 
-int kvm_vm_check_extension(KvmVm *vm, unsigned cap)
-{
-    int ret = ioctl(vm->sys_fd, KVM_CHECK_EXTENSION, cap);
-
-    return ret < 0 ? 0 : ret;
-}
-
 #if defined(__x86_64__)
 bool kvm_vm_setup_x86(KvmVm *vm, uint64_t tss_addr,
                       uint64_t identity_map_addr, bool irqchip,

@@ -41,10 +41,6 @@ void kvm_vm_free(KvmVm *vm);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvmVm, kvm_vm_free)
 
-/* KVM_CHECK_EXTENSION on the VM fd: > 0 when supported (some capabilities
- * return a count).  Any thread. */
-int kvm_vm_check_extension(KvmVm *vm, unsigned cap);
-
 /*
  * x86 platform: KVM_SET_TSS_ADDR (3 pages at tss_addr),
  * KVM_SET_IDENTITY_MAP_ADDR (1 page), and, when irqchip is true,

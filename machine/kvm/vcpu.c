@@ -68,11 +68,6 @@ int vcpu_fd(const Vcpu *v)
     return v->fd;
 }
 
-unsigned vcpu_id(const Vcpu *v)
-{
-    return v->id;
-}
-
 bool vcpu_finished(Vcpu *v)
 {
     return __atomic_load_n(&v->finished, __ATOMIC_ACQUIRE);

@@ -48,7 +48,6 @@ Vcpu *vcpu_new(KvmVm *vm, unsigned id, IoBus *pio, IoBus *mmio,
 
 /* The vCPU fd, for per-vCPU setup ioctls before vcpu_start(); borrowed. */
 int vcpu_fd(const Vcpu *v);
-unsigned vcpu_id(const Vcpu *v);
 
 /* Starts the vCPU thread ("vcpuN") running the KVM_RUN loop.  The thread
  * ends when stopped or when an exit ends the VM.  Main thread, once. */

@@ -125,22 +125,6 @@ static void virtio_blk_read_config(VirtioDevice *vdev, uint32_t offset,
     }
 }
 
-/* Nothing in our configuration space is writable (no CONFIG_WCE). */
-static void virtio_blk_write_config(VirtioDevice *vdev, uint32_t offset,
-                                    const void *data, uint32_t size)
-{
-}
-
-static bool virtio_blk_start(VirtioDevice *vdev)
-{
-    return true;
-}
-
-/* Requests complete before they are used: nothing is in flight. */
-static void virtio_blk_reset(VirtioDevice *vdev)
-{
-}
-
 static bool virtio_blk_device_realize(VirtioDevice *vdev, GError **errp)
 {
     VirtioBlk *s = VIRTIO_BLK(vdev);
@@ -210,9 +194,9 @@ static void virtio_blk_class_init(ObjectClass *oc, const void *data)
     vc->get_features = virtio_blk_get_features;
     vc->config_size = CFG_SIZE;
     vc->read_config = virtio_blk_read_config;
-    vc->write_config = virtio_blk_write_config;
-    vc->start = virtio_blk_start;
-    vc->reset = virtio_blk_reset;
+    /* No write_config: nothing in the configuration space is writable (no
+     * VIRTIO_BLK_F_CONFIG_WCE).  No start or reset: a request completes
+     * within queue_notify, so none is in flight when the driver resets. */
     vc->queue_notify = virtio_blk_queue_notify;
     vc->device_realize = virtio_blk_device_realize;
     vc->device_unrealize = virtio_blk_device_unrealize;
