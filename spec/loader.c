@@ -358,6 +358,31 @@ static void resolve_console(Builder *b, Vm *vm, const SpecNode *root)
     vm->console = g_strconcat("file:", path, NULL);
 }
 
+/* The built-in console UART (child "serial0", if the machine has one)
+ * goes where the spec's top-level `console` says. */
+static void wire_console(Builder *b, Vm *vm, Object *machine)
+{
+    Object *serial = object_get_child(machine, "serial0");
+    g_autoptr(GError) err = NULL;
+
+    if (serial && vm->console &&
+        !object_property_set_str(serial, "console", vm->console, &err)) {
+        spec_diags_add(b->diags, NULL, "%s", err->message);
+    }
+}
+
+/* The resource assignment pass (machine/qom/resources.h), so that running
+ * out of slots is an error of the spec, placed at the device's entry. */
+static void assign_resources(Builder *b, Object *machine)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (builder_ok(b) &&
+        !machine_assign_resources(MACHINE(machine), &err)) {
+        spec_diags_add_code(b->diags, err->code, NULL, "%s", err->message);
+    }
+}
+
 Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
                   SpecDiags *diags)
 {
@@ -387,6 +412,8 @@ Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
             object_child_foreach(machine, derive_device_macs, VM(vm)->name);
         }
         check_claims(&b, VM(vm), root);
+        wire_console(&b, VM(vm), machine);
+        assign_resources(&b, machine);
     } else {
         /* Still report the devices' own errors. */
         g_autoptr(Object) scratch = object_new(TYPE_CONTAINER);
