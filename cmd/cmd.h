@@ -44,9 +44,6 @@ gboolean cmd_parse_options(const char *name, const char *args,
                            const char *summary, GOptionEntry *entries,
                            int *argc, char ***argv);
 
-/* Prints "vmspec: MESSAGE" to stderr and frees err. */
-void cmd_print_error(GError *err);
-
 /* Prints every diagnostic: "file:line:col: message" lines, or with json
  * one JSON object per line (file, line, column, severity, message). */
 void cmd_print_diags(const SpecDiags *diags, bool json, FILE *out);

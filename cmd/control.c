@@ -24,7 +24,9 @@ struct ControlServer {
     ControlClient clients[CONTROL_MAX_CLIENTS];
 };
 
-char *control_runtime_dir(GError **errp)
+/* The directory the sockets live in (created 0700 when missing).  Caller
+ * frees. */
+static char *control_runtime_dir(GError **errp)
 {
     const char *base = g_getenv("VMSPEC_RUNTIME_DIR");
     g_autofree char *dir = NULL;

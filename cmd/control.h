@@ -38,10 +38,6 @@ typedef struct ControlServer ControlServer;
 typedef bool (*ControlCommandFn)(void *opaque, const char *cmd,
                                  GString *reply, char **error);
 
-/* The directory the sockets live in (created 0700 when missing).  Caller
- * frees. */
-char *control_runtime_dir(GError **errp);
-
 /* Binds NAME.sock.  A live socket of that name is an error naming its pid;
  * a stale one (no one listening) is replaced. */
 ControlServer *control_server_new(const char *name, GError **errp);

@@ -67,7 +67,8 @@ gboolean cmd_parse_options(const char *name, const char *args,
     return TRUE;
 }
 
-void cmd_print_error(GError *err)
+/* Prints "vmspec: MESSAGE" to stderr and frees err. */
+static void cmd_print_error(GError *err)
 {
     fprintf(stderr, "vmspec: %s\n", err->message);
     g_error_free(err);
