@@ -240,36 +240,44 @@ static void set_range_error(GError **errp, uint64_t gpa, uint64_t len)
                 "x is not inside guest RAM", gpa, len);
 }
 
+/* The host address of [gpa, gpa + len) for a copy in *host, NULL when len
+ * is 0 (nothing to copy, and not an error).  False, with a range error,
+ * when guest_mem_translate() rejects the range. */
+static bool copy_range(GuestMem *m, uint64_t gpa, uint64_t len, void **host,
+                       GError **errp)
+{
+    *host = len ? guest_mem_translate(m, gpa, len) : NULL;
+    if (len && !*host) {
+        set_range_error(errp, gpa, len);
+        return false;
+    }
+    return true;
+}
+
 bool guest_mem_write(GuestMem *m, uint64_t gpa, const void *src,
                      uint64_t len, GError **errp)
 {
     void *p;
 
-    if (len == 0) {
-        return true;
-    }
-    p = guest_mem_translate(m, gpa, len);
-    if (!p) {
-        set_range_error(errp, gpa, len);
+    if (!copy_range(m, gpa, len, &p, errp)) {
         return false;
     }
-    memcpy(p, src, len);
+    if (p) {
+        memcpy(p, src, len);
+    }
     return true;
 }
 
 bool guest_mem_read(GuestMem *m, uint64_t gpa, void *dst, uint64_t len,
                     GError **errp)
 {
-    const void *p;
+    void *p;
 
-    if (len == 0) {
-        return true;
-    }
-    p = guest_mem_translate(m, gpa, len);
-    if (!p) {
-        set_range_error(errp, gpa, len);
+    if (!copy_range(m, gpa, len, &p, errp)) {
         return false;
     }
-    memcpy(dst, p, len);
+    if (p) {
+        memcpy(dst, p, len);
+    }
     return true;
 }

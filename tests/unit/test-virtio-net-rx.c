@@ -6,13 +6,24 @@
  * device.  Fixture: virtio-net-test.h.  Needs CAP_NET_ADMIN and
  * /dev/net/tun; skips with the reason otherwise.
  */
-#include "machine/qom/module.h"
 #include "tests/unit/virtio-net-test.h"
+
+/* Checks that used entry n is descriptor d, holding the header and then
+ * frame (flen bytes) in that one buffer. */
+static void check_one_buffer(Net *f, unsigned n, unsigned d,
+                             const uint8_t *frame, size_t flen)
+{
+    uint32_t id, len;
+
+    used_entry(f, RX_USED, n, &id, &len);
+    g_assert_cmpuint(id, ==, d);
+    g_assert_cmpuint(len, ==, HDR_LEN + flen);
+    g_assert_cmpmem(rx_buf(f, d) + HDR_LEN, flen, frame, flen);
+}
 
 static void test_rx_one_buffer(Net *f, gconstpointer data)
 {
     uint8_t frame[1514];
-    uint32_t id, len;
     unsigned d;
     size_t flen;
 
@@ -25,20 +36,14 @@ static void test_rx_one_buffer(Net *f, gconstpointer data)
     vt_write(f->m, f->vdev, VT_QUEUE_NOTIFY, 0);
     flen = host_send(f, frame, 1000, 9);
     g_assert_true(wait_used(f, RX_USED, 1));
-    used_entry(f, RX_USED, 0, &id, &len);
-    g_assert_cmpuint(id, ==, d);
-    g_assert_cmpuint(len, ==, HDR_LEN + flen);
+    check_one_buffer(f, 0, d, frame, flen);
     g_assert_cmpuint(rx_buf(f, d)[0], ==, 0);   /* no offload flags */
     g_assert_cmpuint(hdr_num_buffers(rx_buf(f, d)), ==, 1);
-    g_assert_cmpmem(rx_buf(f, d) + HDR_LEN, flen, frame, flen);
 
     /* The next frame takes the second buffer. */
     flen = host_send(f, frame, 60, 1);
     g_assert_true(wait_used(f, RX_USED, 2));
-    used_entry(f, RX_USED, 1, &id, &len);
-    g_assert_cmpuint(id, ==, d + 1);
-    g_assert_cmpuint(len, ==, HDR_LEN + flen);
-    g_assert_cmpmem(rx_buf(f, d + 1) + HDR_LEN, flen, frame, flen);
+    check_one_buffer(f, 1, d + 1, frame, flen);
 }
 
 /* Checks that used entries first.. hold frame in count 512-byte buffers
@@ -88,7 +93,6 @@ static void test_rx_mergeable(Net *f, gconstpointer data)
 static void test_rx_waits_for_buffers(Net *f, gconstpointer data)
 {
     uint8_t frame[1514];
-    uint32_t id, len;
     unsigned d;
     size_t flen;
 
@@ -103,10 +107,7 @@ static void test_rx_waits_for_buffers(Net *f, gconstpointer data)
     d = rx_post(f, 2048);
     vt_write(f->m, f->vdev, VT_QUEUE_NOTIFY, 0);
     g_assert_true(wait_used(f, RX_USED, 1));
-    used_entry(f, RX_USED, 0, &id, &len);
-    g_assert_cmpuint(id, ==, d);
-    g_assert_cmpuint(len, ==, HDR_LEN + flen);
-    g_assert_cmpmem(rx_buf(f, d) + HDR_LEN, flen, frame, flen);
+    check_one_buffer(f, 0, d, frame, flen);
 
     /* One 512-byte buffer for a frame that needs three: the device holds
      * it until the driver adds two more. */
@@ -128,7 +129,6 @@ static void test_rx_waits_for_buffers(Net *f, gconstpointer data)
 static void test_rx_too_big_without_mrg(Net *f, gconstpointer data)
 {
     uint8_t frame[1514];
-    uint32_t id, len;
     unsigned d;
     size_t flen;
 
@@ -141,12 +141,9 @@ static void test_rx_too_big_without_mrg(Net *f, gconstpointer data)
     host_send(f, frame, 1400, 4);       /* dropped: doesn't fit */
     flen = host_send(f, frame, 300, 8);
     g_assert_true(wait_used(f, RX_USED, 1));
-    used_entry(f, RX_USED, 0, &id, &len);
-    g_assert_cmpuint(id, ==, d);
-    g_assert_cmpuint(len, ==, HDR_LEN + flen);
+    check_one_buffer(f, 0, d, frame, flen);
     /* 5.1.6.4: num_buffers is 1 without MRG_RXBUF too. */
     g_assert_cmpuint(hdr_num_buffers(rx_buf(f, d)), ==, 1);
-    g_assert_cmpmem(rx_buf(f, d) + HDR_LEN, flen, frame, flen);
 }
 
 static void test_rx_buffer_too_small(Net *f, gconstpointer data)
@@ -180,17 +177,10 @@ static void test_rx_buffer_too_small(Net *f, gconstpointer data)
     g_assert_true(wait_used(f, RX_USED, 1));
 }
 
-#define ADD(path, fn)                                                       \
-    g_test_add("/virtio-net/" path, Net, unavailable, net_setup, fn,        \
-               net_teardown)
-
 int main(int argc, char **argv)
 {
-    g_autofree char *unavailable = NULL;
+    g_autofree char *unavailable = net_test_init(&argc, &argv);
 
-    g_test_init(&argc, &argv, NULL);
-    g_assert_true(module_call_init(MODULE_INIT_QOM, NULL));
-    unavailable = probe_taps();
     ADD("rx-one-buffer", test_rx_one_buffer);
     ADD("rx-mergeable", test_rx_mergeable);
     ADD("rx-waits-for-buffers", test_rx_waits_for_buffers);

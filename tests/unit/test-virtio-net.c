@@ -8,7 +8,6 @@
  */
 #include <net/if.h>
 
-#include "machine/qom/module.h"
 #include "tests/unit/virtio-net-test.h"
 
 static void test_identity(Net *f, gconstpointer data)
@@ -108,17 +107,10 @@ static void test_created_tap_kept_across_restart(gconstpointer data)
     g_assert_cmpuint(if_nametoindex(name), ==, 0);
 }
 
-#define ADD(path, fn)                                                       \
-    g_test_add("/virtio-net/" path, Net, unavailable, net_setup, fn,        \
-               net_teardown)
-
 int main(int argc, char **argv)
 {
-    g_autofree char *unavailable = NULL;
+    g_autofree char *unavailable = net_test_init(&argc, &argv);
 
-    g_test_init(&argc, &argv, NULL);
-    g_assert_true(module_call_init(MODULE_INIT_QOM, NULL));
-    unavailable = probe_taps();
     ADD("identity", test_identity);
     ADD("tx", test_tx);
     g_test_add_data_func("/virtio-net/created-tap-kept-across-restart",

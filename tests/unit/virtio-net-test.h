@@ -316,4 +316,18 @@ static inline ssize_t host_recv(Net *f, uint8_t *buf, size_t len)
     return -1;
 }
 
+/* g_test_init(), the QOM types, and probe_taps(): returns why the tests
+ * must skip (NULL when they can run), the data every ADD() passes. */
+static inline char *net_test_init(int *argc, char ***argv)
+{
+    g_test_init(argc, argv, NULL);
+    g_assert_true(module_call_init(MODULE_INIT_QOM, NULL));
+    return probe_taps();
+}
+
+/* A fixture test at /virtio-net/path; needs main()'s "unavailable". */
+#define ADD(path, fn)                                                       \
+    g_test_add("/virtio-net/" path, Net, unavailable, net_setup, fn,        \
+               net_teardown)
+
 #endif
