@@ -27,16 +27,12 @@
 #include <glib.h>
 
 #include "machine/backend/disk.h"
-#include "machine/byteorder/le.h"
-#include "machine/kvm/guest-mem.h"
 #include "machine/virtio/blk-request.h"
-#include "machine/virtio/queue.h"
+#include "tests/fuzz/queue-input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define RAM_SIZE    (64 * 1024)
 #define DISK_BYTES  (64 * 1024 + 512)
-#define HDR_SIZE    16
 
 static DiskImage *open_disk(int *memfd, uint8_t flags)
 {
@@ -55,37 +51,20 @@ static DiskImage *open_disk(int *memfd, uint8_t flags)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     VirtioBlkTarget t = { .id = "fuzz-disk" };
-    uint64_t features = 0;
-    GuestMem *mem;
+    GuestMem *mem = fuzz_ram_from_input(data, size);
     VirtQueue *vq;
+    bool enabled;
     int memfd, r = 0;
 
-    if (size < HDR_SIZE) {
-        return 0;
-    }
-    mem = guest_mem_new(RAM_SIZE, 1ULL << 32, NULL);
     if (!mem) {
         return 0;
     }
-    memcpy(guest_mem_translate(mem, 0, RAM_SIZE), data + HDR_SIZE,
-           MIN(size - HDR_SIZE, (size_t)RAM_SIZE));
     t.disk = open_disk(&memfd, data[2]);
     g_assert(t.disk);
     t.capacity = disk_size(t.disk) / VIRTIO_BLK_SECTOR;
     t.readonly = data[2] & 4;
-
-    if (data[2] & 1) {
-        features |= 1ULL << 28;
-    }
-    if (data[2] & 2) {
-        features |= 1ULL << 29;
-    }
-    vq = virtqueue_new(mem, 256);
-    virtqueue_set_size(vq, data[0] | data[1] << 8);
-    virtqueue_set_desc_addr(vq, le32_load(data + 4) & 0xfffff);
-    virtqueue_set_avail_addr(vq, le32_load(data + 8) & 0xfffff);
-    virtqueue_set_used_addr(vq, le32_load(data + 12) & 0xfffff);
-    if (virtqueue_enable(vq, features)) {
+    vq = fuzz_queue_from_header(mem, data, &enabled);
+    if (enabled) {
         /* Bounded: a ring holds at most 256 requests at once. */
         for (unsigned n = 0; n < 1024; n++) {
             VirtqElement e;

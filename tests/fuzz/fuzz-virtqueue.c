@@ -17,52 +17,23 @@
  *
  * Build and run: `make fuzz`, `make fuzz-smoke` (see the Makefile).
  */
-#include <stdint.h>
-#include <string.h>
-#include <glib.h>
-
-#include "machine/byteorder/le.h"
-#include "machine/kvm/guest-mem.h"
-#include "machine/virtio/queue.h"
+#include "tests/fuzz/queue-input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define RAM_SIZE    (64 * 1024)
-#define HDR_SIZE    16
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static uint8_t scratch[4096];
-    GuestMem *mem;
+    GuestMem *mem = fuzz_ram_from_input(data, size);
     VirtQueue *vq;
-    uint8_t *ram;
-    uint64_t features = 0;
-    uint16_t qsize;
+    bool enabled;
     int r = 0;
 
-    if (size < HDR_SIZE) {
-        return 0;
-    }
-    mem = guest_mem_new(RAM_SIZE, 1ULL << 32, NULL);
     if (!mem) {
         return 0;
     }
-    ram = guest_mem_translate(mem, 0, RAM_SIZE);
-    memcpy(ram, data + HDR_SIZE, MIN(size - HDR_SIZE, (size_t)RAM_SIZE));
-
-    qsize = data[0] | data[1] << 8;
-    if (data[2] & 1) {
-        features |= 1ULL << 28;
-    }
-    if (data[2] & 2) {
-        features |= 1ULL << 29;
-    }
-    vq = virtqueue_new(mem, 256);
-    virtqueue_set_size(vq, qsize);
-    virtqueue_set_desc_addr(vq, le32_load(data + 4) & 0xfffff);
-    virtqueue_set_avail_addr(vq, le32_load(data + 8) & 0xfffff);
-    virtqueue_set_used_addr(vq, le32_load(data + 12) & 0xfffff);
-    if (virtqueue_enable(vq, features)) {
+    vq = fuzz_queue_from_header(mem, data, &enabled);
+    if (enabled) {
         /* Bounded: a ring holds at most 256 requests at once. */
         for (unsigned n = 0; n < 1024; n++) {
             VirtqElement e;
