@@ -32,8 +32,7 @@ static void test_rx_one_buffer(Net *f, gconstpointer data)
     }
     net_start(f, F_MAC | F_MRG_RXBUF | F_STATUS);
     d = rx_post(f, 2048);
-    rx_post(f, 2048);
-    vt_write(f->m, f->vdev, VT_QUEUE_NOTIFY, 0);
+    rx_post_notify(f, 2048);
     flen = host_send(f, frame, 1000, 9);
     g_assert_true(wait_used(f, RX_USED, 1));
     check_one_buffer(f, 0, d, frame, flen);
@@ -104,24 +103,20 @@ static void test_rx_waits_for_buffers(Net *f, gconstpointer data)
     flen = host_send(f, frame, 100, 2);
     g_usleep(100 * 1000);
     g_assert_cmpuint(used_idx(f, RX_USED), ==, 0);
-    d = rx_post(f, 2048);
-    vt_write(f->m, f->vdev, VT_QUEUE_NOTIFY, 0);
+    d = rx_post_notify(f, 2048);
     g_assert_true(wait_used(f, RX_USED, 1));
     check_one_buffer(f, 0, d, frame, flen);
 
     /* One 512-byte buffer for a frame that needs three: the device holds
      * it until the driver adds two more. */
-    d = rx_post(f, 512);
-    vt_write(f->m, f->vdev, VT_QUEUE_NOTIFY, 0);
+    d = rx_post_notify(f, 512);
     flen = host_send(f, frame, 1400, 4);
     g_usleep(100 * 1000);
     g_assert_cmpuint(used_idx(f, RX_USED), ==, 1);
-    rx_post(f, 512);
-    vt_write(f->m, f->vdev, VT_QUEUE_NOTIFY, 0);
+    rx_post_notify(f, 512);
     g_usleep(50 * 1000);
     g_assert_cmpuint(used_idx(f, RX_USED), ==, 1);
-    rx_post(f, 512);
-    vt_write(f->m, f->vdev, VT_QUEUE_NOTIFY, 0);
+    rx_post_notify(f, 512);
     g_assert_true(wait_used(f, RX_USED, 4));
     check_merged(f, 1, d, 3, frame, flen);
 }
@@ -136,8 +131,7 @@ static void test_rx_too_big_without_mrg(Net *f, gconstpointer data)
         return;
     }
     net_start(f, F_MAC | F_STATUS);
-    d = rx_post(f, 512);
-    vt_write(f->m, f->vdev, VT_QUEUE_NOTIFY, 0);
+    d = rx_post_notify(f, 512);
     host_send(f, frame, 1400, 4);       /* dropped: doesn't fit */
     flen = host_send(f, frame, 300, 8);
     g_assert_true(wait_used(f, RX_USED, 1));
@@ -154,8 +148,7 @@ static void test_rx_buffer_too_small(Net *f, gconstpointer data)
         return;
     }
     net_start(f, F_MAC | F_MRG_RXBUF | F_STATUS);
-    rx_post(f, 8);                      /* less than the header */
-    vt_write(f->m, f->vdev, VT_QUEUE_NOTIFY, 0);
+    rx_post_notify(f, 8);               /* less than the header */
     host_send(f, frame, 100, 1);
     for (int i = 0; i < 5000 && !(vt_read(f->m, f->vdev, VT_STATUS) &
                                   VIRTIO_STATUS_NEEDS_RESET); i++) {
@@ -171,8 +164,7 @@ static void test_rx_buffer_too_small(Net *f, gconstpointer data)
     memset(f->ram + RX_AVAIL, 0, 4 + 2 * QSIZE + 2);
     f->rx_avail = 0;
     net_start(f, F_MAC | F_MRG_RXBUF | F_STATUS);
-    rx_post(f, 2048);
-    vt_write(f->m, f->vdev, VT_QUEUE_NOTIFY, 0);
+    rx_post_notify(f, 2048);
     host_send(f, frame, 100, 1);
     g_assert_true(wait_used(f, RX_USED, 1));
 }

@@ -261,6 +261,15 @@ static inline unsigned rx_post(Net *f, uint32_t len)
     return i;
 }
 
+/* rx_post(), then the notify that tells the device about the buffer. */
+static inline unsigned rx_post_notify(Net *f, uint32_t len)
+{
+    unsigned i = rx_post(f, len);
+
+    vt_write(f->m, f->vdev, VT_QUEUE_NOTIFY, 0);
+    return i;
+}
+
 static inline uint8_t *rx_buf(Net *f, unsigned i)
 {
     return f->ram + RX_BUF + (i % QSIZE) * 4096;
