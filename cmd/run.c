@@ -135,7 +135,7 @@ static int run_loop(RunState *rs, int signal_fd, ControlServer *control)
     for (;;) {
         int n = 2;
 
-        fds[0] = (struct pollfd){ .fd = run_end_fd(rs->ms->exit),
+        fds[0] = (struct pollfd){ .fd = run_end_fd(rs->ms->run_end),
                                   .events = POLLIN };
         fds[1] = (struct pollfd){ .fd = signal_fd, .events = POLLIN };
         if (control) {
@@ -254,7 +254,7 @@ int cmd_run(int argc, char **argv)
         }
         signal = run_loop(&rs, signal_fd, control);
         machine_stop_vcpus(rs.ms);
-        reason = run_end_get(rs.ms->exit, &detail);
+        reason = run_end_get(rs.ms->run_end, &detail);
         /* Devices flush and close here, before the status is decided. */
         machine_unrealize(rs.ms);
         if (!signal && reason == RUN_END_RESET &&

@@ -258,7 +258,7 @@ static void virt_set_irq(MachineState *ms, unsigned gsi, bool level)
 static bool virt_create_vcpus(MachineState *ms, GError **errp)
 {
     for (unsigned i = 0; i < ms->cpus; i++) {
-        Vcpu *vcpu = vcpu_new(ms->kvm, i, NULL, ms->mmio_bus, ms->exit,
+        Vcpu *vcpu = vcpu_new(ms->kvm, i, NULL, ms->mmio_bus, ms->run_end,
                               errp);
 
         if (!vcpu) {
@@ -307,7 +307,7 @@ static void virt_unrealize(MachineState *ms)
     g_clear_pointer(&ms->mmio_bus, iobus_free);
     g_clear_pointer(&ms->ram, guest_mem_free);
     g_clear_pointer(&ms->kvm, kvm_vm_free);
-    g_clear_pointer(&ms->exit, run_end_free);
+    g_clear_pointer(&ms->run_end, run_end_free);
 }
 
 static bool virt_realize(MachineState *ms, GError **errp)
@@ -327,7 +327,7 @@ static bool virt_realize(MachineState *ms, GError **errp)
                     (unsigned long long)(ARM64_RAM_MAX >> 30));
         goto fail;
     }
-    if (!(ms->exit = run_end_new(errp)) ||
+    if (!(ms->run_end = run_end_new(errp)) ||
         !(ms->ram = guest_mem_new_at(ms->ram_size, ARM64_RAM_BASE, errp)) ||
         !arm64_boot_load(ms->ram, &boot, &info, errp) ||
         !(ms->kvm = kvm_vm_new(NULL, errp)) ||

@@ -58,7 +58,7 @@ static void i8042_cmd_write(void *opaque, uint64_t offset, uint64_t value,
     I8042 *k = opaque;
 
     if ((uint8_t)value == I8042_CMD_PULSE_RESET) {
-        run_end_request(k->ctx->exit, RUN_END_RESET, "i8042 reset");
+        run_end_request(k->ctx->run_end, RUN_END_RESET, "i8042 reset");
     }
 }
 
@@ -92,7 +92,7 @@ static bool i8042_realize(DeviceState *dev, const DeviceContext *ctx,
     uint32_t data_port = dev->res.pio_base;
 
     k->ctx = ctx;
-    if (!ctx->pio_bus || !ctx->exit) {
+    if (!ctx->pio_bus || !ctx->run_end) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "needs a machine with a port I/O bus");
         return false;

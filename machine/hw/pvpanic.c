@@ -56,7 +56,7 @@ static void pvpanic_write(void *opaque, uint64_t offset, uint64_t value,
     PvPanic *p = opaque;
 
     if (value & PVPANIC_PANICKED) {
-        run_end_request(p->ctx->exit, RUN_END_PANIC,
+        run_end_request(p->ctx->run_end, RUN_END_PANIC,
                         "guest kernel panic (pvpanic)");
         return;
     }
@@ -93,7 +93,7 @@ static bool pvpanic_realize(DeviceState *dev, const DeviceContext *ctx,
     PvPanic *p = PVPANIC(dev);
 
     p->ctx = ctx;
-    if (!ctx->pio_bus || !ctx->exit) {
+    if (!ctx->pio_bus || !ctx->run_end) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "needs a machine with a port I/O bus");
         return false;

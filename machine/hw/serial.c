@@ -375,11 +375,6 @@ void serial_set_console(DeviceState *dev, Console *console)
     s->console = console;
 }
 
-Console *serial_get_console(DeviceState *dev)
-{
-    return dev->realized ? SERIAL(dev)->console : NULL;
-}
-
 static void serial_reset(Serial *s)
 {
     s->ier = 0;
@@ -446,7 +441,7 @@ static bool serial_realize(DeviceState *dev, const DeviceContext *ctx,
     const char *name = dev->id ? dev->id : TYPE_SERIAL_8250;
 
     s->ctx = ctx;
-    if (!serial_bus(s) || !ctx->exit) {
+    if (!serial_bus(s) || !ctx->run_end) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     dev->res.mmio_size ? "needs a machine with an MMIO bus"
                                  : "needs a machine with a port I/O bus");
@@ -455,7 +450,7 @@ static bool serial_realize(DeviceState *dev, const DeviceContext *ctx,
     serial_reset(s);
     if (!s->console) {
         s->console = console_open(s->console_spec, ctx->rebooted,
-                                  ctx->exit, errp);
+                                  ctx->run_end, errp);
         if (!s->console) {
             return false;
         }

@@ -28,12 +28,4 @@
  */
 void serial_set_console(DeviceState *dev, Console *console);
 
-/*
- * The device's console backend (borrowed), or NULL before realize.  The
- * owner of the process (cmd/run) keeps it to call
- * console_restore_terminal() on exit paths that skip unrealize (a fatal
- * signal).  Main thread.
- */
-Console *serial_get_console(DeviceState *dev);
-
 #endif

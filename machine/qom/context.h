@@ -21,7 +21,7 @@ typedef struct DeviceContext {
     IoBus *pio_bus;             /* port I/O; NULL where the arch has none */
     IoBus *mmio_bus;
     KvmVm *kvm;                 /* NULL in device unit tests */
-    RunEnd *exit;               /* where a device asks for the run to end */
+    RunEnd *run_end;            /* where a device asks for the run to end */
     /* Drives interrupt line `line` (a DeviceResources.irq) high or low.
      * Any thread. */
     void (*set_irq)(void *opaque, unsigned line, bool level);

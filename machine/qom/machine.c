@@ -87,7 +87,7 @@ const DeviceContext *machine_device_context(MachineState *ms)
         .pio_bus = ms->pio_bus,
         .mmio_bus = ms->mmio_bus,
         .kvm = ms->kvm,
-        .exit = ms->exit,
+        .run_end = ms->run_end,
         .set_irq = machine_ctx_set_irq,
         .irq_opaque = ms,
         .rebooted = ms->boots > 0,

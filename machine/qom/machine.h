@@ -34,7 +34,7 @@ typedef struct MachineState {
      */
     IoBus *pio_bus;         /* port I/O; NULL where the arch has none */
     IoBus *mmio_bus;
-    RunEnd *exit;           /* where devices ask for the run to end */
+    RunEnd *run_end;        /* where devices ask for the run to end */
     KvmVm *kvm;
     GuestMem *ram;
     GPtrArray *vcpus;       /* Vcpu *, index = vCPU id */

@@ -2,7 +2,8 @@
  * microvm: the x86_64 machine.  A minimal PC without PCI: RAM split around
  * the 32-bit MMIO hole, KVM's in-kernel IOAPIC/LAPIC/PIT, a 8250 UART for
  * the console, the i8042 for reset, pvpanic, and virtio-mmio devices, all
- * described to the guest through ACPI (DESIGN.md, "x86_64 microvm").
+ * described to the guest through ACPI (README.md, "The x86_64 `microvm`
+ * machine").
  * Every address comes from layout.h.
  */
 #include <linux/kvm.h>
@@ -80,7 +81,7 @@ static void sleep_control_write(void *opaque, uint64_t offset, uint64_t value,
     MachineState *ms = opaque;
 
     if (value == acpi_sleep_control_value(MICROVM_S5_SLP_TYP)) {
-        run_end_request(ms->exit, RUN_END_POWEROFF, "ACPI S5 (poweroff)");
+        run_end_request(ms->run_end, RUN_END_POWEROFF, "ACPI S5 (poweroff)");
     }
 }
 
@@ -129,7 +130,7 @@ static bool microvm_write_acpi(MachineState *ms, uint64_t *rsdp,
         .s5_slp_typ = MICROVM_S5_SLP_TYP,
         .reset_port = X86_I8042_CMD_PORT,
         .reset_value = 0xfe,
-        /* No CMOS RTC: Linux then doesn't wait for one (DESIGN.md). */
+        /* No CMOS RTC: Linux then doesn't wait for one. */
         .rtc_present = false,
         .dsdt_body = microvm_dsdt_body,
         .opaque = ms,
@@ -158,7 +159,7 @@ static bool microvm_create_vcpus(MachineState *ms, const X86BootInfo *boot,
         return false;
     }
     for (unsigned i = 0; i < ms->cpus; i++) {
-        Vcpu *v = vcpu_new(ms->kvm, i, ms->pio_bus, ms->mmio_bus, ms->exit,
+        Vcpu *v = vcpu_new(ms->kvm, i, ms->pio_bus, ms->mmio_bus, ms->run_end,
                            errp);
 
         if (!v) {
@@ -180,7 +181,7 @@ static void microvm_unrealize(MachineState *ms)
     g_clear_pointer(&ms->mmio_bus, iobus_free);
     g_clear_pointer(&ms->ram, guest_mem_free);
     g_clear_pointer(&ms->kvm, kvm_vm_free);
-    g_clear_pointer(&ms->exit, run_end_free);
+    g_clear_pointer(&ms->run_end, run_end_free);
 }
 
 /*
@@ -222,7 +223,7 @@ static void microvm_note_kernel(MachineState *ms, const X86BootInfo *info)
                                info->kernel_text,
                                info->kaslr ? " (KASLR)" : "");
     }
-    run_end_set_boot_note(ms->exit, note);
+    run_end_set_boot_note(ms->run_end, note);
 }
 
 static bool microvm_realize(MachineState *ms, GError **errp)
@@ -257,7 +258,7 @@ static bool microvm_realize(MachineState *ms, GError **errp)
      * ACPI area (checked when the tables are written).
      */
     boot.rsdp_addr = X86_ACPI_START;
-    if (!(ms->exit = run_end_new(errp)) ||
+    if (!(ms->run_end = run_end_new(errp)) ||
         !(ms->ram = guest_mem_new(ms->ram_size, X86_MMIO_HOLE_START, errp)) ||
         !x86_boot_load(ms->ram, &boot, &info, errp) ||
         !microvm_write_reset_vector(ms, errp) ||

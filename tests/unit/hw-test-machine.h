@@ -52,7 +52,7 @@ static void hw_test_machine_init(Object *obj)
     g_cond_init(&m->changed);
     m->parent_obj.pio_bus = iobus_new("pio");
     m->parent_obj.mmio_bus = iobus_new("mmio");
-    m->parent_obj.exit = run_end_new(&err);
+    m->parent_obj.run_end = run_end_new(&err);
     g_assert_no_error(err);
 }
 
@@ -68,7 +68,7 @@ static void hw_test_machine_finalize(Object *obj)
 
     iobus_free(m->parent_obj.pio_bus);
     iobus_free(m->parent_obj.mmio_bus);
-    run_end_free(m->parent_obj.exit);
+    run_end_free(m->parent_obj.run_end);
     g_cond_clear(&m->changed);
     g_mutex_clear(&m->lock);
 }

@@ -11,7 +11,7 @@ static void test_reset(void)
 {
     g_autoptr(Object) m = OBJECT(hw_test_machine_new());
     HwTestMachine *hm = HW_TEST_MACHINE(m);
-    RunEnd *exit = hm->parent_obj.exit;
+    RunEnd *exit = hm->parent_obj.run_end;
     g_autofree char *detail = NULL;
     DeviceState *dev = hw_test_add(hm, "i8042", "i8042");
 

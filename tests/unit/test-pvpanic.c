@@ -13,7 +13,7 @@ static void test_events(void)
 {
     g_autoptr(Object) m = OBJECT(hw_test_machine_new());
     HwTestMachine *hm = HW_TEST_MACHINE(m);
-    RunEnd *exit = hm->parent_obj.exit;
+    RunEnd *exit = hm->parent_obj.run_end;
     g_autofree char *detail = NULL;
 
     DeviceState *dev = hw_test_add(hm, TYPE_PVPANIC, "pvpanic");

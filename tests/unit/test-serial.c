@@ -79,7 +79,7 @@ static void fixture_pipe(Fixture *f, gconstpointer data)
     f->pipe_w = fds[1];
     f->m = hw_test_machine_new();
     f->dev = hw_test_add(f->m, TYPE_SERIAL_8250, "serial0");
-    c = console_open_fds(f->pipe_r, -1, f->m->parent_obj.exit, &err);
+    c = console_open_fds(f->pipe_r, -1, f->m->parent_obj.run_end, &err);
     g_assert_no_error(err);
     serial_set_console(f->dev, c);
     hw_test_realize(f->dev);
@@ -327,7 +327,7 @@ static void test_receive(Fixture *f, gconstpointer data)
     g_assert_cmphex(in(f, IIR), ==, 0xc1);
     g_assert_false(hw_irq_level(f->m, IRQ));
     /* EOF on a pipe is no reason to stop the VM. */
-    g_assert_cmpint(run_end_get(f->m->parent_obj.exit, NULL), ==,
+    g_assert_cmpint(run_end_get(f->m->parent_obj.run_end, NULL), ==,
                     RUN_END_NONE);
 }
 

@@ -74,7 +74,7 @@ static void vt_machine_init(Object *obj)
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->changed, NULL);
     m->parent_obj.mmio_bus = iobus_new("mmio");
-    m->parent_obj.exit = run_end_new(&err);
+    m->parent_obj.run_end = run_end_new(&err);
     g_assert_no_error(err);
     m->parent_obj.ram = guest_mem_new(VT_RAM_SIZE, X86_MMIO_HOLE_START,
                                       &err);
@@ -91,7 +91,7 @@ static void vt_machine_finalize(Object *obj)
     VirtioTestMachine *m = VIRTIO_TEST_MACHINE(obj);
 
     iobus_free(m->parent_obj.mmio_bus);
-    run_end_free(m->parent_obj.exit);
+    run_end_free(m->parent_obj.run_end);
     guest_mem_free(m->parent_obj.ram);
     if (m->parent_obj.kvm) {
         kvm_vm_free(m->parent_obj.kvm);
