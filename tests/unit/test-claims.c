@@ -14,30 +14,11 @@
 #include "spec/loader.h"
 #include "spec/merge.h"
 
+#define SPEC_BUILD_FILE "/srv/specs/vm.yaml"
+#include "tests/unit/spec-build-test.h"
+
 #define HEAD "vmspec: 1\nname: web\nmachine: {type: microvm}\n" \
              "boot: {kernel: /srv/k/vmlinuz}\n"
-
-/* Builds text as the spec /srv/specs/vm.yaml (no file checks); returns
- * the vm or NULL, and the formatted diagnostics in *errors. */
-static Vm *build(const char *text, char **errors)
-{
-    g_autoptr(SpecDiags) diags = spec_diags_new();
-    g_autoptr(SpecNode) root = spec_load_buffer("/srv/specs/vm.yaml", text,
-                                                strlen(text), diags);
-    Vm *vm = root ? spec_build_vm(root, NULL, diags) : NULL;
-
-    *errors = spec_diags_format(diags);
-    return vm;
-}
-
-static void assert_error(const char *text, const char *expected)
-{
-    g_autofree char *errors = NULL;
-    Vm *vm = build(text, &errors);
-
-    g_assert_null(vm);
-    g_assert_cmpstr(errors, ==, expected);
-}
 
 static void assert_ok(const char *text)
 {

@@ -8,31 +8,12 @@
 #include "machine/qom/property.h"
 #include "spec/loader.h"
 #include "spec/merge.h"
+
+#define SPEC_BUILD_FILE "vm.yaml"
+#include "tests/unit/spec-build-test.h"
 #include "spec/scalar.h"
 
 #define KERNEL "boot: {kernel: /vmlinuz}\n"
-
-/* Builds text (named "vm.yaml") without file checks; returns the vm or
- * NULL, and the formatted diagnostics in *errors. */
-static Vm *build(const char *text, char **errors)
-{
-    g_autoptr(SpecDiags) diags = spec_diags_new();
-    g_autoptr(SpecNode) root = spec_load_buffer("vm.yaml", text,
-                                                strlen(text), diags);
-    Vm *vm = root ? spec_build_vm(root, NULL, diags) : NULL;
-
-    *errors = spec_diags_format(diags);
-    return vm;
-}
-
-static void assert_error(const char *text, const char *expected)
-{
-    g_autofree char *errors = NULL;
-    Vm *vm = build(text, &errors);
-
-    g_assert_null(vm);
-    g_assert_cmpstr(errors, ==, expected);
-}
 
 static void test_mapping(void)
 {
