@@ -10,13 +10,8 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-case ${VMSPEC_SANDBOX:-} in
-    direct|inside) ;;
-    *)
-        tests/guest/build >&2
-        exec tests/kvm-sandbox --timeout 1800 \
-            env MIB="${MIB:-256}" N="${N:-1}" bash "$0" "$@" ;;
-esac
+. tests/bench/lib.bash
+bench_enter_kvm 1800 env MIB="${MIB:-256}" N="${N:-1}" bash "$0" "$@"
 
 MIB=${MIB:-256}
 N=${N:-1}

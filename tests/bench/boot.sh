@@ -16,13 +16,9 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-case ${VMSPEC_SANDBOX:-} in
-    direct|inside) ;;
-    *)
-        tests/guest/build >&2
-        make --no-print-directory build/bench/kvm-floor >&2
-        exec tests/kvm-sandbox --timeout 3000 env N="${N:-3}" bash "$0" "$@" ;;
-esac
+. tests/bench/lib.bash
+bench_under_kvm || make --no-print-directory build/bench/kvm-floor >&2
+bench_enter_kvm 3000 env N="${N:-3}" bash "$0" "$@"
 
 N=${N:-3}
 G=$root/build/guest

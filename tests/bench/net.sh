@@ -9,13 +9,9 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-case ${VMSPEC_SANDBOX:-} in
-    direct|inside) ;;
-    *)
-        tests/guest/build >&2
-        export VMSPEC_BENCH_MB=${MB:-100}    # VMSPEC_* reach the sandbox
-        exec tests/kvm-sandbox --timeout 3000 bash "$0" "$@" ;;
-esac
+. tests/bench/lib.bash
+bench_under_kvm || export VMSPEC_BENCH_MB=${MB:-100}    # VMSPEC_* reach the sandbox
+bench_enter_kvm 3000 bash "$0" "$@"
 export PATH=$PATH:/usr/sbin:/sbin
 
 MB=${VMSPEC_BENCH_MB:-${MB:-100}}

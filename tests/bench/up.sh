@@ -10,12 +10,8 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-case ${VMSPEC_SANDBOX:-} in
-    direct|inside) ;;
-    *)
-        tests/guest/build >&2
-        exec tests/kvm-sandbox --timeout 3000 env N="${N:-16}" UP_TIMEOUT="${UP_TIMEOUT:-1800}" bash "$0" "$@" ;;
-esac
+. tests/bench/lib.bash
+bench_enter_kvm 3000 env N="${N:-16}" UP_TIMEOUT="${UP_TIMEOUT:-1800}" bash "$0" "$@"
 
 N=${N:-16}
 G=$root/build/guest
