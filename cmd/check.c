@@ -100,11 +100,9 @@ int cmd_check(int argc, char **argv)
     g_auto(GStrv) sets = NULL;
     g_autofree char *format = NULL;
     GOptionEntry entries[] = {
-        { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets,
-          "Override a value (repeatable)", "KEY.PATH=VALUE" },
-        { "format", 0, 0, G_OPTION_ARG_STRING, &format,
-          "Output format: text (default) or json (one object per "
-          "diagnostic)", "FORMAT" },
+        CMD_OPTION_SET(sets),
+        CMD_OPTION_FORMAT(format, "Output format: text (default) or json "
+                          "(one object per diagnostic)"),
         G_OPTION_ENTRY_NULL,
     };
     CheckRun run = { 0 };

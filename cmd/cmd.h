@@ -59,4 +59,14 @@ GPtrArray *cmd_list_specs(const char *dir, GError **errp);
 /* Parses a --format value: "text" or "json". */
 bool cmd_parse_format(const char *cmd, const char *format, bool *json);
 
+/* Option entries the spec-reading commands share, so that --set and
+ * --format read the same in every command's --help: --set fills a GStrv
+ * for cmd_load_spec, --format a string for cmd_parse_format (help says
+ * what json prints for that command). */
+#define CMD_OPTION_SET(sets) \
+    { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &(sets), \
+      "Override a value (repeatable)", "KEY.PATH=VALUE" }
+#define CMD_OPTION_FORMAT(format, help) \
+    { "format", 0, 0, G_OPTION_ARG_STRING, &(format), (help), "FORMAT" }
+
 #endif

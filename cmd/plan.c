@@ -195,10 +195,8 @@ int cmd_plan(int argc, char **argv)
     g_autofree char *format = NULL;
     g_autofree char *dtb_path = NULL;
     GOptionEntry entries[] = {
-        { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets,
-          "Override a value (repeatable)", "KEY.PATH=VALUE" },
-        { "format", 0, 0, G_OPTION_ARG_STRING, &format,
-          "Output format: text (default) or json", "FORMAT" },
+        CMD_OPTION_SET(sets),
+        CMD_OPTION_FORMAT(format, "Output format: text (default) or json"),
         { "dtb", 0, 0, G_OPTION_ARG_FILENAME, &dtb_path,
           "Write the machine's device tree blob to FILE (- for stdout) "
           "instead of the plan", "FILE" },
