@@ -190,15 +190,18 @@ bool virtqueue_broken(const VirtQueue *vq)
     return vq->broken;
 }
 
-/* Accessors for the ring fields (all naturally aligned by enable). */
-static uint16_t *avail_flags(VirtQueue *vq)
+/* Accessors for the ring fields (all naturally aligned by enable).  Both
+ * split rings (2.7.6, 2.7.8) begin with le16 flags and le16 idx, and each
+ * ends with the event index the other side writes, where entry [size]
+ * would be. */
+static uint16_t *ring_flags(uint8_t *ring)
 {
-    return (uint16_t *)vq->avail;
+    return (uint16_t *)ring;
 }
 
-static uint16_t *avail_idx(VirtQueue *vq)
+static uint16_t *ring_idx(uint8_t *ring)
 {
-    return (uint16_t *)(vq->avail + 2);
+    return (uint16_t *)(ring + 2);
 }
 
 static uint16_t *avail_ring(VirtQueue *vq, uint16_t i)
@@ -206,29 +209,19 @@ static uint16_t *avail_ring(VirtQueue *vq, uint16_t i)
     return (uint16_t *)(vq->avail + 4 + 2 * (size_t)i);
 }
 
-static uint16_t *used_event(VirtQueue *vq)
-{
-    return (uint16_t *)(vq->avail + 4 + 2 * (size_t)vq->size);
-}
-
-static uint16_t *used_flags(VirtQueue *vq)
-{
-    return (uint16_t *)vq->used;
-}
-
-static uint16_t *used_idx_field(VirtQueue *vq)
-{
-    return (uint16_t *)(vq->used + 2);
-}
-
 static uint32_t *used_ring(VirtQueue *vq, uint16_t i)
 {
     return (uint32_t *)(vq->used + 4 + 8 * (size_t)i);
 }
 
+static uint16_t *used_event(VirtQueue *vq)
+{
+    return avail_ring(vq, vq->size);
+}
+
 static uint16_t *avail_event(VirtQueue *vq)
 {
-    return (uint16_t *)(vq->used + 4 + 8 * (size_t)vq->size);
+    return (uint16_t *)used_ring(vq, vq->size);
 }
 
 /* Growable iovec array. */
@@ -351,7 +344,7 @@ int virtqueue_pop(VirtQueue *vq, VirtqElement *elem)
         return vq->broken ? -1 : 0;
     }
     /* 2.7.13: read the index, then (acquire) the entries it covers. */
-    idx = __atomic_load_n(avail_idx(vq), __ATOMIC_ACQUIRE);
+    idx = __atomic_load_n(ring_idx(vq->avail), __ATOMIC_ACQUIRE);
     if ((uint16_t)(idx - vq->last_avail_idx) > vq->size) {
         return pop_fail(vq, &cs);
     }
@@ -443,7 +436,7 @@ bool virtqueue_flush(VirtQueue *vq)
         return false;
     }
     /* 2.7.13.3: ring entries before the index that publishes them. */
-    __atomic_store_n(used_idx_field(vq), new_idx, __ATOMIC_RELEASE);
+    __atomic_store_n(ring_idx(vq->used), new_idx, __ATOMIC_RELEASE);
     vq->flushed_idx = new_idx;
     /* The index store before the driver's suppression fields are read. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -452,7 +445,7 @@ bool virtqueue_flush(VirtQueue *vq)
 
         return vring_need_event(ev, new_idx, old);
     }
-    return !(__atomic_load_n(avail_flags(vq), __ATOMIC_RELAXED) &
+    return !(__atomic_load_n(ring_flags(vq->avail), __ATOMIC_RELAXED) &
              VIRTQ_AVAIL_F_NO_INTERRUPT);
 }
 
@@ -466,11 +459,12 @@ bool virtqueue_set_notification(VirtQueue *vq, bool enable)
     vq->notify_enabled = enable;
     if (vq->event_idx) {
         if (enable) {
-            idx = __atomic_load_n(avail_idx(vq), __ATOMIC_RELAXED);
+            idx = __atomic_load_n(ring_idx(vq->avail), __ATOMIC_RELAXED);
             __atomic_store_n(avail_event(vq), idx, __ATOMIC_RELAXED);
         }
     } else {
-        __atomic_store_n(used_flags(vq), enable ? 0 : VIRTQ_USED_F_NO_NOTIFY,
+        __atomic_store_n(ring_flags(vq->used),
+                         enable ? 0 : VIRTQ_USED_F_NO_NOTIFY,
                          __ATOMIC_RELAXED);
     }
     if (!enable) {
@@ -478,7 +472,7 @@ bool virtqueue_set_notification(VirtQueue *vq, bool enable)
     }
     /* The suppression change before the re-check of avail->idx. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    idx = __atomic_load_n(avail_idx(vq), __ATOMIC_ACQUIRE);
+    idx = __atomic_load_n(ring_idx(vq->avail), __ATOMIC_ACQUIRE);
     return idx != vq->last_avail_idx;
 }
 
