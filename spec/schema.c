@@ -241,43 +241,54 @@ static void emit_typed_object(JsonWriter *w, const char *list,
     json_end_object(w);
 }
 
+/* {"type": TYPE, BOUND: LIMIT}: a scalar with one bound, the plainest of
+ * the $defs alternatives. */
+static void emit_bounded_type(JsonWriter *w, const char *type,
+                              const char *bound, int64_t limit)
+{
+    json_begin_object(w);
+    json_member_string(w, "type", type);
+    json_member_int(w, bound, limit);
+    json_end_object(w);
+}
+
+/* A $defs entry that takes any of several forms: NAME: {"anyOf": [ ...
+ * the caller writes each form, then end_any_of_def closes the entry. */
+static void begin_any_of_def(JsonWriter *w, const char *name)
+{
+    json_key(w, name);
+    json_begin_object(w);
+    json_key(w, "anyOf");
+    json_begin_array(w);
+}
+
+static void end_any_of_def(JsonWriter *w)
+{
+    json_end_array(w);
+    json_end_object(w);
+}
+
 static void emit_defs(JsonWriter *w)
 {
     json_key(w, "$defs");
     json_begin_object(w);
 
-    json_key(w, "size");
-    json_begin_object(w);
-    json_key(w, "anyOf");
-    json_begin_array(w);
-    json_begin_object(w);
-    json_member_string(w, "type", "integer");
-    json_member_int(w, "minimum", 0);
-    json_end_object(w);
+    begin_any_of_def(w, "size");
+    emit_bounded_type(w, "integer", "minimum", 0);
     json_begin_object(w);
     json_member_string(w, "type", "string");
     json_member_string(w, "pattern", "^[0-9]+([KMGTPkmgtp](i?B)?)?$");
     json_end_object(w);
-    json_end_array(w);
-    json_end_object(w);
+    end_any_of_def(w);
 
-    json_key(w, "path");
-    json_begin_object(w);
-    json_key(w, "anyOf");
-    json_begin_array(w);
-    json_begin_object(w);
-    json_member_string(w, "type", "string");
-    json_member_int(w, "minLength", 1);
-    json_end_object(w);
+    begin_any_of_def(w, "path");
+    emit_bounded_type(w, "string", "minLength", 1);
     json_begin_object(w);
     json_member_string(w, "type", "object");
     json_key(w, "properties");
     json_begin_object(w);
     json_key(w, "path");
-    json_begin_object(w);
-    json_member_string(w, "type", "string");
-    json_member_int(w, "minLength", 1);
-    json_end_object(w);
+    emit_bounded_type(w, "string", "minLength", 1);
     json_key(w, "sha256");
     json_begin_object(w);
     json_member_string(w, "description", "Expected SHA-256 of the file");
@@ -291,8 +302,7 @@ static void emit_defs(JsonWriter *w)
     json_end_array(w);
     json_member_bool(w, "additionalProperties", false);
     json_end_object(w);
-    json_end_array(w);
-    json_end_object(w);
+    end_any_of_def(w);
 
     json_key(w, "mac");
     json_begin_object(w);
