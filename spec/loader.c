@@ -302,32 +302,24 @@ void spec_derive_mac(const char *vm_name, const char *nic_id, uint8_t mac[6])
     mac[0] = (mac[0] & 0xfc) | 0x02;
 }
 
-typedef struct {
-    Object *dev;
-    const char *vm_name;
-} MacDerivation;
-
-static void derive_mac_property(const Property *prop, ObjectClass *owner,
-                                void *opaque)
-{
-    MacDerivation *d = opaque;
-    MacAddr *mac;
-
-    if (prop->kind != PROP_KIND_MAC) {
-        return;
-    }
-    mac = object_property_field(d->dev, prop);
-    if (mac->is_auto) {
-        spec_derive_mac(d->vm_name, DEVICE(d->dev)->id, mac->bytes);
-        mac->is_auto = false;
-    }
-}
-
 static bool derive_device_macs(Object *dev, void *opaque)
 {
-    MacDerivation d = { dev, opaque };
+    const char *vm_name = opaque;
+    g_autoptr(GPtrArray) props = object_class_properties(dev->klass);
 
-    object_class_foreach_property(dev->klass, derive_mac_property, &d);
+    for (guint i = 0; i < props->len; i++) {
+        const Property *prop = props->pdata[i];
+        MacAddr *mac;
+
+        if (prop->kind != PROP_KIND_MAC) {
+            continue;
+        }
+        mac = object_property_field(dev, prop);
+        if (mac->is_auto) {
+            spec_derive_mac(vm_name, DEVICE(dev)->id, mac->bytes);
+            mac->is_auto = false;
+        }
+    }
     return true;
 }
 

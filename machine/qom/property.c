@@ -239,27 +239,33 @@ void object_class_foreach_property(ObjectClass *klass,
     }
 }
 
-typedef struct {
-    GPtrArray *names;
-    const char *group;
-} NameCollector;
-
-static void collect_name(const Property *prop, ObjectClass *owner,
-                         void *opaque)
+static void collect_property(const Property *prop, ObjectClass *owner,
+                             void *opaque)
 {
-    NameCollector *c = opaque;
+    g_ptr_array_add(opaque, (gpointer)prop);
+}
 
-    if (g_strcmp0(prop->group, c->group) == 0) {
-        g_ptr_array_add(c->names, (gpointer)prop->name);
-    }
+GPtrArray *object_class_properties(ObjectClass *klass)
+{
+    GPtrArray *props = g_ptr_array_new();
+
+    object_class_foreach_property(klass, collect_property, props);
+    return props;
 }
 
 GPtrArray *object_class_property_names(ObjectClass *klass, const char *group)
 {
-    NameCollector c = { g_ptr_array_new(), group };
+    g_autoptr(GPtrArray) props = object_class_properties(klass);
+    GPtrArray *names = g_ptr_array_new();
 
-    object_class_foreach_property(klass, collect_name, &c);
-    return c.names;
+    for (guint i = 0; i < props->len; i++) {
+        const Property *prop = props->pdata[i];
+
+        if (g_strcmp0(prop->group, group) == 0) {
+            g_ptr_array_add(names, (gpointer)prop->name);
+        }
+    }
+    return names;
 }
 
 void object_class_apply_prop_defaults(ObjectClass *klass, Object *obj)

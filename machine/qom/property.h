@@ -139,6 +139,10 @@ void object_class_foreach_property(ObjectClass *klass,
                                               void *opaque),
                                    void *opaque);
 
+/* All properties of klass and its ancestors (borrowed), in foreach order:
+ * for a caller that needs the object too, which foreach's fn isn't given. */
+GPtrArray *object_class_properties(ObjectClass *klass);
+
 /* Names of all properties of klass (borrowed strings), in foreach order;
  * only those of group (NULL: the object's own map). */
 GPtrArray *object_class_property_names(ObjectClass *klass, const char *group);
