@@ -137,6 +137,17 @@ static bool decode_elf(const FakeElf *f, void (*damage)(GByteArray *),
     return ok;
 }
 
+/* Decodes f undamaged, which must succeed; returns the RAM it went to. */
+static GuestMem *expect_decoded(const FakeElf *f, X86Vmlinux *vm)
+{
+    g_autoptr(GError) err = NULL;
+    GuestMem *mem = NULL;
+
+    g_assert_true(decode_elf(f, NULL, &mem, vm, &err));
+    g_assert_no_error(err);
+    return mem;
+}
+
 static void check_placed(GuestMem *mem, const FakeElf *f)
 {
     const uint8_t *text = guest_mem_translate(mem, TEXT_ADDR, 0x3000);
@@ -151,14 +162,12 @@ static void check_placed(GuestMem *mem, const FakeElf *f)
 
 static void test_decode(void)
 {
-    g_autoptr(GError) err = NULL;
     g_autoptr(GuestMem) mem = NULL;
     X86Vmlinux vm;
     FakeElf f;
 
     fake_elf(&f);
-    g_assert_true(decode_elf(&f, NULL, &mem, &vm, &err));
-    g_assert_no_error(err);
+    mem = expect_decoded(&f, &vm);
     check_placed(mem, &f);
     g_assert_cmphex(vm.start, ==, TEXT_ADDR);
     g_assert_cmphex(vm.end, ==, DATA_ADDR + 0x4000);
@@ -173,7 +182,6 @@ static void test_decode(void)
  * most linkers lay out executables. */
 static void test_segment_with_headers(void)
 {
-    g_autoptr(GError) err = NULL;
     g_autoptr(GuestMem) mem = NULL;
     X86Vmlinux vm;
     FakeElf f;
@@ -181,8 +189,7 @@ static void test_segment_with_headers(void)
     fake_elf(&f);
     f.ph[0].p_offset = 0;
     f.ph[0].p_filesz = f.ph[0].p_memsz = 0x5000;
-    g_assert_true(decode_elf(&f, NULL, &mem, &vm, &err));
-    g_assert_no_error(err);
+    mem = expect_decoded(&f, &vm);
     g_assert_cmpmem(guest_mem_translate(mem, TEXT_ADDR, 0x5000), 0x5000,
                     f.bytes, 0x5000);
     g_assert_cmpmem(guest_mem_translate(mem, DATA_ADDR, 0x1800), 0x1800,
@@ -193,8 +200,7 @@ static void test_segment_with_headers(void)
     fake_elf(&f);
     f.ph[0].p_offset = 0x40;
     f.ph[0].p_filesz = 0x20;
-    g_assert_true(decode_elf(&f, NULL, &mem, &vm, &err));
-    g_assert_no_error(err);
+    mem = expect_decoded(&f, &vm);
     g_assert_cmpmem(guest_mem_translate(mem, TEXT_ADDR, 0x20), 0x20,
                     f.bytes + 0x40, 0x20);
 }
