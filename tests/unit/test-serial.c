@@ -546,23 +546,34 @@ static void test_port_conflict(void)
     g_assert_false(b->realized);
 }
 
+/* A fixture's setup or test, as g_test_add() takes them. */
+typedef void (*FixtureFunc)(Fixture *f, gconstpointer data);
+
 int main(int argc, char **argv)
 {
+    /* Each with the console it runs against: fixture_file or fixture_pipe. */
+    static const struct {
+        const char *path;
+        FixtureFunc setup, test;
+    } fixture_tests[] = {
+        { "/serial/autoconfig", fixture_file, test_autoconfig },
+        { "/serial/divisor-latch", fixture_file, test_divisor_latch },
+        { "/serial/transmit", fixture_file, test_transmit },
+        { "/serial/reboot-appends", fixture_file, test_reboot_appends },
+        { "/serial/thre-interrupt", fixture_file, test_thre_interrupt },
+        { "/serial/modem-status", fixture_file, test_modem_status },
+        { "/serial/receive", fixture_pipe, test_receive },
+        { "/serial/backpressure", fixture_pipe, test_backpressure },
+        { "/serial/receive-stream", fixture_pipe, test_receive_stream },
+    };
+
     g_test_init(&argc, &argv, NULL);
     g_assert_true(module_call_init(MODULE_INIT_QOM, NULL));
-
-#define ADD(path, setup, fn)                                                \
-    g_test_add(path, Fixture, NULL, setup, fn, fixture_teardown)
-    ADD("/serial/autoconfig", fixture_file, test_autoconfig);
-    ADD("/serial/divisor-latch", fixture_file, test_divisor_latch);
-    ADD("/serial/transmit", fixture_file, test_transmit);
-    ADD("/serial/reboot-appends", fixture_file, test_reboot_appends);
-    ADD("/serial/thre-interrupt", fixture_file, test_thre_interrupt);
-    ADD("/serial/modem-status", fixture_file, test_modem_status);
-    ADD("/serial/receive", fixture_pipe, test_receive);
-    ADD("/serial/backpressure", fixture_pipe, test_backpressure);
-    ADD("/serial/receive-stream", fixture_pipe, test_receive_stream);
-#undef ADD
+    for (size_t i = 0; i < G_N_ELEMENTS(fixture_tests); i++) {
+        g_test_add(fixture_tests[i].path, Fixture, NULL,
+                   fixture_tests[i].setup, fixture_tests[i].test,
+                   fixture_teardown);
+    }
     g_test_add_func("/serial/properties", test_properties);
     g_test_add_func("/serial/port-conflict", test_port_conflict);
     g_test_add_func("/serial/mmio", test_mmio);
