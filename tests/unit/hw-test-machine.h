@@ -134,24 +134,32 @@ static inline void hw_outb(HwTestMachine *m, uint16_t port, uint8_t v)
     g_assert_true(iobus_write(m->parent_obj.pio_bus, port, &v, 1));
 }
 
-static inline bool hw_irq_level(HwTestMachine *m, unsigned gsi)
-{
+/* A line's state, read under the lock: devices set it from other
+ * threads. */
+typedef struct {
     bool level;
+    unsigned rising;                /* low -> high transitions */
+} HwIrqState;
+
+static inline HwIrqState hw_irq_state(HwTestMachine *m, unsigned gsi)
+{
+    HwIrqState state;
 
     g_mutex_lock(&m->lock);
-    level = m->level[gsi];
+    state.level = m->level[gsi];
+    state.rising = m->rising[gsi];
     g_mutex_unlock(&m->lock);
-    return level;
+    return state;
+}
+
+static inline bool hw_irq_level(HwTestMachine *m, unsigned gsi)
+{
+    return hw_irq_state(m, gsi).level;
 }
 
 static inline unsigned hw_irq_rising(HwTestMachine *m, unsigned gsi)
 {
-    unsigned n;
-
-    g_mutex_lock(&m->lock);
-    n = m->rising[gsi];
-    g_mutex_unlock(&m->lock);
-    return n;
+    return hw_irq_state(m, gsi).rising;
 }
 
 /* Waits up to 5 s for gsi to reach level (set by another thread). */
