@@ -82,6 +82,31 @@ static char *load_err(const char *name)
     return spec_diags_format(diags);
 }
 
+/* Spec files that must not load: the files to write, the one to load
+ * and the diagnostics it must give. */
+typedef struct {
+    const char *load;
+    const char *error;
+    struct {
+        const char *name, *text;
+    } files[2];
+} LoadErrCase;
+
+static void check_load_errs(Fixture *f, const LoadErrCase *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        g_autofree char *error = NULL;
+
+        for (size_t j = 0; j < G_N_ELEMENTS(cases[i].files); j++) {
+            if (cases[i].files[j].name) {
+                put(f, cases[i].files[j].name, cases[i].files[j].text);
+            }
+        }
+        error = load_err(cases[i].load);
+        g_assert_cmpstr(error, ==, cases[i].error);
+    }
+}
+
 static void test_extends_maps(Fixture *f, gconstpointer data)
 {
     g_autofree char *s = NULL;
@@ -176,63 +201,52 @@ static void test_extends_chain_and_marks(Fixture *f, gconstpointer data)
 
 static void test_extends_cycle(Fixture *f, gconstpointer data)
 {
-    g_autofree char *e1 = NULL;
-    g_autofree char *e2 = NULL;
+    static const LoadErrCase cases[] = {
+        { "a.yaml", "b.yaml:1:12: 'extends' cycle: a.yaml -> b.yaml -> "
+          "a.yaml", { { "a.yaml", "vmspec: 1\nextends: b.yaml\n" },
+                      { "b.yaml", "extends:   a.yaml\nname: b\n" } } },
+        { "self.yaml", "self.yaml:1:10: 'extends' cycle: self.yaml -> "
+          "./self.yaml", { { "self.yaml", "extends: ./self.yaml\n" } } },
+    };
 
-    put(f, "a.yaml", "vmspec: 1\nextends: b.yaml\n");
-    put(f, "b.yaml", "extends:   a.yaml\nname: b\n");
-    e1 = load_err("a.yaml");
-    g_assert_cmpstr(e1, ==, "b.yaml:1:12: 'extends' cycle: a.yaml -> "
-                    "b.yaml -> a.yaml");
-    put(f, "self.yaml", "extends: ./self.yaml\n");
-    e2 = load_err("self.yaml");
-    g_assert_cmpstr(e2, ==, "self.yaml:1:10: 'extends' cycle: self.yaml "
-                    "-> ./self.yaml");
+    check_load_errs(f, cases, G_N_ELEMENTS(cases));
 }
 
 static void test_extends_missing(Fixture *f, gconstpointer data)
 {
-    g_autofree char *e1 = NULL;
-    g_autofree char *e2 = NULL;
+    static const LoadErrCase cases[] = {
+        { "a.yaml", "b.yaml:2:10: can't read base spec 'nope.yaml': No "
+          "such file or directory (a.yaml -> b.yaml -> nope.yaml)",
+          { { "a.yaml", "extends: b.yaml\n" },
+            { "b.yaml", "vmspec: 1\nextends: nope.yaml\n" } } },
+        { "c.yaml", "c.yaml:1:10: 'extends' must name a spec file, not a "
+          "map", { { "c.yaml", "extends: {path: b.yaml}\n" } } },
+    };
     g_autoptr(SpecDiags) diags = spec_diags_new();
     g_autoptr(SpecNode) node = NULL;
     g_autoptr(GError) err = NULL;
 
-    put(f, "a.yaml", "extends: b.yaml\n");
-    put(f, "b.yaml", "vmspec: 1\nextends: nope.yaml\n");
-    e1 = load_err("a.yaml");
-    g_assert_cmpstr(e1, ==, "b.yaml:2:10: can't read base spec 'nope.yaml': "
-                    "No such file or directory (a.yaml -> b.yaml -> "
-                    "nope.yaml)");
+    check_load_errs(f, cases, G_N_ELEMENTS(cases));
+    /* A missing base is NOT_FOUND to the caller. */
     node = spec_load_file("a.yaml", diags);
     g_assert_false(spec_diags_to_error(diags, &err));
     g_assert_error(err, VMSPEC_ERROR, VMSPEC_ERROR_NOT_FOUND);
-
-    put(f, "c.yaml", "extends: {path: b.yaml}\n");
-    e2 = load_err("c.yaml");
-    g_assert_cmpstr(e2, ==, "c.yaml:1:10: 'extends' must name a spec file, "
-                    "not a map");
 }
 
 static void test_extends_bad(Fixture *f, gconstpointer data)
 {
-    g_autofree char *e1 = NULL;
-    g_autofree char *e2 = NULL;
-    g_autofree char *e3 = NULL;
+    static const LoadErrCase cases[] = {
+        { "d.yaml", "d.yaml:1:10: can't read base spec 'sub': Is a "
+          "directory (d.yaml -> sub)",
+          { { "sub/x.yaml", "vmspec: 1\n" },
+            { "d.yaml", "extends: sub\n" } } },
+        { "n.yaml", "n.yaml:2:9: 'extends' must name a spec file, not null",
+          { { "n.yaml", "vmspec: 1\nextends:\n" } } },
+        { "q.yaml", "q.yaml:1:10: 'extends' must name a spec file, not an "
+          "empty string", { { "q.yaml", "extends: ''\n" } } },
+    };
 
-    put(f, "sub/x.yaml", "vmspec: 1\n");
-    put(f, "d.yaml", "extends: sub\n");
-    e1 = load_err("d.yaml");
-    g_assert_cmpstr(e1, ==, "d.yaml:1:10: can't read base spec 'sub': Is a "
-                    "directory (d.yaml -> sub)");
-    put(f, "n.yaml", "vmspec: 1\nextends:\n");
-    e2 = load_err("n.yaml");
-    g_assert_cmpstr(e2, ==, "n.yaml:2:9: 'extends' must name a spec file, "
-                    "not null");
-    put(f, "q.yaml", "extends: ''\n");
-    e3 = load_err("q.yaml");
-    g_assert_cmpstr(e3, ==, "q.yaml:1:10: 'extends' must name a spec file, "
-                    "not an empty string");
+    check_load_errs(f, cases, G_N_ELEMENTS(cases));
 }
 
 static void test_extends_too_long(Fixture *f, gconstpointer data)
@@ -255,13 +269,13 @@ static void test_extends_too_long(Fixture *f, gconstpointer data)
 
 static void test_extends_base_error(Fixture *f, gconstpointer data)
 {
-    g_autofree char *e = NULL;
+    static const LoadErrCase cases[] = {
+        { "child.yaml", "base.yaml:2:1: duplicate key 'a' (first defined at "
+          "line 1)", { { "base.yaml", "a: 1\na: 2\n" },
+                       { "child.yaml", "extends: base.yaml\n" } } },
+    };
 
-    put(f, "base.yaml", "a: 1\na: 2\n");
-    put(f, "child.yaml", "extends: base.yaml\n");
-    e = load_err("child.yaml");
-    g_assert_cmpstr(e, ==, "base.yaml:2:1: duplicate key 'a' (first "
-                    "defined at line 1)");
+    check_load_errs(f, cases, G_N_ELEMENTS(cases));
 }
 
 static void test_load_buffer(Fixture *f, gconstpointer data)
@@ -339,49 +353,50 @@ static void test_set_good(Fixture *f, gconstpointer data)
 
 static void test_set_errors(Fixture *f, gconstpointer data)
 {
+    /* Each bad option with its diagnostic, which follows "--set OPTION: ";
+     * none may change the tree. */
+    static const struct {
+        const char *opt, *message;
+    } bad[] = {
+        { "machine.memory", "expected KEY.PATH=VALUE" },
+        { "=5", "empty key path before '='" },
+        { "machine..memory=1",
+          "empty component in key path 'machine..memory'" },
+        { "machine.memory.unit=1",
+          "'machine.memory' is a scalar ('512M'), so it has no 'unit'" },
+        { "disks.2.path=x", "index 2 is out of range: 'disks' has 2 items" },
+        { "disks.99999999999999999999.path=x",
+          "index 99999999999999999999 is out of range: 'disks' has 2 "
+          "items" },
+        { "disks.rot.path=x",
+          "'disks' has no item with id 'rot'; did you mean 'root'?" },
+        { "disks.zzz.path=x", "'disks' has no item with id 'zzz'" },
+        { "name.first=y", "'name' is a scalar ('x'), so it has no 'first'" },
+        { "machine.memory.", "expected KEY.PATH=VALUE" },
+    };
     g_autoptr(SpecDiags) diags = spec_diags_new();
     g_autoptr(SpecNode) root = NULL;
+    g_autoptr(GPtrArray) opts = g_ptr_array_new();
+    g_autoptr(GString) expected = g_string_new(NULL);
     g_autofree char *before = NULL;
     g_autofree char *after = NULL;
     g_autofree char *text = NULL;
-    static const char *const opts[] = {
-        "machine.memory",
-        "=5",
-        "machine..memory=1",
-        "machine.memory.unit=1",
-        "disks.2.path=x",
-        "disks.99999999999999999999.path=x",
-        "disks.rot.path=x",
-        "disks.zzz.path=x",
-        "name.first=y",
-        "machine.memory.",
-        NULL
-    };
 
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_ptr_array_add(opts, (gpointer)bad[i].opt);
+        g_string_append_printf(expected, "%s--set %s: %s", i ? "\n" : "",
+                               bad[i].opt, bad[i].message);
+    }
+    g_ptr_array_add(opts, NULL);
     put(f, "base.yaml", "vmspec: 1\n");
     root = sample();
     before = spec_node_to_string(root, true);
-    g_assert_false(spec_apply_sets(root, opts, -1, diags));
+    g_assert_false(spec_apply_sets(root, (const char *const *)opts->pdata,
+                                   -1, diags));
     after = spec_node_to_string(root, true);
     g_assert_cmpstr(before, ==, after);
     text = spec_diags_format(diags);
-    g_assert_cmpstr(text, ==,
-        "--set machine.memory: expected KEY.PATH=VALUE\n"
-        "--set =5: empty key path before '='\n"
-        "--set machine..memory=1: empty component in key path "
-        "'machine..memory'\n"
-        "--set machine.memory.unit=1: 'machine.memory' is a scalar "
-        "('512M'), so it has no 'unit'\n"
-        "--set disks.2.path=x: index 2 is out of range: 'disks' has 2 "
-        "items\n"
-        "--set disks.99999999999999999999.path=x: index "
-        "99999999999999999999 is out of range: 'disks' has 2 items\n"
-        "--set disks.rot.path=x: 'disks' has no item with id 'rot'; did "
-        "you mean 'root'?\n"
-        "--set disks.zzz.path=x: 'disks' has no item with id 'zzz'\n"
-        "--set name.first=y: 'name' is a scalar ('x'), so it has no "
-        "'first'\n"
-        "--set machine.memory.: expected KEY.PATH=VALUE");
+    g_assert_cmpstr(text, ==, expected->str);
 }
 
 static void test_merge_api(void)
