@@ -55,17 +55,6 @@ static void add_valist(SpecDiags *diags, int code, const char *file,
     g_ptr_array_add(diags->list, d);
 }
 
-void spec_diags_add(SpecDiags *diags, const SpecMark *mark,
-                    const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    add_valist(diags, VMSPEC_ERROR_INVALID, mark ? mark->file : NULL,
-               mark ? mark->line : 0, mark ? mark->column : 0, fmt, ap);
-    va_end(ap);
-}
-
 void spec_diags_add_code(SpecDiags *diags, int code, const SpecMark *mark,
                          const char *fmt, ...)
 {

@@ -11,6 +11,7 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "machine/qom/error.h"
 #include "spec/node.h"
 
 /* The collector keeps at most this many diagnostics; later ones are counted
@@ -35,8 +36,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(SpecDiags, spec_diags_free)
 
 /* Adds an error at mark (NULL or a zeroed mark: no location), with code
  * VMSPEC_ERROR_INVALID.  printf-style message, no trailing newline. */
-void spec_diags_add(SpecDiags *diags, const SpecMark *mark,
-                    const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+#define spec_diags_add(diags, mark, ...)                                    \
+    spec_diags_add_code((diags), VMSPEC_ERROR_INVALID, (mark), __VA_ARGS__)
 /* Same with an explicit VmspecError code (NOT_FOUND, IO, ...). */
 void spec_diags_add_code(SpecDiags *diags, int code, const SpecMark *mark,
                          const char *fmt, ...) G_GNUC_PRINTF(4, 5);

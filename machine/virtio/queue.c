@@ -107,25 +107,28 @@ void virtqueue_set_size(VirtQueue *vq, uint16_t size)
     }
 }
 
-void virtqueue_set_desc_addr(VirtQueue *vq, uint64_t gpa)
+/* A live queue's areas stay where they are (virtio 1.2, 4.2.2.2: the
+ * driver writes them only while QueueReady is 0). */
+static void set_area_if_not_ready(VirtQueue *vq, uint64_t *area, uint64_t gpa)
 {
     if (!vq->ready) {
-        vq->desc_gpa = gpa;
+        *area = gpa;
     }
+}
+
+void virtqueue_set_desc_addr(VirtQueue *vq, uint64_t gpa)
+{
+    set_area_if_not_ready(vq, &vq->desc_gpa, gpa);
 }
 
 void virtqueue_set_avail_addr(VirtQueue *vq, uint64_t gpa)
 {
-    if (!vq->ready) {
-        vq->avail_gpa = gpa;
-    }
+    set_area_if_not_ready(vq, &vq->avail_gpa, gpa);
 }
 
 void virtqueue_set_used_addr(VirtQueue *vq, uint64_t gpa)
 {
-    if (!vq->ready) {
-        vq->used_gpa = gpa;
-    }
+    set_area_if_not_ready(vq, &vq->used_gpa, gpa);
 }
 
 uint16_t virtqueue_size(const VirtQueue *vq)
@@ -509,12 +512,14 @@ bool virtqueue_drain(VirtQueue *vq, unsigned flush_every,
     return ok;
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t offset,
-                  void *buf, size_t len)
+/* Copies between buf and the iovec's bytes from offset on, either way. */
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t offset,
+                       uint8_t *buf, size_t len, bool into_iov)
 {
     size_t done = 0;
 
     for (unsigned i = 0; i < n && done < len; i++) {
+        uint8_t *base = iov[i].iov_base;
         size_t chunk;
 
         if (offset >= iov[i].iov_len) {
@@ -522,31 +527,26 @@ size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t offset,
             continue;
         }
         chunk = MIN(iov[i].iov_len - offset, len - done);
-        memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + offset,
-               chunk);
+        if (into_iov) {
+            memcpy(base + offset, buf + done, chunk);
+        } else {
+            memcpy(buf + done, base + offset, chunk);
+        }
         done += chunk;
         offset = 0;
     }
     return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t offset,
+                  void *buf, size_t len)
+{
+    return iov_copy(iov, n, offset, buf, len, false);
+}
+
 size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t offset,
                     const void *buf, size_t len)
 {
-    size_t done = 0;
-
-    for (unsigned i = 0; i < n && done < len; i++) {
-        size_t chunk;
-
-        if (offset >= iov[i].iov_len) {
-            offset -= iov[i].iov_len;
-            continue;
-        }
-        chunk = MIN(iov[i].iov_len - offset, len - done);
-        memcpy((uint8_t *)iov[i].iov_base + offset,
-               (const uint8_t *)buf + done, chunk);
-        done += chunk;
-        offset = 0;
-    }
-    return done;
+    /* Only read from: iov_copy writes buf only when copying out. */
+    return iov_copy(iov, n, offset, (uint8_t *)buf, len, true);
 }
