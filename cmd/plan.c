@@ -141,6 +141,7 @@ static bool print_json_object(Object *obj, void *opaque)
 {
     JsonWriter *w = opaque;
     g_autofree char *path = object_get_canonical_path(obj);
+    const DeviceResources *res = assigned_resources(obj);
     PlanPrinter p = { obj, NULL, w };
 
     json_begin_object(w);
@@ -150,8 +151,8 @@ static bool print_json_object(Object *obj, void *opaque)
     json_begin_object(w);
     object_class_foreach_property(obj->klass, print_json_property, &p);
     json_end_object(w);
-    if (assigned_resources(obj)) {
-        print_json_resources(w, assigned_resources(obj));
+    if (res) {
+        print_json_resources(w, res);
     }
     json_key(w, "children");
     json_begin_array(w);

@@ -409,16 +409,14 @@ static bool serial_assign_resources(DeviceState *dev, ResourceAllocator *alloc,
                                     GError **errp)
 {
     Serial *s = SERIAL(dev);
+    bool placed = s->mmio_base
+        ? resource_take_fixed_mmio(alloc, &dev->res, (uint64_t)s->mmio_base,
+                                   UART_REGS, errp)
+        : resource_take_fixed_pio(alloc, &dev->res, (uint32_t)s->iobase,
+                                  UART_REGS, errp);
 
-    if (s->mmio_base ? !resource_take_fixed_mmio(alloc, &dev->res,
-                                                 (uint64_t)s->mmio_base,
-                                                 UART_REGS, errp)
-                     : !resource_take_fixed_pio(alloc, &dev->res,
-                                                (uint32_t)s->iobase,
-                                                UART_REGS, errp)) {
-        return false;
-    }
-    return resource_take_fixed_irq(alloc, &dev->res, (int)s->irq, errp);
+    return placed &&
+           resource_take_fixed_irq(alloc, &dev->res, (int)s->irq, errp);
 }
 
 static void serial_unrealize(DeviceState *dev)

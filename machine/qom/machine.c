@@ -1,8 +1,6 @@
 /*
  * The abstract machine type.
  */
-#include <string.h>
-
 #include "machine/qom/error.h"
 #include "machine/qom/machine.h"
 #include "machine/qom/property.h"
@@ -75,6 +73,13 @@ void machine_unrealize(MachineState *ms)
     ms->realized = false;
 }
 
+DeviceState *machine_device_child(MachineState *ms, guint index)
+{
+    Object *child = OBJECT(ms)->children->pdata[index];
+
+    return (DeviceState *)object_dynamic_cast(child, TYPE_DEVICE);
+}
+
 static void machine_ctx_set_irq(void *opaque, unsigned line, bool level)
 {
     machine_set_irq(opaque, line, level);
@@ -93,9 +98,15 @@ const DeviceContext *machine_device_context(MachineState *ms)
         .rebooted = ms->boots > 0,
     };
 
-    /* Devices that are running read it: store only what changed (a device
-     * test realizes one device while others run). */
-    if (memcmp(&now, &ms->device_ctx, sizeof(now)) != 0) {
+    const DeviceContext *was = &ms->device_ctx;
+
+    /* Devices that are running read it: store only when something changed
+     * (a device test realizes one device while others run).  Field by
+     * field: memcmp would also compare the struct's padding. */
+    if (now.ram != was->ram || now.pio_bus != was->pio_bus ||
+        now.mmio_bus != was->mmio_bus || now.kvm != was->kvm ||
+        now.run_end != was->run_end || now.set_irq != was->set_irq ||
+        now.irq_opaque != was->irq_opaque || now.rebooted != was->rebooted) {
         ms->device_ctx = now;
     }
     return &ms->device_ctx;
@@ -106,8 +117,7 @@ void machine_describe_acpi(MachineState *ms, Aml *scope)
     GPtrArray *children = OBJECT(ms)->children;
 
     for (guint i = 0; i < children->len; i++) {
-        DeviceState *dev = (DeviceState *)object_dynamic_cast(
-            children->pdata[i], TYPE_DEVICE);
+        DeviceState *dev = machine_device_child(ms, i);
 
         if (dev && DEVICE_GET_CLASS(dev)->acpi_aml) {
             DEVICE_GET_CLASS(dev)->acpi_aml(dev, scope);
@@ -120,8 +130,7 @@ void machine_describe_fdt(MachineState *ms, FdtBuilder *b)
     GPtrArray *children = OBJECT(ms)->children;
 
     for (guint i = 0; i < children->len; i++) {
-        DeviceState *dev = (DeviceState *)object_dynamic_cast(
-            children->pdata[i], TYPE_DEVICE);
+        DeviceState *dev = machine_device_child(ms, i);
 
         if (dev && DEVICE_GET_CLASS(dev)->fdt_node) {
             DEVICE_GET_CLASS(dev)->fdt_node(dev, b);
@@ -138,8 +147,7 @@ bool machine_realize_children(MachineState *ms, GError **errp)
     }
     machine_device_context(ms);
     for (guint i = 0; i < children->len; i++) {
-        DeviceState *dev = (DeviceState *)object_dynamic_cast(
-            children->pdata[i], TYPE_DEVICE);
+        DeviceState *dev = machine_device_child(ms, i);
 
         if (dev && !device_realize(dev, errp)) {
             machine_unrealize_children(ms);
@@ -154,8 +162,7 @@ void machine_unrealize_children(MachineState *ms)
     GPtrArray *children = OBJECT(ms)->children;
 
     for (guint i = children->len; i-- > 0;) {
-        DeviceState *dev = (DeviceState *)object_dynamic_cast(
-            children->pdata[i], TYPE_DEVICE);
+        DeviceState *dev = machine_device_child(ms, i);
 
         if (dev) {
             device_unrealize(dev);

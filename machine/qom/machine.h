@@ -102,6 +102,10 @@ void machine_unrealize_children(MachineState *ms);
  * tree.  Main thread, before realize. */
 GBytes *machine_build_dtb(MachineState *ms, GError **errp);
 
+/* Child index of ms (index < its children's count) if it is a device,
+ * else NULL.  Borrowed.  For walks over the machine's devices. */
+DeviceState *machine_device_child(MachineState *ms, guint index);
+
 /* The machine a device belongs to (its parent), or NULL.  Borrowed. */
 MachineState *device_get_machine(DeviceState *dev);
 

@@ -181,8 +181,7 @@ bool machine_assign_resources(MachineState *ms, GError **errp)
 
     allocator_reset(ms);
     for (guint i = 0; i < children->len; i++) {
-        DeviceState *dev = (DeviceState *)object_dynamic_cast(
-            children->pdata[i], TYPE_DEVICE);
+        DeviceState *dev = machine_device_child(ms, i);
 
         if (dev && !machine_assign_device(ms, dev, errp)) {
             return false;
