@@ -11,6 +11,7 @@
 
 #include "machine/qom/error.h"
 #include "spec/parse.h"
+#include "spec/readfile.h"
 #include "spec/suggest.h"
 
 /* ---- deep merge ---- */
@@ -161,7 +162,7 @@ static char *base_path(const char *child, const char *base)
     if (g_path_is_absolute(base)) {
         return g_strdup(base);
     }
-    dir = g_path_get_dirname(child);
+    dir = spec_path_dir(child);
     if (strcmp(dir, ".") == 0) {
         return g_strdup(base);
     }

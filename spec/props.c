@@ -10,6 +10,7 @@
 #include "machine/qom/error.h"
 #include "machine/qom/property.h"
 #include "spec/props.h"
+#include "spec/readfile.h"
 #include "spec/scalar.h"
 #include "spec/suggest.h"
 
@@ -52,7 +53,7 @@ char *spec_props_resolve_path(SpecProps *p, const SpecMark *mark,
         return g_canonicalize_filename(path, NULL);
     }
     if (g_strcmp0(p->dir_of_file, mark->file) != 0) {
-        g_autofree char *dir = g_path_get_dirname(mark->file);
+        g_autofree char *dir = spec_path_dir(mark->file);
 
         g_free(p->dir_of_file);
         g_free(p->abs_dir);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,4 +83,23 @@ fail:
                                            : VMSPEC_ERROR_IO,
                       path, 0, 0, "cannot read spec: %s", g_strerror(err));
     return NULL;
+}
+
+bool spec_path_is_stdin(const char *path)
+{
+    static const char *const names[] = {
+        "-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (strcmp(path, names[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+char *spec_path_dir(const char *path)
+{
+    return spec_path_is_stdin(path) ? g_strdup(".") : g_path_get_dirname(path);
 }

@@ -16,4 +16,14 @@
  * diagnostic.  Any thread; diags is not locked. */
 char *spec_read_file(const char *path, gsize *len, SpecDiags *diags);
 
+/* True for the names of standard input: "-", /dev/stdin, /dev/fd/0 and
+ * /proc/self/fd/0. */
+bool spec_path_is_stdin(const char *path);
+
+/* The directory that relative paths written in the spec at path resolve
+ * against (caller frees): the spec's own directory, or "." for a spec read
+ * from standard input, whose "directory" (/dev, /proc/self/fd) says
+ * nothing about where its files are. */
+char *spec_path_dir(const char *path);
+
 #endif
