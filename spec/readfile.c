@@ -12,37 +12,65 @@
 #include "spec/parse.h"
 #include "spec/readfile.h"
 
-char *spec_read_file(const char *path, gsize *len, SpecDiags *diags)
+/* errno's text, or for a symbolic link whose target is missing (ENOENT
+ * names no missing directory then) what it is. */
+static void set_open_error(const char *path, int err, GError **errp)
 {
-    g_autofree char *buf = NULL;
-    struct stat st;
-    gsize got = 0, cap;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int err;
+    struct stat lst;
+
+    g_set_error_literal(errp, VMSPEC_ERROR,
+                        err == ENOENT ? VMSPEC_ERROR_NOT_FOUND
+                                      : VMSPEC_ERROR_IO,
+                        err == ENOENT && lstat(path, &lst) == 0 &&
+                        S_ISLNK(lst.st_mode)
+                            ? "dangling symbolic link (its target does not "
+                              "exist)"
+                            : g_strerror(err));
+}
+
+int spec_open_regular(const char *path, struct stat *st, GError **errp)
+{
+    /* O_NONBLOCK: open(2) of a FIFO waits for a writer without it (fifo(7));
+     * O_NOCTTY: a terminal named here must not become ours. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int err = 0;
 
     if (fd < 0) {
-        err = errno;
-        goto fail;
+        set_open_error(path, errno, errp);
+        return -1;
     }
-    if (fstat(fd, &st) < 0) {
+    if (fstat(fd, st) < 0) {
         err = errno;
-        goto fail;
-    }
-    if (S_ISDIR(st.st_mode)) {
+    } else if (S_ISDIR(st->st_mode)) {
         err = EISDIR;
-        goto fail;
-    }
-    if (st.st_size > SPEC_PARSE_MAX_BYTES) {
+    } else if (!S_ISREG(st->st_mode)) {
         close(fd);
-        spec_diags_add_at(diags, VMSPEC_ERROR_INVALID, path, 0, 0,
-                          "spec too large (%jd bytes; the limit is %u)",
-                          (intmax_t)st.st_size, SPEC_PARSE_MAX_BYTES);
-        return NULL;
+        g_set_error_literal(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                            "not a regular file");
+        return -1;
+    } else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+        err = errno;
     }
-    /* Sized to the file, plus room to see EOF in the same read; st_size
-     * may be 0 (special files) or stale, so the buffer grows, bounded. */
-    cap = MIN((gsize)st.st_size + 4096, (gsize)SPEC_PARSE_MAX_BYTES + 1);
-    buf = g_malloc(cap);
+    if (err) {
+        close(fd);
+        set_open_error(path, err, errp);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads fd to its end into a new buffer (*len bytes plus a NUL byte
+ * not counted), at most SPEC_PARSE_MAX_BYTES; size_hint (st_size, 0 for
+ * a pipe) sizes the first buffer.  NULL after a diagnostic. */
+static char *read_all(int fd, gsize size_hint, const char *path, gsize *len,
+                      SpecDiags *diags)
+{
+    /* Room to see EOF in the same read; the hint may be 0 or stale, so
+     * the buffer grows, bounded. */
+    gsize cap = MIN(size_hint + 4096, (gsize)SPEC_PARSE_MAX_BYTES + 1);
+    g_autofree char *buf = g_malloc(cap);
+    gsize got = 0;
+
     for (;;) {
         ssize_t n;
 
@@ -51,38 +79,59 @@ char *spec_read_file(const char *path, gsize *len, SpecDiags *diags)
             buf = g_realloc(buf, cap);
         }
         n = read(fd, buf + got, cap - got);
-
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n < 0) {
-            err = errno;
-            goto fail;
+            spec_diags_add_at(diags, VMSPEC_ERROR_IO, path, 0, 0,
+                              "cannot read spec: %s", g_strerror(errno));
+            return NULL;
         }
         if (n == 0) {
             break;
         }
         got += (gsize)n;
         if (got > SPEC_PARSE_MAX_BYTES) {
-            close(fd);
             spec_diags_add_at(diags, VMSPEC_ERROR_INVALID, path, 0, 0,
                               "spec too large (the limit is %u bytes)",
                               SPEC_PARSE_MAX_BYTES);
             return NULL;
         }
     }
-    close(fd);
     *len = got;
-    return g_realloc(g_steal_pointer(&buf), got + 1);
+    buf = g_realloc(buf, got + 1);
+    buf[got] = '\0';
+    return g_steal_pointer(&buf);
+}
 
-fail:
-    if (fd >= 0) {
-        close(fd);
+char *spec_read_file(const char *path, gsize *len, SpecDiags *diags)
+{
+    g_autoptr(GError) err = NULL;
+    struct stat st;
+    char *data;
+    int fd;
+
+    /* Standard input is read where it stands: reopening /dev/stdin would
+     * rewind a regular file and cannot open a socket. */
+    if (spec_path_is_stdin(path)) {
+        return read_all(STDIN_FILENO, 0, path, len, diags);
     }
-    spec_diags_add_at(diags, err == ENOENT ? VMSPEC_ERROR_NOT_FOUND
-                                           : VMSPEC_ERROR_IO,
-                      path, 0, 0, "cannot read spec: %s", g_strerror(err));
-    return NULL;
+    fd = spec_open_regular(path, &st, &err);
+    if (fd < 0) {
+        spec_diags_add_at(diags, err->code, path, 0, 0,
+                          "cannot read spec: %s", err->message);
+        return NULL;
+    }
+    if (st.st_size > SPEC_PARSE_MAX_BYTES) {
+        close(fd);
+        spec_diags_add_at(diags, VMSPEC_ERROR_INVALID, path, 0, 0,
+                          "spec too large (%jd bytes; the limit is %u)",
+                          (intmax_t)st.st_size, SPEC_PARSE_MAX_BYTES);
+        return NULL;
+    }
+    data = read_all(fd, (gsize)st.st_size, path, len, diags);
+    close(fd);
+    return data;
 }
 
 bool spec_path_is_stdin(const char *path)

@@ -1,20 +1,35 @@
 /*
  * Reading a spec file whole, bounded by SPEC_PARSE_MAX_BYTES, with every
  * failure a diagnostic: "PATH: cannot read spec: REASON" (code
- * VMSPEC_ERROR_NOT_FOUND when it does not exist, else _IO; a directory is
- * EISDIR), or "PATH: spec too large ...".  Special files whose size stat
- * does not tell (pipes, /dev/stdin) are read to their end, still bounded.
+ * VMSPEC_ERROR_NOT_FOUND when it does not exist, INVALID when it is not a
+ * regular file, else _IO; a directory is EISDIR), or "PATH: spec too
+ * large ...".
+ *
+ * A spec, like every file a spec names, is a regular file: anything else
+ * (a FIFO, a socket, a device) is refused before a byte is read, and is
+ * opened without blocking, so that a FIFO without a writer cannot hang
+ * open(2).  Standard input is the exception: it is read to its end
+ * whatever it is (a pipe, a terminal), still bounded.
  */
 #ifndef VMSPEC_SPEC_READFILE_H
 #define VMSPEC_SPEC_READFILE_H
 
 #include <glib.h>
+#include <sys/stat.h>
 
 #include "spec/diag.h"
 
 /* Returns the contents (*len bytes; caller frees) or NULL after adding a
  * diagnostic.  Any thread; diags is not locked. */
 char *spec_read_file(const char *path, gsize *len, SpecDiags *diags);
+
+/* Opens path read-only (O_CLOEXEC, O_NOCTTY) if it is a regular file,
+ * without ever blocking in open(2): O_NONBLOCK until fstat() has shown a
+ * regular file, then cleared.  Returns the fd with *st filled in, or -1
+ * with an error whose message is only the reason, for the caller to put
+ * after the path: strerror's text (code NOT_FOUND for ENOENT, else IO;
+ * "Is a directory" for a directory), or "not a regular file" (INVALID). */
+int spec_open_regular(const char *path, struct stat *st, GError **errp);
 
 /* True for the names of standard input: "-", /dev/stdin, /dev/fd/0 and
  * /proc/self/fd/0. */
