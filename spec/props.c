@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "machine/qom/device.h"
 #include "machine/qom/error.h"
+#include "machine/qom/host-claims.h"
 #include "machine/qom/property.h"
 #include "spec/props.h"
 #include "spec/readfile.h"
@@ -63,59 +65,121 @@ char *spec_props_resolve_path(SpecProps *p, const SpecMark *mark,
     return g_canonicalize_filename(path, p->abs_dir);
 }
 
-static bool sha256_file(const char *path, char **hex, GError **errp)
+/* A path property set from the map being set, its file checked once
+ * every key of the map is: whether the file is written may depend on a
+ * key after it (a disk's readonly). */
+typedef struct {
+    const char *key;
+    const Property *prop;
+    const SpecMark *mark;       /* the path's */
+    const SpecMark *pin_mark;   /* the sha256 pin's, or the path's */
+} FileCheck;
+
+/* How obj uses the file at path, as its own host claims say: a device
+ * that claims it keeps it open as its backing store (a disk image, where
+ * a block device does as well as a file) and may write it.  The machine's
+ * files (boot.kernel, boot.initrd) are read whole: regular files only. */
+static void file_use(Object *obj, const char *path, bool *backing,
+                     bool *writes)
+{
+    DeviceState *dev = (DeviceState *)object_dynamic_cast(obj, TYPE_DEVICE);
+    g_autoptr(HostClaims) claims = NULL;
+
+    *backing = *writes = false;
+    if (!dev || !DEVICE_GET_CLASS(dev)->host_claims) {
+        return;
+    }
+    claims = host_claims_new();
+    DEVICE_GET_CLASS(dev)->host_claims(dev, claims);
+    for (guint i = 0; i < host_claims_len(claims); i++) {
+        const HostClaim *c = host_claims_get(claims, i);
+
+        if (c->kind == HOST_CLAIM_FILE && strcmp(c->value, path) == 0) {
+            *backing = true;
+            *writes = *writes || c->writes;
+        }
+    }
+}
+
+static bool sha256_file(const char *path, bool block_ok, char **hex,
+                        GError **errp)
 {
     g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
     g_autofree guchar *buf = g_malloc(1 << 16);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    g_autoptr(GError) err = NULL;
+    struct stat st;
+    int fd = spec_open_file(path, block_ok, &st, &err);
     ssize_t n;
 
     if (fd < 0) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "cannot read %s: %s",
-                    path, g_strerror(errno));
+        g_set_error(errp, VMSPEC_ERROR, err->code, "cannot read %s: %s",
+                    path, err->message);
         return false;
     }
-    while ((n = read(fd, buf, 1 << 16)) > 0) {
+    while ((n = read(fd, buf, 1 << 16)) != 0) {
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
+                        "cannot read %s: %s", path, g_strerror(errno));
+            close(fd);
+            return false;
+        }
         g_checksum_update(sum, buf, n);
-    }
-    if (n < 0) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "cannot read %s: %s",
-                    path, g_strerror(errno));
-        close(fd);
-        return false;
     }
     close(fd);
     *hex = g_strdup(g_checksum_get_string(sum));
     return true;
 }
 
-static void check_file(SpecProps *p, const char *key, const char *path,
-                       const char *pin, const SpecMark *mark,
-                       const SpecMark *pin_mark)
+/* The file is there, of the kind its user opens, readable (and writable,
+ * for a disk the guest writes) by whoever runs this, and matches its pin.
+ * access(2) asks with the real IDs: those of the user who runs vmspec. */
+static void check_file(SpecProps *p, Object *obj, const FileCheck *fc)
 {
-    struct stat st;
+    const FilePath *fp = object_property_field(obj, fc->prop);
+    const char *key = fc->key, *path = fp->path;
     g_autofree char *actual = NULL;
     g_autoptr(GError) err = NULL;
+    bool backing, writes;
+    struct stat st;
 
+    if (!path || !*path) {
+        return;
+    }
+    file_use(obj, path, &backing, &writes);
     if (stat(path, &st) < 0) {
-        spec_diags_add_code(p->diags, VMSPEC_ERROR_NOT_FOUND, mark,
+        spec_diags_add_code(p->diags, VMSPEC_ERROR_NOT_FOUND, fc->mark,
                             "%s: %s: %s", key, path, g_strerror(errno));
         return;
     }
-    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-        spec_diags_add(p->diags, mark, "%s: %s is not a regular file", key,
-                       path);
+    if (!S_ISREG(st.st_mode) && !(backing && S_ISBLK(st.st_mode))) {
+        spec_diags_add(p->diags, fc->mark, "%s: %s is not a regular file%s",
+                       key, path, backing ? " or block device" : "");
         return;
     }
-    if (!pin) {
+    if (access(path, R_OK) < 0) {
+        spec_diags_add_code(p->diags, VMSPEC_ERROR_IO, fc->mark,
+                            "%s: cannot read %s: %s", key, path,
+                            g_strerror(errno));
         return;
     }
-    if (!sha256_file(path, &actual, &err)) {
-        spec_diags_add_code(p->diags, err->code, mark, "%s: %s", key,
+    if (writes && access(path, R_OK | W_OK) < 0) {
+        spec_diags_add_code(p->diags, VMSPEC_ERROR_IO, fc->mark,
+                            "%s: cannot write %s (the guest may write "
+                            "it): %s", key, path, g_strerror(errno));
+        return;
+    }
+    if (!fp->sha256) {
+        return;
+    }
+    if (!sha256_file(path, backing, &actual, &err)) {
+        spec_diags_add_code(p->diags, err->code, fc->mark, "%s: %s", key,
                             err->message);
-    } else if (strcmp(actual, pin) != 0) {
-        spec_diags_add(p->diags, pin_mark, "%s: sha256 of %s is %s, not the "
-                       "pinned %s", key, path, actual, pin);
+    } else if (strcmp(actual, fp->sha256) != 0) {
+        spec_diags_add(p->diags, fc->pin_mark, "%s: sha256 of %s is %s, not "
+                       "the pinned %s", key, path, actual, fp->sha256);
     }
 }
 
@@ -138,12 +202,11 @@ static bool expect_string(SpecProps *p, const char *key, const SpecNode *node)
 
 /* kernel: PATH  or  kernel: {path: PATH, sha256: HEX} */
 static void set_path(SpecProps *p, Object *obj, const Property *prop,
-                     const char *key, const SpecNode *node)
+                     const char *key, const SpecNode *node, GArray *checks)
 {
     const SpecNode *path_node = node, *pin_node = NULL;
     g_autofree char *resolved = NULL;
     g_autoptr(GError) err = NULL;
-    const FilePath *fp;
 
     if (node->kind == SPEC_NODE_MAP) {
         static const char *const keys[] = { "path", "sha256", NULL };
@@ -184,14 +247,18 @@ static void set_path(SpecProps *p, Object *obj, const Property *prop,
         return;
     }
     if (p->check_files) {
-        fp = object_property_field(obj, prop);
-        check_file(p, key, fp->path, fp->sha256, &path_node->mark,
-                   pin_node ? &pin_node->mark : &path_node->mark);
+        FileCheck fc = {
+            key, prop, &path_node->mark,
+            pin_node ? &pin_node->mark : &path_node->mark,
+        };
+
+        g_array_append_val(checks, fc);
     }
 }
 
 static void set_property(SpecProps *p, Object *obj, const Property *prop,
-                         const char *key, const SpecNode *node)
+                         const char *key, const SpecNode *node,
+                         GArray *checks)
 {
     g_autoptr(GError) err = NULL;
     g_autofree char *text = NULL;
@@ -203,7 +270,7 @@ static void set_property(SpecProps *p, Object *obj, const Property *prop,
         return;
     }
     if (prop->kind == PROP_KIND_PATH) {
-        set_path(p, obj, prop, key, node);
+        set_path(p, obj, prop, key, node, checks);
         return;
     }
     if (node->kind != SPEC_NODE_SCALAR) {
@@ -255,6 +322,7 @@ void spec_props_set(SpecProps *p, Object *obj, const char *group,
 {
     g_autoptr(GPtrArray) valid = object_class_property_names(obj->klass,
                                                              group);
+    g_autoptr(GArray) checks = g_array_new(FALSE, FALSE, sizeof(FileCheck));
 
     for (guint i = 0; skip && skip[i]; i++) {
         g_ptr_array_insert(valid, i, (gpointer)skip[i]);
@@ -271,7 +339,10 @@ void spec_props_set(SpecProps *p, Object *obj, const char *group,
             unknown_key(p, pair, where, valid);
             continue;
         }
-        set_property(p, obj, prop, pair->key, pair->value);
+        set_property(p, obj, prop, pair->key, pair->value, checks);
+    }
+    for (guint i = 0; i < checks->len; i++) {
+        check_file(p, obj, &g_array_index(checks, FileCheck, i));
     }
 }
 

@@ -3,7 +3,10 @@
  * of that name, its YAML scalar type checked against the property's kind
  * (an int is not a quoted '2', a bool is not `yes`), paths resolved
  * against the directory of the file that wrote them, and, on request, the
- * files they name checked (present, regular, matching their sha256 pin).
+ * files they name checked once the whole map is set: present; a regular
+ * file (a block device too for a device's backing store, a file its own
+ * host claims name); readable, and writable where those claims say it is
+ * written, by the user who runs vmspec; matching their sha256 pin.
  * Every problem is a diagnostic at the offending key or value.
  */
 #ifndef VMSPEC_SPEC_PROPS_H
@@ -17,7 +20,7 @@
 
 typedef struct SpecProps {
     SpecDiags *diags;
-    bool check_files;   /* stat path properties' files, verify pins */
+    bool check_files;   /* check path properties' files, verify pins */
     /* The last spec file a path was resolved against, and its absolute
      * directory: finding it costs a getcwd() and stats. */
     char *dir_of_file;

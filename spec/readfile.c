@@ -28,7 +28,8 @@ static void set_open_error(const char *path, int err, GError **errp)
                             : g_strerror(err));
 }
 
-int spec_open_regular(const char *path, struct stat *st, GError **errp)
+int spec_open_file(const char *path, bool block_ok, struct stat *st,
+                   GError **errp)
 {
     /* O_NONBLOCK: open(2) of a FIFO waits for a writer without it (fifo(7));
      * O_NOCTTY: a terminal named here must not become ours. */
@@ -43,10 +44,12 @@ int spec_open_regular(const char *path, struct stat *st, GError **errp)
         err = errno;
     } else if (S_ISDIR(st->st_mode)) {
         err = EISDIR;
-    } else if (!S_ISREG(st->st_mode)) {
+    } else if (!S_ISREG(st->st_mode) &&
+               !(block_ok && S_ISBLK(st->st_mode))) {
         close(fd);
         g_set_error_literal(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                            "not a regular file");
+                            block_ok ? "not a regular file or block device"
+                                     : "not a regular file");
         return -1;
     } else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
         err = errno;
@@ -116,7 +119,7 @@ char *spec_read_file(const char *path, gsize *len, SpecDiags *diags)
     if (spec_path_is_stdin(path)) {
         return read_all(STDIN_FILENO, 0, path, len, diags);
     }
-    fd = spec_open_regular(path, &st, &err);
+    fd = spec_open_file(path, false, &st, &err);
     if (fd < 0) {
         spec_diags_add_at(diags, err->code, path, 0, 0,
                           "cannot read spec: %s", err->message);

@@ -5,9 +5,9 @@
  * regular file, else _IO; a directory is EISDIR), or "PATH: spec too
  * large ...".
  *
- * A spec, like every file a spec names, is a regular file: anything else
- * (a FIFO, a socket, a device) is refused before a byte is read, and is
- * opened without blocking, so that a FIFO without a writer cannot hang
+ * A spec, like the boot files a spec names, is a regular file: anything
+ * else (a FIFO, a socket, a device) is refused before a byte is read, and
+ * is opened without blocking, so that a FIFO without a writer cannot hang
  * open(2).  Standard input is the exception: it is read to its end
  * whatever it is (a pipe, a terminal), still bounded.
  */
@@ -23,13 +23,15 @@
  * diagnostic.  Any thread; diags is not locked. */
 char *spec_read_file(const char *path, gsize *len, SpecDiags *diags);
 
-/* Opens path read-only (O_CLOEXEC, O_NOCTTY) if it is a regular file,
- * without ever blocking in open(2): O_NONBLOCK until fstat() has shown a
- * regular file, then cleared.  Returns the fd with *st filled in, or -1
- * with an error whose message is only the reason, for the caller to put
- * after the path: strerror's text (code NOT_FOUND for ENOENT, else IO;
- * "Is a directory" for a directory), or "not a regular file" (INVALID). */
-int spec_open_regular(const char *path, struct stat *st, GError **errp);
+/* Opens path read-only (O_CLOEXEC, O_NOCTTY) if it is a regular file (or,
+ * with block_ok, a block device), without ever blocking in open(2):
+ * O_NONBLOCK until fstat() has shown what it is, then cleared.  Returns
+ * the fd with *st filled in, or -1 with an error whose message is only the
+ * reason, for the caller to put after the path: strerror's text (code
+ * NOT_FOUND for ENOENT, else IO; "Is a directory" for a directory), a
+ * dangling symbolic link as such, or "not a regular file" (INVALID). */
+int spec_open_file(const char *path, bool block_ok, struct stat *st,
+                   GError **errp);
 
 /* True for the names of standard input: "-", /dev/stdin, /dev/fd/0 and
  * /proc/self/fd/0. */
