@@ -87,6 +87,20 @@ static bool image_size(DiskImage *disk, GError **errp)
     return false;
 }
 
+/* Clears the O_NONBLOCK the image was opened with, once image_size() has
+ * seen that it is no FIFO. */
+static bool set_blocking(DiskImage *disk, GError **errp)
+{
+    int flags = fcntl(disk->fd, F_GETFL);
+
+    if (flags < 0 || fcntl(disk->fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "%s: %s",
+                    disk->path, g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
 /* fd, sized to the image, if that works (an unlinked file on 9p with
  * cache=loose cannot be truncated, for one); else closed. */
 static bool overlay_try(DiskImage *disk, int fd)
@@ -149,7 +163,11 @@ static void disk_free(DiskImage *disk)
 DiskImage *disk_open(const char *path, DiskOpenMode mode, GError **errp)
 {
     DiskImage *disk = g_new0(DiskImage, 1);
-    int flags = (mode == DISK_OPEN_READWRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+    /* O_NONBLOCK until image_size() has seen a file or block device:
+     * open(2) of a FIFO (one put where the checked image was) waits for a
+     * writer without it. */
+    int flags = (mode == DISK_OPEN_READWRITE ? O_RDWR : O_RDONLY) |
+                O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 
     disk->path = g_strdup(path);
     disk->mode = mode;
@@ -162,7 +180,8 @@ DiskImage *disk_open(const char *path, DiskOpenMode mode, GError **errp)
                     "cannot open disk image %s: %s", path, g_strerror(err));
         goto fail;
     }
-    if (!image_size(disk, errp) || !lock_image(disk, errp)) {
+    if (!image_size(disk, errp) || !set_blocking(disk, errp) ||
+        !lock_image(disk, errp)) {
         goto fail;
     }
     if (mode == DISK_OPEN_SNAPSHOT && !open_overlay(disk, errp)) {

@@ -44,7 +44,8 @@ typedef enum {
     DISK_OPEN_SNAPSHOT,     /* O_RDONLY, read lock; writes to an overlay */
 } DiskOpenMode;
 
-/* Opens path (O_CLOEXEC) and locks it as above.  Errors: the file cannot
+/* Opens path (O_CLOEXEC, and without blocking in open(2): a FIFO is
+ * refused, not waited on) and locks it as above.  Errors: the file cannot
  * be opened (VMSPEC_ERROR_IO, or NOT_FOUND when missing), it is not a
  * regular file or block device (INVALID), it is locked by another open
  * (BUSY: "disk image PATH is in use by another VM (locked)"), the overlay

@@ -23,17 +23,29 @@ int boot_file_open(const char *path, uint64_t *size, GError **errp)
 
 int boot_file_open_stat(const char *path, struct stat *st, GError **errp)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK until fstat has shown a regular file: open(2) of a FIFO
+     * (one put where the checked file was) waits for a writer without it. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int err, flags;
 
     if (fd < 0) {
+        err = errno;
         g_set_error(errp, VMSPEC_ERROR,
-                    errno == ENOENT ? VMSPEC_ERROR_NOT_FOUND : VMSPEC_ERROR_IO,
-                    "cannot open %s: %s", path, g_strerror(errno));
+                    err == ENOENT ? VMSPEC_ERROR_NOT_FOUND : VMSPEC_ERROR_IO,
+                    "cannot open %s: %s", path, g_strerror(err));
         return -1;
     }
     if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
                     "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+        err = errno;
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "%s: %s", path,
+                    g_strerror(err));
         close(fd);
         return -1;
     }

@@ -12,7 +12,8 @@
 
 /* Opens path read-only and returns the fd with *size set, or -1 with an
  * error naming the file (VMSPEC_ERROR_NOT_FOUND when it does not exist;
- * a directory or device is "not a regular file"). */
+ * a directory, FIFO or device is "not a regular file", found without
+ * blocking in open(2)). */
 int boot_file_open(const char *path, uint64_t *size, GError **errp);
 
 /* The same, with the file's whole stat in *st. */
