@@ -12,12 +12,32 @@
 #include "spec/parse.h"
 #include "spec/readfile.h"
 
-/* errno's text, or for a symbolic link whose target is missing (ENOENT
- * names no missing directory then) what it is. */
-static void set_open_error(const char *path, int err, GError **errp)
+static bool is_wanted_kind(const struct stat *st, bool block_ok)
 {
-    struct stat lst;
+    return S_ISREG(st->st_mode) || (block_ok && S_ISBLK(st->st_mode));
+}
 
+static void set_not_regular(bool block_ok, GError **errp)
+{
+    g_set_error_literal(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                        block_ok ? "not a regular file or block device"
+                                 : "not a regular file");
+}
+
+/* Why open(2) or fstat(2) failed with err: what the file is when that is
+ * the reason (a socket cannot be opened at all: ENXIO), a symbolic link
+ * whose target is missing (ENOENT names no missing directory then) as
+ * such, else errno's text. */
+static void set_open_error(const char *path, bool block_ok, int err,
+                           GError **errp)
+{
+    struct stat st, lst;
+
+    if (err != EISDIR && stat(path, &st) == 0 && !S_ISDIR(st.st_mode) &&
+        !is_wanted_kind(&st, block_ok)) {
+        set_not_regular(block_ok, errp);
+        return;
+    }
     g_set_error_literal(errp, VMSPEC_ERROR,
                         err == ENOENT ? VMSPEC_ERROR_NOT_FOUND
                                       : VMSPEC_ERROR_IO,
@@ -34,29 +54,27 @@ int spec_open_file(const char *path, bool block_ok, struct stat *st,
     /* O_NONBLOCK: open(2) of a FIFO waits for a writer without it (fifo(7));
      * O_NOCTTY: a terminal named here must not become ours. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    int err = 0;
+    int err = 0, flags;
 
     if (fd < 0) {
-        set_open_error(path, errno, errp);
+        set_open_error(path, block_ok, errno, errp);
         return -1;
     }
     if (fstat(fd, st) < 0) {
         err = errno;
     } else if (S_ISDIR(st->st_mode)) {
         err = EISDIR;
-    } else if (!S_ISREG(st->st_mode) &&
-               !(block_ok && S_ISBLK(st->st_mode))) {
+    } else if (!is_wanted_kind(st, block_ok)) {
         close(fd);
-        g_set_error_literal(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                            block_ok ? "not a regular file or block device"
-                                     : "not a regular file");
+        set_not_regular(block_ok, errp);
         return -1;
-    } else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+    } else if ((flags = fcntl(fd, F_GETFL)) < 0 ||
+               fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
         err = errno;
     }
     if (err) {
         close(fd);
-        set_open_error(path, err, errp);
+        set_open_error(path, block_ok, err, errp);
         return -1;
     }
     return fd;
