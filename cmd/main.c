@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/output.h"
 #include "machine/qom/module.h"
 #include "spec/suggest.h"
 
@@ -60,18 +61,12 @@ gboolean cmd_parse_options(const char *name, const char *args,
         g_option_context_add_main_entries(ctx, entries, NULL);
     }
     if (!g_option_context_parse(ctx, argc, argv, &err)) {
-        fprintf(stderr, "vmspec %s: %s\nTry 'vmspec %s --help'.\n", name,
-                err->message, name);
+        /* GLib's message quotes the offending argument. */
+        cmd_error(name, "%s", err->message);
+        fprintf(stderr, "Try 'vmspec %s --help'.\n", name);
         return FALSE;
     }
     return TRUE;
-}
-
-/* Prints "vmspec: MESSAGE" to stderr and frees err. */
-static void cmd_print_error(GError *err)
-{
-    fprintf(stderr, "vmspec: %s\n", err->message);
-    g_error_free(err);
 }
 
 /*
@@ -114,6 +109,7 @@ int main(int argc, char **argv)
     const char *name;
     GError *err = NULL;
 
+    cmd_check_std_streams_at_exit();
     set_thread_stack_size();
     limit_malloc_arenas();
 
@@ -132,7 +128,8 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!module_call_init(MODULE_INIT_QOM, &err)) {
-        cmd_print_error(err);
+        cmd_error(NULL, "%s", err->message);
+        g_error_free(err);
         return EXIT_ERROR;
     }
     for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
@@ -150,8 +147,8 @@ int main(int argc, char **argv)
             names[i] = commands[i].name;
         }
         hint = spec_suggest_hint(name, names, G_N_ELEMENTS(commands));
-        fprintf(stderr, "vmspec: unknown command '%s'%s\n"
-                "Try 'vmspec --help'.\n", name, hint);
+        cmd_error(NULL, "unknown command '%s'%s", name, hint);
+        fputs("Try 'vmspec --help'.\n", stderr);
     }
     return EXIT_USAGE;
 }
