@@ -1,12 +1,16 @@
 /*
  * vmspec check SPEC|DIR...: validate specs without running anything.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
 #include "spec/loader.h"
 #include "spec/merge.h"
+#include "spec/readfile.h"
 
 typedef struct {
     const char *const *sets;
@@ -14,7 +18,10 @@ typedef struct {
     guint files;
     guint bad_files;
     guint errors;
-    /* directory -> (VM name -> first spec that used it) */
+    /* The canonical path of every spec checked: a file named twice (a.yaml
+     * and ./a.yaml, or in DIR and by name) is checked once. */
+    GHashTable *seen;
+    /* canonical directory -> (VM name -> first spec that used it) */
     GHashTable *names_by_dir;
 } CheckRun;
 
@@ -28,32 +35,75 @@ static gint compare_strings(gconstpointer a, gconstpointer b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The specs a DIR argument stands for: *.yaml and *.yml, sorted. */
-GPtrArray *cmd_list_specs(const char *dir, GError **errp)
+/* The specs in dir, sorted, or NULL with *err an errno value. */
+static GPtrArray *list_specs(const char *dir, int *err)
 {
-    g_autoptr(GDir) d = g_dir_open(dir, 0, errp);
-    GPtrArray *paths;
-    const char *name;
+    DIR *d = opendir(dir);
+    g_autoptr(GPtrArray) paths = NULL;
+    struct dirent *ent;
 
     if (!d) {
+        *err = errno;
         return NULL;
     }
     paths = g_ptr_array_new_with_free_func(g_free);
-    while ((name = g_dir_read_name(d))) {
-        if (is_spec_name(name)) {
-            g_ptr_array_add(paths, g_build_filename(dir, name, NULL));
+    for (;;) {
+        errno = 0;
+        ent = readdir(d);
+        if (!ent) {
+            break;
+        }
+        if (is_spec_name(ent->d_name)) {
+            g_ptr_array_add(paths, g_build_filename(dir, ent->d_name, NULL));
         }
     }
+    /* readdir() returns NULL at the end and on an error, which sets errno. */
+    *err = errno;
+    closedir(d);
+    if (*err) {
+        return NULL;
+    }
     g_ptr_array_sort(paths, compare_strings);
+    return g_steal_pointer(&paths);
+}
+
+/* The specs a DIR argument stands for: *.yaml and *.yml, sorted. */
+GPtrArray *cmd_list_specs(const char *dir, GError **errp)
+{
+    int err = 0;
+    GPtrArray *paths = list_specs(dir, &err);
+
+    if (!paths) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
+                    "cannot read directory %s: %s", dir, g_strerror(err));
+    }
     return paths;
 }
 
+/* path with symlinks, "." and ".." resolved, so that two spellings of one
+ * file compare equal; as written, made absolute, when it cannot be. */
+static char *canonical_path(const char *path)
+{
+    char *real = realpath(path, NULL);
+    char *copy;
+
+    if (!real) {
+        return g_canonicalize_filename(path, NULL);
+    }
+    copy = g_strdup(real);
+    free(real);
+    return copy;
+}
+
 /* Two specs of one directory may not share a VM name: they would share
- * control sockets, logs and derived MACs. */
+ * control sockets, logs and derived MACs.  The directory is the one the
+ * spec's relative paths resolve against (the working directory for
+ * standard input), however it is spelled. */
 static void check_unique_name(CheckRun *run, const char *path, Vm *vm,
                               const SpecNode *root, SpecDiags *diags)
 {
-    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *spelled = spec_path_dir(path);
+    g_autofree char *dir = canonical_path(spelled);
     GHashTable *names = g_hash_table_lookup(run->names_by_dir, dir);
     const char *first;
 
@@ -74,24 +124,71 @@ static void check_unique_name(CheckRun *run, const char *path, Vm *vm,
     g_hash_table_insert(names, g_strdup(vm->name), g_strdup(path));
 }
 
+/* Counts one checked input (a spec, or a directory that could not be
+ * listed) and prints its diagnostics. */
+static void report(CheckRun *run, const SpecDiags *diags)
+{
+    run->files++;
+    if (spec_diags_count(diags)) {
+        run->bad_files++;
+        run->errors += spec_diags_count(diags);
+        cmd_print_diags(diags, run->json, stdout);
+    }
+}
+
 static void check_file(CheckRun *run, const char *path)
 {
-    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecDiags) diags = NULL;
     SpecLoadOptions opts = { .sets = run->sets, .check_files = true };
-    g_autoptr(SpecNode) root = spec_load_file(path, diags);
+    g_autoptr(SpecNode) root = NULL;
     g_autoptr(Object) vm = NULL;
 
+    /* Standard input is no file to compare: each name of it reads on. */
+    if (!spec_path_is_stdin(path) &&
+        !g_hash_table_add(run->seen, canonical_path(path))) {
+        return;
+    }
+    diags = spec_diags_new();
+    root = spec_load_file(path, diags);
     if (root && (!run->sets || spec_apply_sets(root, run->sets, -1, diags))) {
         vm = OBJECT(spec_build_vm(root, &opts, diags));
     }
     if (vm) {
         check_unique_name(run, path, VM(vm), root, diags);
     }
-    run->files++;
-    if (spec_diags_count(diags)) {
-        run->bad_files++;
-        run->errors += spec_diags_count(diags);
-        cmd_print_diags(diags, run->json, stdout);
+    report(run, diags);
+}
+
+static void check_dir(CheckRun *run, const char *dir)
+{
+    int err = 0;
+    g_autoptr(GPtrArray) specs = list_specs(dir, &err);
+
+    if (!specs) {
+        g_autoptr(SpecDiags) diags = spec_diags_new();
+
+        spec_diags_add_at(diags, VMSPEC_ERROR_IO, dir, 0, 0,
+                          "cannot read directory: %s", g_strerror(err));
+        report(run, diags);
+        return;
+    }
+    for (guint i = 0; i < specs->len; i++) {
+        check_file(run, specs->pdata[i]);
+    }
+}
+
+/* GOption leaves the "--" that ends the options in argv when an argument
+ * after it starts with '-' (g_option_context_parse()): the first "--" is
+ * that separator, not a spec. */
+static void drop_separator(int *argc, char **argv)
+{
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            memmove(&argv[i], &argv[i + 1],
+                    (size_t)(*argc - i) * sizeof(*argv));
+            (*argc)--;
+            return;
+        }
     }
 }
 
@@ -115,31 +212,25 @@ int cmd_check(int argc, char **argv)
         !cmd_parse_format("check", format, &run.json)) {
         return EXIT_USAGE;
     }
+    drop_separator(&argc, argv);
     if (argc < 2) {
         fprintf(stderr, "vmspec check: expected at least one SPEC or DIR\n");
         return EXIT_USAGE;
     }
     run.sets = (const char *const *)sets;
+    run.seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     run.names_by_dir = g_hash_table_new_full(
         g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
     for (int i = 1; i < argc; i++) {
-        if (g_file_test(argv[i], G_FILE_TEST_IS_DIR)) {
-            g_autoptr(GError) err = NULL;
-            g_autoptr(GPtrArray) specs = cmd_list_specs(argv[i], &err);
-
-            if (!specs) {
-                fprintf(stderr, "vmspec: %s\n", err->message);
-                run.errors++;
-                continue;
-            }
-            for (guint j = 0; j < specs->len; j++) {
-                check_file(&run, specs->pdata[j]);
-            }
+        if (!spec_path_is_stdin(argv[i]) &&
+            g_file_test(argv[i], G_FILE_TEST_IS_DIR)) {
+            check_dir(&run, argv[i]);
         } else {
             check_file(&run, argv[i]);
         }
     }
     g_hash_table_unref(run.names_by_dir);
+    g_hash_table_unref(run.seen);
 
     status = run.errors ? EXIT_ERROR : EXIT_OK;
     if (run.json) {
