@@ -2,6 +2,7 @@
  * JSON writer (RFC 8259).
  */
 #include <inttypes.h>
+#include <string.h>
 
 #include "machine/qom/error.h"
 #include "spec/json.h"
@@ -79,33 +80,58 @@ void json_end_array(JsonWriter *w)
     close_container(w, ']');
 }
 
+/* The two-character escape of an ASCII byte, or NULL. */
+static const char *short_escape(unsigned char byte)
+{
+    switch (byte) {
+    case '"': return "\\\"";
+    case '\\': return "\\\\";
+    case '\n': return "\\n";
+    case '\t': return "\\t";
+    case '\r': return "\\r";
+    default: return NULL;
+    }
+}
+
+/*
+ * RFC 8259, 7 and 8.1: JSON text is UTF-8 and a string escapes U+0000 to
+ * U+001F.  Escaped as well, so that JSON Lines read on a terminal are as
+ * inert as vmspec's text output: DEL and the C1 controls (U+007F..U+009F)
+ * and U+2028/U+2029 (line breaks to JavaScript before ES2019).  Names and
+ * paths on Linux are bytes, not UTF-8: each byte that starts no valid
+ * sequence (a stray continuation byte, an overlong form, a surrogate, a
+ * sequence cut short) becomes one U+FFFD, the replacement character, so
+ * the output is always valid JSON - at the price of not naming such a
+ * file exactly.
+ */
 void json_escape(GString *out, const char *value)
 {
+    const char *end = value + strlen(value);
+
     g_string_append_c(out, '"');
-    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-        switch (*p) {
-        case '"':
-            g_string_append(out, "\\\"");
-            break;
-        case '\\':
-            g_string_append(out, "\\\\");
-            break;
-        case '\n':
-            g_string_append(out, "\\n");
-            break;
-        case '\t':
-            g_string_append(out, "\\t");
-            break;
-        case '\r':
-            g_string_append(out, "\\r");
-            break;
-        default:
-            if (*p < 0x20) {
-                g_string_append_printf(out, "\\u%04x", *p);
-            } else {
-                g_string_append_c(out, (char)*p);
-            }
+    for (const char *p = value; p < end;) {
+        unsigned char byte = (unsigned char)*p;
+        const char *esc = short_escape(byte);
+        gunichar c;
+
+        if (esc) {
+            g_string_append(out, esc);
+            p++;
+            continue;
         }
+        c = byte < 0x80 ? byte : g_utf8_get_char_validated(p, end - p);
+        if (c == (gunichar)-1 || c == (gunichar)-2) {
+            g_string_append(out, "\\ufffd");
+            p++;
+            continue;
+        }
+        if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 ||
+            c == 0x2029) {
+            g_string_append_printf(out, "\\u%04x", c);
+        } else {
+            g_string_append_len(out, p, g_utf8_next_char(p) - p);
+        }
+        p = g_utf8_next_char(p);
     }
     g_string_append_c(out, '"');
 }

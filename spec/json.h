@@ -43,7 +43,10 @@ void json_member_string(JsonWriter *w, const char *key, const char *value);
 void json_member_int(JsonWriter *w, const char *key, int64_t value);
 void json_member_bool(JsonWriter *w, const char *key, bool value);
 
-/* Appends value to out as a JSON string literal, quotes included. */
+/* Appends value to out as a JSON string literal, quotes included.  The
+ * literal is valid UTF-8 whatever value holds: control characters (C0,
+ * DEL, C1, U+2028/U+2029) become \uXXXX escapes and each byte of invalid
+ * UTF-8 becomes \ufffd (json.c says why). */
 void json_escape(GString *out, const char *value);
 
 /*
