@@ -4,10 +4,13 @@
  * spec (and the files it names), so it can be diffed and checked in.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/output.h"
 #include "machine/qom/machine.h"
 #include "machine/qom/property.h"
 #include "machine/qom/vm.h"
@@ -28,10 +31,14 @@ static void print_text_property(const Property *prop, ObjectClass *owner,
     const FilePath *fp = prop->kind == PROP_KIND_PATH
         ? object_property_field(p->obj, prop) : NULL;
 
-    g_string_append_printf(p->out, "  %s%s%s: %s", prop->group ? prop->group
-                                                               : "",
-                           prop->group ? "." : "", prop->name,
-                           value ? (*value ? value : "\"\"") : "~");
+    g_string_append_printf(p->out, "  %s%s%s: ", prop->group ? prop->group
+                                                             : "",
+                           prop->group ? "." : "", prop->name);
+    if (value) {
+        cmd_quote_append(p->out, value);
+    } else {
+        g_string_append_c(p->out, '~');
+    }
     if (fp && fp->sha256) {
         g_string_append_printf(p->out, "  # sha256 %s", fp->sha256);
     }
@@ -98,7 +105,9 @@ static bool print_text_object(Object *obj, void *opaque)
     const DeviceResources *res = assigned_resources(obj);
     PlanPrinter p = { obj, out, NULL };
 
-    g_string_append_printf(out, "%s (%s)\n", path, object_get_typename(obj));
+    /* Object names come from spec ids: escaped like every echo of input. */
+    cmd_escape_append(out, path);
+    g_string_append_printf(out, " (%s)\n", object_get_typename(obj));
     object_class_foreach_property(obj->klass, print_text_property, &p);
     if (res) {
         g_autofree char *text = device_resources_describe(res);
@@ -162,6 +171,52 @@ static bool print_json_object(Object *obj, void *opaque)
     return true;
 }
 
+/* Writes len bytes of data to fd; false with errno set on error. */
+static bool write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return false;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/*
+ * Writes data into the file at path the way a shell's `>` does: opened for
+ * writing, created if missing, truncated, symlinks followed.  So a
+ * character device (/dev/null, /dev/stdout) is written to, and a symlink
+ * or a file others hold open keeps its identity - not replaced by a new
+ * file renamed over it (g_file_set_contents), which as root would turn
+ * --dtb /dev/null into a regular file.
+ */
+static bool write_file(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    bool ok;
+
+    if (fd < 0) {
+        return false;
+    }
+    ok = write_all(fd, data, len);
+    if (!ok) {
+        int saved = errno;
+
+        close(fd);
+        errno = saved;
+        return false;
+    }
+    /* close(2) reports what a network file system could not write. */
+    return close(fd) == 0;
+}
+
 /* plan --dtb: the tree the machine would give its guest (arm64 virt). */
 static int write_dtb(Vm *vm, const char *path)
 {
@@ -171,20 +226,16 @@ static int write_dtb(Vm *vm, const char *path)
     const char *data;
 
     if (!dtb) {
-        fprintf(stderr, "vmspec plan: %s\n", err->message);
+        cmd_error("plan", "%s", err->message);
         return EXIT_ERROR;
     }
     data = g_bytes_get_data(dtb, &len);
     if (strcmp(path, "-") == 0) {
-        if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
-            fprintf(stderr, "vmspec plan: writing the device tree: %s\n",
-                    g_strerror(errno));
-            return EXIT_ERROR;
-        }
-        return EXIT_OK;
+        return cmd_write_stdout(data, len) ? EXIT_OK : EXIT_ERROR;
     }
-    if (!g_file_set_contents(path, data, (gssize)len, &err)) {
-        fprintf(stderr, "vmspec plan: %s\n", err->message);
+    if (!write_file(path, data, len)) {
+        cmd_error("plan", "writing the device tree to %s: %s", path,
+                  g_strerror(errno));
         return EXIT_ERROR;
     }
     return EXIT_OK;
@@ -215,7 +266,7 @@ int cmd_plan(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (argc != 2) {
-        fprintf(stderr, "vmspec plan: expected one SPEC\n");
+        cmd_error("plan", "expected one SPEC");
         return EXIT_USAGE;
     }
     vm = cmd_load_spec(argv[1], sets);
@@ -234,6 +285,5 @@ int cmd_plan(int argc, char **argv)
     } else {
         print_text_object(vm, out);
     }
-    fwrite(out->str, 1, out->len, stdout);
-    return EXIT_OK;
+    return cmd_write_stdout(out->str, out->len) ? EXIT_OK : EXIT_ERROR;
 }

@@ -6,6 +6,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/control.h"
+#include "cmd/output.h"
 #include "spec/json.h"
 
 static const char *const ps_fields[] = {
@@ -21,6 +22,31 @@ static char *format_uptime(const char *seconds)
     }
     return s >= 60 ? g_strdup_printf("%ldm%02lds", s / 60, s % 60)
                    : g_strdup_printf("%lds", s);
+}
+
+/* Whether text is a JSON integer, so that it may be written as it is. */
+static bool is_integer(const char *text)
+{
+    const char *p = text[0] == '-' ? text + 1 : text;
+
+    if (!*p || (p[0] == '0' && p[1])) {
+        return false;
+    }
+    for (; *p; p++) {
+        if (!g_ascii_isdigit(*p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A status reply's field for the table: a running VM's name and spec path
+ * are any bytes, so escaped (cmd/output.h); "-" when missing. */
+static char *text_field(GHashTable *st, const char *key)
+{
+    const char *v = g_hash_table_lookup(st, key);
+
+    return v ? cmd_escape(v) : g_strdup("-");
 }
 
 int cmd_ps(int argc, char **argv)
@@ -64,8 +90,15 @@ int cmd_ps(int argc, char **argv)
 
                 json_key(&w, ps_fields[f]);
                 if (f == 1 || f == 3 || f == 5) {
-                    /* Numbers stay numbers. */
-                    json_raw(&w, v ? v : "null");
+                    /* Numbers stay numbers; anything else a reply put
+                     * there is not copied into the JSON as it is. */
+                    if (!v) {
+                        json_null(&w);
+                    } else if (is_integer(v)) {
+                        json_raw(&w, v);
+                    } else {
+                        json_string(&w, v);
+                    }
                 } else {
                     json_string(&w, v ? v : "");
                 }
@@ -74,21 +107,21 @@ int cmd_ps(int argc, char **argv)
         } else {
             g_autofree char *up = format_uptime(
                 g_hash_table_lookup(st, "uptime_s"));
+            g_autofree char *name = text_field(st, "name");
+            g_autofree char *pid = text_field(st, "pid");
+            g_autofree char *state = text_field(st, "state");
+            g_autofree char *cpus = text_field(st, "cpus");
+            g_autofree char *memory = text_field(st, "memory");
+            g_autofree char *spec = text_field(st, "spec");
 
             g_string_append_printf(
-                out, "%-20s %8s %-8s %8s %5s %7s  %s\n",
-                (char *)g_hash_table_lookup(st, "name"),
-                (char *)g_hash_table_lookup(st, "pid"),
-                (char *)g_hash_table_lookup(st, "state"), up,
-                (char *)g_hash_table_lookup(st, "cpus"),
-                (char *)g_hash_table_lookup(st, "memory"),
-                (char *)g_hash_table_lookup(st, "spec"));
+                out, "%-20s %8s %-8s %8s %5s %7s  %s\n", name, pid, state,
+                up, cpus, memory, spec);
         }
     }
     if (json) {
         json_end_array(&w);
         g_string_append_c(out, '\n');
     }
-    fputs(out->str, stdout);
-    return EXIT_OK;
+    return cmd_write_stdout(out->str, out->len) ? EXIT_OK : EXIT_ERROR;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "cmd/cmd.h"
+#include "cmd/output.h"
 #include "spec/json.h"
 #include "spec/loader.h"
 
@@ -67,9 +68,12 @@ void cmd_print_diags(const SpecDiags *diags, bool json, FILE *out)
             json_end_object(&w);
             fprintf(out, "%s\n", line->str);
         } else {
+            /* The file name and the message quote the spec: one
+             * diagnostic is one line, whatever they hold. */
             g_autofree char *text = spec_diag_format(d);
+            g_autofree char *shown = cmd_escape(text);
 
-            fprintf(out, "%s\n", text);
+            fprintf(out, "%s\n", shown);
         }
     }
     if (!json && spec_diags_count(diags) > kept) {
@@ -88,8 +92,7 @@ bool cmd_parse_format(const char *cmd, const char *format, bool *json)
         *json = true;
         return true;
     }
-    fprintf(stderr, "vmspec %s: unknown format '%s' (expected text or "
-            "json)\n", cmd, format);
+    cmd_error(cmd, "unknown format '%s' (expected text or json)", format);
     return false;
 }
 

@@ -3,7 +3,10 @@
  */
 #include <stdio.h>
 
+#include <string.h>
+
 #include "cmd/cmd.h"
+#include "cmd/output.h"
 #include "spec/schema.h"
 
 int cmd_schema(int argc, char **argv)
@@ -17,10 +20,9 @@ int cmd_schema(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (argc > 1) {
-        fprintf(stderr, "vmspec schema: takes no arguments\n");
+        cmd_error("schema", "takes no arguments");
         return EXIT_USAGE;
     }
     schema = spec_schema_generate();
-    fputs(schema, stdout);
-    return EXIT_OK;
+    return cmd_write_stdout(schema, strlen(schema)) ? EXIT_OK : EXIT_ERROR;
 }

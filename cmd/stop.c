@@ -6,6 +6,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/control.h"
+#include "cmd/output.h"
 
 /* Waits (up to timeout_s) until name's control socket stops answering. */
 static bool wait_gone(const char *name, int timeout_s)
@@ -43,7 +44,7 @@ int cmd_stop(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (all == (argc > 1)) {
-        fprintf(stderr, "vmspec stop: name VMs or give --all\n");
+        cmd_error("stop", "name VMs or give --all");
         return EXIT_USAGE;
     }
     if (all) {
@@ -56,22 +57,22 @@ int cmd_stop(int argc, char **argv)
     }
     for (guint i = 0; i < names->len; i++) {
         const char *name = names->pdata[i];
+        g_autofree char *shown = cmd_escape(name);
         g_autoptr(GError) err = NULL;
         g_autoptr(GHashTable) reply = control_request(
             name, kill ? "kill" : "stop", &err);
 
         if (!reply) {
             if (!all) {
-                fprintf(stderr, "vmspec: %s\n", err->message);
+                cmd_error(NULL, "%s", err->message);
                 status = EXIT_ERROR;
             }
             continue;
         }
         if (wait_gone(name, timeout_s)) {
-            printf("%s stopped\n", name);
+            printf("%s stopped\n", shown);
         } else {
-            fprintf(stderr, "vmspec: %s did not exit within %d s\n", name,
-                    timeout_s);
+            cmd_error(NULL, "%s did not exit within %d s", name, timeout_s);
             status = EXIT_ERROR;
         }
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/output.h"
 #include "machine/qom/object.h"
 
 static void print_type(const char *name, const char *prefix, bool last,
@@ -37,7 +38,7 @@ int cmd_types(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (argc > 1) {
-        fprintf(stderr, "vmspec types: takes no arguments\n");
+        cmd_error("types", "takes no arguments");
         return EXIT_USAGE;
     }
     print_type(TYPE_OBJECT, "", true, true);
