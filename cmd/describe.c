@@ -7,15 +7,17 @@
 #include "cmd/cmd.h"
 #include "machine/qom/object.h"
 #include "machine/qom/property.h"
+#include "spec/schema.h"
 #include "spec/suggest.h"
 
-/* "int 1..255", "enum exit|restart", "size 16M..64T". */
-static char *describe_kind(const Property *prop)
+/* "int 1..255", "enum exit|restart", "size 16M..64T": the ranges that
+ * `check` applies to objects of klass (and the schema says). */
+static char *describe_kind(ObjectClass *klass, const Property *prop)
 {
     switch (prop->kind) {
     case PROP_KIND_INT:
         return g_strdup_printf("int %" PRId64 "..%" PRId64, prop->min,
-                               prop->max);
+                               spec_property_max(klass, prop));
     case PROP_KIND_SIZE: {
         g_autofree char *lo = format_size(prop->size_min);
         g_autofree char *hi = format_size(prop->size_max);
@@ -36,7 +38,7 @@ static void print_property(const Property *prop, ObjectClass *owner,
                            void *opaque)
 {
     ObjectClass *klass = opaque;
-    g_autofree char *kind = describe_kind(prop);
+    g_autofree char *kind = describe_kind(klass, prop);
     g_autofree char *def = property_default_str(prop);
     g_autofree char *name = prop->group
         ? g_strdup_printf("%s.%s", prop->group, prop->name)
