@@ -2,7 +2,6 @@
  * Property tables: defaults, parsing from strings, formatting.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -32,6 +31,41 @@ void *object_property_field(Object *obj, const Property *prop)
 
 /* --- Parsers ----------------------------------------------------------- */
 
+char *quote_value(const char *value)
+{
+    bool utf8 = g_utf8_validate(value, -1, NULL);
+    gsize n = utf8 ? (gsize)g_utf8_strlen(value, -1) : strlen(value);
+    const char *cut;
+
+    if (n <= QUOTE_VALUE_MAX) {
+        return g_strdup_printf("'%s'", value);
+    }
+    cut = utf8 ? g_utf8_offset_to_pointer(value, QUOTE_VALUE_KEEP)
+               : value + QUOTE_VALUE_KEEP;
+    return g_strdup_printf("'%.*s'... (%zu %s)", (int)(cut - value), value, n,
+                           utf8 ? "characters" : "bytes");
+}
+
+/* Fails with "'VALUE' " + the formatted rest: every parser's error names
+ * the value it was given, cut short by quote_value(). */
+static bool invalid_value(GError **errp, const char *value, const char *fmt,
+                          ...) G_GNUC_PRINTF(3, 4);
+
+static bool invalid_value(GError **errp, const char *value, const char *fmt,
+                          ...)
+{
+    g_autofree char *quoted = quote_value(value);
+    g_autofree char *rest = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    rest = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID, "%s %s", quoted,
+                rest);
+    return false;
+}
+
 static bool invalid(GError **errp, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 static bool invalid(GError **errp, const char *fmt, ...)
@@ -45,61 +79,103 @@ static bool invalid(GError **errp, const char *fmt, ...)
     return false;
 }
 
-/* Digits only: strtoull alone would accept signs, spaces and "0x". */
-static bool parse_decimal(const char *str, const char **end, uint64_t *out)
+/* Digits of base (8, 10 or 16) from *p on, at least one, into *out; moves
+ * *p past them.  False without digits, or with *overflow set when the value
+ * doesn't fit 64 bits. */
+static bool parse_digits(const char **p, unsigned base, uint64_t *out,
+                         bool *overflow)
 {
+    const char *s = *p;
     uint64_t value = 0;
-    const char *p = str;
 
-    if (!isdigit((unsigned char)*p)) {
+    for (int d; (d = g_ascii_xdigit_value(*s)) >= 0 && (unsigned)d < base;
+         s++) {
+        if (value > (UINT64_MAX - (unsigned)d) / base) {
+            *overflow = true;
+        }
+        value = value * base + (unsigned)d;
+    }
+    if (s == *p) {
         return false;
     }
-    for (; isdigit((unsigned char)*p); p++) {
-        unsigned digit = *p - '0';
-
-        if (value > (UINT64_MAX - digit) / 10) {
-            errno = ERANGE;
-            return false;
-        }
-        value = value * 10 + digit;
-    }
-    *end = p;
+    *p = s;
     *out = value;
     return true;
+}
+
+/*
+ * An integer as the YAML 1.2 core schema writes one (section 10.3.2):
+ * [-+]?[0-9]+ | 0o[0-7]+ | 0x[0-9a-fA-F]+, nothing else (no spaces, no
+ * 0X, no sign before 0x).  Sets the magnitude and sign; false when str is
+ * not one, with *overflow set when only its size is wrong.
+ */
+static bool parse_core_int(const char *str, bool *negative,
+                           uint64_t *magnitude, bool *overflow)
+{
+    const char *p = str;
+    unsigned base = 10;
+
+    *negative = false;
+    *overflow = false;
+    if (p[0] == '0' && (p[1] == 'o' || p[1] == 'x')) {
+        base = p[1] == 'o' ? 8 : 16;
+        p += 2;
+    } else if (*p == '-' || *p == '+') {
+        *negative = *p == '-';
+        p++;
+    }
+    if (!parse_digits(&p, base, magnitude, overflow) || *p) {
+        *overflow = false;      /* not an integer at all */
+        return false;
+    }
+    return !*overflow;
 }
 
 bool parse_size(const char *str, uint64_t *out, GError **errp)
 {
     static const char suffixes[] = "KMGTP";
-    const char *end;
+    const char *end = str, *s;
     uint64_t value;
-    unsigned shift = 0;
+    bool negative, overflow;
+    unsigned shift;
 
+    /* A size is a YAML integer (4096, 0x1000, 0o10000)... */
+    if (parse_core_int(str, &negative, &value, &overflow)) {
+        if (negative && value) {
+            return invalid_value(errp, str, "is not a size: must not be "
+                                 "negative");
+        }
+        *out = value;
+        return true;
+    }
+    if (overflow) {
+        return invalid_value(errp, str, "is too large for a size");
+    }
     if (*str == '-') {
-        return invalid(errp, "'%s' is not a size: must not be negative", str);
+        return invalid_value(errp, str, "is not a size: must not be "
+                             "negative");
     }
-    errno = 0;
-    if (!parse_decimal(str, &end, &value)) {
-        if (errno == ERANGE) {
-            return invalid(errp, "'%s' is too large for a size", str);
-        }
-        return invalid(errp, "'%s' is not a size: expected a number of "
-                       "bytes with an optional K, M, G or T suffix "
-                       "(512M, 2G)", str);
+    /* ... or decimal digits and a suffix: 2G, 2g, 2GB, 2GiB all mean
+     * 2 * 2^30. */
+    overflow = false;
+    if (!parse_digits(&end, 10, &value, &overflow)) {
+        return invalid_value(errp, str, "is not a size: expected a number "
+                             "of bytes, optionally with a K, M, G, T or P "
+                             "suffix (512M, 2G)");
     }
-    if (*end) {
-        const char *s = strchr(suffixes, toupper((unsigned char)*end));
+    s = strchr(suffixes, g_ascii_toupper(*end));
+    if (!*end || !s || !(end[1] == '\0' ||
+                         g_ascii_strcasecmp(end + 1, "B") == 0 ||
+                         g_ascii_strcasecmp(end + 1, "iB") == 0)) {
+        g_autofree char *suffix = quote_value(end);
 
-        /* "2G", "2GB" and "2GiB" all mean 2 * 2^30. */
-        if (!s || !(end[1] == '\0' || strcmp(end + 1, "B") == 0 ||
-                    strcmp(end + 1, "iB") == 0)) {
-            return invalid(errp, "'%s' is not a size: unknown suffix '%s' "
-                           "(expected K, M, G or T)", str, end);
-        }
-        shift = 10 * (unsigned)(s - suffixes + 1);
+        return invalid_value(errp, str, "is not a size: unknown suffix %s "
+                             "(expected K, M, G, T or P, optionally followed "
+                             "by B or iB)", suffix);
     }
-    if (shift && value > (UINT64_MAX >> shift)) {
-        return invalid(errp, "'%s' is too large for a size", str);
+    shift = 10 * (unsigned)(s - suffixes + 1);
+    if (overflow || value > (UINT64_MAX >> shift)) {
+        return invalid_value(errp, str, "is too large for a size");
     }
     *out = value << shift;
     return true;
@@ -107,36 +183,17 @@ bool parse_size(const char *str, uint64_t *out, GError **errp)
 
 bool parse_int64(const char *str, int64_t *out, GError **errp)
 {
-    const char *p = str, *end;
-    bool negative = false;
+    bool negative, overflow;
     uint64_t magnitude;
-    int base = 10;
 
-    if (*p == '-' || *p == '+') {
-        negative = *p == '-';
-        p++;
+    if (!parse_core_int(str, &negative, &magnitude, &overflow)) {
+        return overflow
+            ? invalid_value(errp, str, "is out of range for an integer")
+            : invalid_value(errp, str, "is not an integer (YAML 1.2: 42, "
+                            "-42, 0x2a or 0o52)");
     }
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') &&
-        isxdigit((unsigned char)p[2])) {
-        char *hex_end;
-
-        base = 16;
-        errno = 0;
-        magnitude = strtoull(p + 2, &hex_end, 16);
-        end = hex_end;
-    } else {
-        errno = 0;
-        if (!parse_decimal(p, &end, &magnitude) && errno != ERANGE) {
-            return invalid(errp, "'%s' is not an integer", str);
-        }
-    }
-    if (errno == ERANGE ||
-        magnitude > (negative ? (uint64_t)INT64_MAX + 1 : INT64_MAX)) {
-        return invalid(errp, "'%s' is out of range for an integer", str);
-    }
-    if (*end) {
-        return invalid(errp, "'%s' is not an integer%s", str,
-                       base == 16 ? "" : " (trailing characters)");
+    if (magnitude > (negative ? (uint64_t)INT64_MAX + 1 : INT64_MAX)) {
+        return invalid_value(errp, str, "is out of range for an integer");
     }
     *out = negative ? (int64_t)(0 - magnitude) : (int64_t)magnitude;
     return true;
@@ -155,20 +212,21 @@ bool parse_mac(const char *str, MacAddr *out, GError **errp)
 
         if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
             p[2] != (i == 5 ? '\0' : ':')) {
-            return invalid(errp, "'%s' is not a MAC address: expected six "
-                           "hex pairs like 52:54:00:12:34:56, or auto", str);
+            return invalid_value(errp, str, "is not a MAC address: expected "
+                                 "six hex pairs like 52:54:00:12:34:56, or "
+                                 "auto");
         }
         mac.bytes[i] = (uint8_t)(g_ascii_xdigit_value(p[0]) << 4 |
                                  g_ascii_xdigit_value(p[1]));
     }
     /* IEEE 802: bit 0 of the first octet marks a group address. */
     if (mac.bytes[0] & 1) {
-        return invalid(errp, "'%s' is a multicast MAC address; a NIC needs "
-                       "a unicast one", str);
+        return invalid_value(errp, str, "is a multicast MAC address; a NIC "
+                             "needs a unicast one");
     }
     if (!(mac.bytes[0] | mac.bytes[1] | mac.bytes[2] | mac.bytes[3] |
           mac.bytes[4] | mac.bytes[5])) {
-        return invalid(errp, "'%s' is not a usable MAC address", str);
+        return invalid_value(errp, str, "is not a usable MAC address");
     }
     *out = mac;
     return true;
@@ -341,9 +399,11 @@ static const Property *find_or_fail(Object *obj, const char *name,
     const Property *prop = object_class_find_property(obj->klass, name);
 
     if (!prop) {
+        g_autofree char *quoted = quote_value(name);
+
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_NOT_FOUND,
-                    "'%s' has no property '%s'", object_get_typename(obj),
-                    name);
+                    "'%s' has no property %s", object_get_typename(obj),
+                    quoted);
     }
     return prop;
 }
@@ -361,7 +421,7 @@ static bool set_enum(const Property *prop, int *field, const char *value,
         g_string_append_printf(valid, "%s%s", i ? ", " : "",
                                prop->enum_names[i]);
     }
-    return invalid(errp, "'%s' is not one of: %s", value, valid->str);
+    return invalid_value(errp, value, "is not one of: %s", valid->str);
 }
 
 bool object_property_set_str(Object *obj, const char *name,
@@ -398,8 +458,8 @@ bool object_property_set_str(Object *obj, const char *name,
             *(bool *)field = value[0] == 't';
             return true;
         }
-        return invalid(errp, "'%s' is not a boolean: expected true or false",
-                       value);
+        return invalid_value(errp, value, "is not a boolean: expected true or "
+                             "false");
     case PROP_KIND_ENUM:
         return set_enum(prop, field, value, errp);
     case PROP_KIND_SIZE: {
@@ -409,11 +469,12 @@ bool object_property_set_str(Object *obj, const char *name,
             return false;
         }
         if (v < prop->size_min || v > prop->size_max) {
+            g_autofree char *given = format_size(v);
             g_autofree char *lo = format_size(prop->size_min);
             g_autofree char *hi = format_size(prop->size_max);
 
             return invalid(errp, "%s is out of range: %s must be between "
-                           "%s and %s", value, name, lo, hi);
+                           "%s and %s", given, name, lo, hi);
         }
         *(uint64_t *)field = v;
         return true;
@@ -452,8 +513,8 @@ bool object_property_set_path_pin(Object *obj, const char *name,
                        "pin", name);
     }
     if (!is_sha256_hex(sha256)) {
-        return invalid(errp, "'%s' is not a sha256: expected 64 hex digits",
-                       sha256);
+        return invalid_value(errp, sha256, "is not a sha256: expected 64 hex "
+                             "digits");
     }
     fp = object_property_field(obj, prop);
     g_free(fp->sha256);

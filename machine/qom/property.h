@@ -170,10 +170,34 @@ bool object_property_is_set(Object *obj, const Property *prop);
 /* Fails, naming the first one, if a required property is still unset. */
 bool object_check_required_properties(Object *obj, GError **errp);
 
-/* Parsers shared with the CLI and the spec loader. */
+/*
+ * Parsers shared with the CLI and the spec loader.
+ *
+ * parse_int64 takes what the YAML 1.2 core schema reads as an integer
+ * (section 10.3.2): [-+]?[0-9]+, 0o[0-7]+ (octal) or 0x[0-9a-fA-F]+ (hex).
+ * parse_size takes such an integer, not negative (-0 is 0), or decimal
+ * digits and a suffix for a power of 1024 -- K, M, G, T or P in either
+ * case, optionally followed by B or iB in any case (512M, 2g, 4GiB,
+ * 1tb) -- and nothing else.  PROP_SIZE_PATTERN matches exactly the
+ * strings parse_size takes (for the JSON Schema: a size written as a YAML
+ * string must match it; one written as a YAML integer is an integer).
+ */
+#define PROP_SIZE_PATTERN                                                   \
+    "^(\\+?[0-9]+|-0+|0o[0-7]+|0x[0-9a-fA-F]+|[0-9]+[KMGTPkmgtp]([Ii]?[Bb])?)$"
 bool parse_size(const char *str, uint64_t *out, GError **errp);
 bool parse_int64(const char *str, int64_t *out, GError **errp);
 bool parse_mac(const char *str, MacAddr *out, GError **errp);
+/*
+ * A value from a user as an error message shows it: in single quotes, and
+ * when longer than QUOTE_VALUE_MAX characters, its first QUOTE_VALUE_KEEP
+ * and its length: 'aaaa'... (10000 characters) -- so that one huge value
+ * can't bury the message.  Every message that echoes a value goes through
+ * this.  Counts bytes for text that is not UTF-8.  Caller frees.
+ */
+#define QUOTE_VALUE_MAX 60
+#define QUOTE_VALUE_KEEP 40
+char *quote_value(const char *value);
+
 /* Writes "52:54:00:12:34:56" into buf (at least 18 bytes). */
 void format_mac(const MacAddr *mac, char *buf);
 /* "512M" when exact, else the byte count.  Caller frees. */
