@@ -191,10 +191,10 @@ static bool write_all(int fd, const char *data, size_t len)
 
 /*
  * Writes data into the file at path the way a shell's `>` does: opened for
- * writing, created if missing, truncated, symlinks followed.  So a
- * character device (/dev/null, /dev/stdout) is written to, and a symlink
- * or a file others hold open keeps its identity - not replaced by a new
- * file renamed over it (g_file_set_contents), which as root would turn
+ * writing, created if missing, truncated, symlinks followed.  So a device
+ * (/dev/null) is written to, /dev/stdout reaches whatever stdout is, and a
+ * symlink or a file others hold open keeps its identity - not replaced by
+ * a new file renamed over it (g_file_set_contents), which as root turned
  * --dtb /dev/null into a regular file.
  */
 static bool write_file(const char *path, const char *data, size_t len)

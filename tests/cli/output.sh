@@ -147,9 +147,10 @@ for cmd in "plan plain.yaml" "plan --format json plain.yaml" \
            "describe microvm" "types" "--help" "--version" "plan --help"; do
     # shellcheck disable=SC2086 # the words of cmd are its arguments
     $VMSPEC $cmd >/dev/full 2>out; rc=$?
-    expect "$cmd >/dev/full: exit 1, 'No space left on device'" \
+    expect "$cmd >/dev/full: exit 1, 'No space left on device', once" \
         eval "[ $rc -eq 1 ] &&
-              has 'vmspec: writing standard output: No space left on device'"
+              has 'vmspec: writing standard output: No space left on device' &&
+              [ \$(grep -c 'writing standard output' out) -eq 1 ]"
 done
 $VMSPEC types >/dev/null 2>out; rc=$?
 expect "types >/dev/null: exit 0, nothing on stderr" eval "[ $rc -eq 0 ] && [ ! -s out ]"
