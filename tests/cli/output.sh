@@ -122,11 +122,11 @@ for _ in range(2):
 PY
     server_pid=$!
     for _ in $(seq 50); do [ -S run/vmspec/evil.sock ] && break; sleep 0.1; done
-    VMSPEC_RUNTIME_DIR=$tmp/run timeout 5 $VMSPEC ps >out 2>&1
+    VMSPEC_RUNTIME_DIR=$tmp/run timeout 5 "$VMSPEC" ps >out 2>&1
     expect "ps: a status reply's name, state and spec are escaped, one line" \
         eval "has 'evil\\x1b]0;pwn\\x07' && has 'running\\nforged' &&
               has '/s/\\u009b.yaml' && [ \$(wc -l <out) -eq 2 ]"
-    VMSPEC_RUNTIME_DIR=$tmp/run timeout 5 $VMSPEC ps --format json >out 2>&1
+    VMSPEC_RUNTIME_DIR=$tmp/run timeout 5 "$VMSPEC" ps --format json >out 2>&1
     expect "ps --format json: a pid that is no number is a string" \
         python3 -c '
 import json, sys
