@@ -14,6 +14,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/control.h"
+#include "cmd/output.h"
 #include "machine/kvm/run.h"
 #include "machine/qom/property.h"
 #include "spec/json.h"
@@ -179,8 +180,8 @@ static int exit_status(RunEndReason reason, const char *detail, int signal,
     case RUN_END_RESET:
         return EXIT_OK;
     case RUN_END_PANIC:
-        fprintf(stderr, "vmspec: %s: the guest panicked%s%s\n", name,
-                detail ? ": " : "", detail ? detail : "");
+        cmd_error(NULL, "%s: the guest panicked%s%s", name,
+                  detail ? ": " : "", detail ? detail : "");
         return EXIT_GUEST_CRASH;
     case RUN_END_CRASH:
     case RUN_END_HALT:
@@ -188,8 +189,7 @@ static int exit_status(RunEndReason reason, const char *detail, int signal,
                 run_end_reason_name(reason), detail ? detail : "");
         return EXIT_GUEST_CRASH;
     case RUN_END_ERROR:
-        fprintf(stderr, "vmspec: %s: %s\n", name,
-                detail ? detail : "the VM failed");
+        cmd_error(NULL, "%s: %s", name, detail ? detail : "the VM failed");
         return EXIT_ERROR;
     default:
         /* Ctrl-A x on the console: as if interrupted. */
@@ -232,7 +232,7 @@ int cmd_run(int argc, char **argv)
     rs.spec_path = g_canonicalize_filename(argv[1], NULL);
     if (!host_can_run(rs.ms, &err) ||
         !(control = control_server_new(rs.vm->name, &err))) {
-        fprintf(stderr, "vmspec: %s: %s\n", rs.vm->name, err->message);
+        cmd_error(NULL, "%s: %s", rs.vm->name, err->message);
         g_free(rs.spec_path);
         return EXIT_ERROR;
     }
@@ -248,7 +248,7 @@ int cmd_run(int argc, char **argv)
         if (!machine_realize(rs.ms, &err) ||
             !machine_start_vcpus(rs.ms, &err)) {
             machine_unrealize(rs.ms);
-            fprintf(stderr, "vmspec: %s: %s\n", rs.vm->name, err->message);
+            cmd_error(NULL, "%s: %s", rs.vm->name, err->message);
             status = EXIT_ERROR;
             break;
         }

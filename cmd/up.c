@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/output.h"
 #include "spec/claims.h"
 #include "spec/loader.h"
 #include "spec/merge.h"
@@ -167,7 +168,7 @@ static bool load_specs(Up *up, char **args, int n, const char *log_dir,
             g_autoptr(GPtrArray) found = cmd_list_specs(args[i], &err);
 
             if (!found) {
-                fprintf(stderr, "vmspec: %s\n", err->message);
+                cmd_error(NULL, "%s", err->message);
                 ok = false;
                 goto out;
             }
@@ -516,8 +517,7 @@ int cmd_up(int argc, char **argv)
         log_dir = g_strdup(".vmspec/logs");
     }
     if (g_mkdir_with_parents(log_dir, 0755) < 0) {
-        fprintf(stderr, "vmspec: cannot create %s: %s\n", log_dir,
-                g_strerror(errno));
+        cmd_error(NULL, "cannot create %s: %s", log_dir, g_strerror(errno));
         g_ptr_array_unref(up.vms);
         return EXIT_ERROR;
     }
