@@ -53,9 +53,12 @@ static void emit_default(JsonWriter *w, const Property *prop)
 }
 
 /* What a size is, in the words of parse_size() (machine/qom/property.c),
- * and its text form: digits, then K, M, G, T or P (either case) with an
- * optional B or iB. */
-#define SIZE_PATTERN "^[0-9]+([KMGTPkmgtp](i?B)?)?$"
+ * and its text form (a YAML string): a YAML 1.2 core integer (10.3.2;
+ * "-0" is one too), or decimal digits with a K, M, G, T or P suffix in
+ * either case, optionally followed by B or iB in any case.  The integer
+ * form is the schema's "integer". */
+#define SIZE_PATTERN "^(\\+?[0-9]+|-0+|0o[0-7]+|0x[0-9a-fA-F]+" \
+    "|[0-9]+[KMGTPkmgtp]([Bb]|[Ii][Bb])?)$"
 #define SIZE_MESSAGE "Expected a size: a number of bytes, or a number " \
     "with a K, M, G, T or P suffix (512M, 2G)"
 
