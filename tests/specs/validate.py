@@ -2,7 +2,8 @@
 """Independent validator for the spec corpus: loads each YAML file with a
 YAML 1.2 core-schema resolver (PyYAML's default is YAML 1.1, where `yes` is
 a boolean and 52:54:00:12:34:56 an integer) and validates it against
-schemas/vmspec.schema.json with python3-jsonschema.  Prints one line per
+schemas/vmspec.schema.json with python3-jsonschema, after checking the
+schema itself against the draft 2020-12 metaschema.  Prints one line per
 file, "VALID path" or "INVALID path: reason"."""
 import json
 import re
@@ -46,6 +47,10 @@ def main():
     schema_path, paths = sys.argv[1], sys.argv[2:]
     with open(schema_path) as f:
         schema = json.load(f)
+    # A keyword misspelt or of the wrong type would otherwise pass
+    # everything silently; the server's own keywords (errorMessage,
+    # doNotSuggest) are annotations to the metaschema.
+    jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
     bad = 0
     for path in paths:
