@@ -50,6 +50,9 @@ class Connection {
         this.pending = new Map();
         this.onNotification = () => {};
         this.buffer = Buffer.alloc(0);
+        this.configured = new Promise((resolve) => {
+            this.markConfigured = resolve;
+        });
         child.stdout.on("data", (chunk) => this.receive(chunk));
     }
 
@@ -124,6 +127,10 @@ class Connection {
                     : item.section === undefined ? this.settings : null);
         }
         this.send({ id: message.id, result });
+        if (message.method === "workspace/configuration" &&
+            message.params.items.some((item) => item.section === "yaml")) {
+            this.markConfigured();
+        }
     }
 }
 
@@ -198,6 +205,9 @@ async function main() {
     conn.notify("initialized", {});
     conn.notify("workspace/didChangeConfiguration",
                 { settings: conn.settings });
+    // The server pulls its settings on that notification; a document
+    // opened before they arrive is validated twice, first without them.
+    await conn.configured;
     uris.forEach((uri, i) => {
         conn.notify("textDocument/didOpen", { textDocument: {
             uri, languageId: "yaml", version: 1,
