@@ -64,7 +64,8 @@ struct SpecNode {
     union {
         struct {
             char *text;     /* never NULL; "" for an empty value */
-            bool quoted;    /* not plain: '..', "..", | or >, or !!str */
+            bool quoted;    /* resolves as a string: not plain, or tagged
+                             * ! or !!str (a quoted !!int "4" is not) */
         } scalar;
         struct {
             GPtrArray *pairs;   /* SpecPair *, document order */

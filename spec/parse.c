@@ -10,10 +10,11 @@
 #include <yaml.h>
 
 #include "machine/qom/error.h"
+#include "machine/qom/property.h"
 #include "spec/readfile.h"
-
-/* YAML 1.1 core tags, "tag:yaml.org,2002:" + name (YAML 1.1 spec, 5.6). */
-#define YAML_TAG_PREFIX "tag:yaml.org,2002:"
+#include "spec/scalar.h"
+#include "spec/yaml-error.h"
+#include "spec/yaml-text.h"
 
 /* A completed anchor: the node it names (owned by the tree being built) and
  * what a copy of it would cost. */
@@ -26,8 +27,7 @@ typedef struct Anchor {
 typedef struct Parser {
     yaml_parser_t yaml;
     const char *name;           /* GRefString, for marks */
-    const char *data;
-    gsize len;
+    SpecYamlText text;          /* what libyaml reads */
     SpecDiags *diags;
     GHashTable *anchors;        /* name -> Anchor *, completed anchors */
     GHashTable *pending;        /* name -> count of open nodes so named */
@@ -58,124 +58,15 @@ error_at(Parser *p, const yaml_mark_t *ym, const char *fmt, ...)
     p->failed = true;
 }
 
-/* The text of line `line` (0-based) of the input, up to its newline. */
-static const char *find_line(Parser *p, gsize line, gsize *line_len)
-{
-    const char *s = p->data, *end = p->data + p->len;
-
-    for (gsize i = 0; i < line && s < end; i++) {
-        const char *nl = memchr(s, '\n', (gsize)(end - s));
-
-        if (!nl) {
-            return NULL;
-        }
-        s = nl + 1;
-    }
-    const char *nl = memchr(s, '\n', (gsize)(end - s));
-
-    *line_len = nl ? (gsize)(nl - s) : (gsize)(end - s);
-    return s;
-}
-
-/* True when the line holding ym starts with whitespace that has a tab. */
-static bool tab_indented(Parser *p, const yaml_mark_t *ym)
-{
-    gsize len;
-    const char *s = find_line(p, ym->line, &len);
-
-    for (gsize i = 0; s && i < len && (s[i] == ' ' || s[i] == '\t'); i++) {
-        if (s[i] == '\t') {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* The ASCII character at ym, or 0 (past the end, or not ASCII). */
-static char char_at(Parser *p, const yaml_mark_t *ym)
-{
-    gsize len, col = 0;
-    const char *s = find_line(p, ym->line, &len);
-
-    for (gsize i = 0; s && i < len; i++) {
-        if (((guchar)s[i] & 0xc0) == 0x80) {
-            continue;           /* UTF-8 continuation: same character */
-        }
-        if (col++ == ym->column) {
-            return (guchar)s[i] < 0x80 ? s[i] : 0;
-        }
-    }
-    return 0;
-}
-
 /* Reports the error libyaml's parser stopped on. */
 static void report_yaml_error(Parser *p)
 {
-    yaml_parser_t *y = &p->yaml;
-    const char *problem = y->problem ? y->problem : "unknown error";
+    SpecTextPos pos;
+    g_autofree char *message = spec_yaml_error_describe(&p->yaml, &p->text,
+                                                        &pos);
+    yaml_mark_t ym = { .line = pos.line, .column = pos.column };
 
-    switch (y->error) {
-    case YAML_READER_ERROR: {
-        /* problem_offset is a byte offset; work out line and column. */
-        gsize off = MIN(y->problem_offset, p->len);
-        yaml_mark_t ym = { 0 };
-        g_autofree char *value = NULL;
-
-        /* A bad trailing octet: point at the character it breaks, at
-         * most 3 bytes back (RFC 3629: sequences are up to 4 bytes). */
-        if (strstr(problem, "trailing")) {
-            for (gsize k = 1; k <= 3 && k <= off; k++) {
-                if (((guchar)p->data[off - k] & 0xc0) == 0xc0) {
-                    off -= k;
-                    break;
-                }
-            }
-        }
-        for (gsize i = 0; i < off; i++) {
-            if (p->data[i] == '\n') {
-                ym.line++;
-                ym.column = 0;
-            } else if (((guchar)p->data[i] & 0xc0) != 0x80) {
-                ym.column++;
-            }
-        }
-        value = y->problem_value != -1
-            ? g_strdup_printf(" (0x%02x)", (unsigned)y->problem_value)
-            : g_strdup("");
-        if (strstr(problem, "UTF") || strstr(problem, "Unicode")) {
-            error_at(p, &ym, "not valid UTF-8 text: %s%s", problem, value);
-        } else {
-            error_at(p, &ym, "%s%s", problem, value);
-        }
-        return;
-    }
-    case YAML_SCANNER_ERROR:
-    case YAML_PARSER_ERROR: {
-        char c = char_at(p, &y->problem_mark);
-        const char *hint = "";
-
-        if (tab_indented(p, &y->problem_mark) || c == '\t') {
-            hint = "; tabs can't be used for indentation in YAML, use spaces";
-        } else if (c == '@' || c == '`') {
-            hint = "; '@' and '`' can't start a plain value, quote it";
-        }
-        if (y->context && y->context_mark.line == y->problem_mark.line &&
-            y->context_mark.column == y->problem_mark.column) {
-            error_at(p, &y->problem_mark, "%s (%s)%s", problem, y->context,
-                     hint);
-        } else if (y->context) {
-            error_at(p, &y->problem_mark, "%s (%s at %zu:%zu)%s", problem,
-                     y->context, y->context_mark.line + 1,
-                     y->context_mark.column + 1, hint);
-        } else {
-            error_at(p, &y->problem_mark, "%s%s", problem, hint);
-        }
-        return;
-    }
-    default:
-        error_at(p, &y->mark, "YAML error: %s", problem);
-        return;
-    }
+    error_at(p, &ym, "%s", message);
 }
 
 /* Fetches the next event into *ev; on a syntax error reports it and
@@ -189,22 +80,116 @@ static bool next_event(Parser *p, yaml_event_t *ev)
     return true;
 }
 
-/* Checks a node's tag; YAML's own tags and "!" are fine.  Sets *is_str for
- * !!str. */
-static bool check_tag(Parser *p, const yaml_event_t *ev,
-                      const yaml_char_t *tag, bool *is_str)
+/*
+ * Where a node's tag was written.  The event's start mark is at the node's
+ * first property, which may be its anchor: `&a !!str x`, the tag after the
+ * anchor's name and the spaces, breaks and comments that may follow it
+ * (YAML 1.2, 6.9).
+ */
+static yaml_mark_t tag_mark(Parser *p, const yaml_event_t *ev)
 {
-    const char *t = (const char *)tag;
+    SpecTextPos start = { ev->start_mark.line, ev->start_mark.column };
+    const char *d = p->text.data;
+    gsize len = p->text.len, off = spec_yaml_text_offset(&p->text, start);
+    yaml_mark_t mark = ev->start_mark;
 
-    *is_str = false;
-    if (!t || strcmp(t, "!") == 0) {
-        return true;
+    if (off < len && d[off] == '&') {
+        while (off < len && !strchr(" \t\r\n,[]{}", d[off])) {
+            off++;
+        }
+        while (off < len && d[off] &&
+               (strchr(" \t\r\n", d[off]) || d[off] == '#')) {
+            if (d[off] == '#') {
+                off += strcspn(d + off, "\r\n");
+            } else {
+                off++;
+            }
+        }
     }
-    if (g_str_has_prefix(t, YAML_TAG_PREFIX)) {
-        *is_str = strcmp(t + strlen(YAML_TAG_PREFIX), "str") == 0;
-        return true;
+    if (off < len && d[off] == '!') {
+        SpecTextPos pos = spec_yaml_text_position(&p->text, off);
+
+        mark.line = pos.line;
+        mark.column = pos.column;
     }
-    error_at(p, &ev->start_mark, "unsupported YAML tag '%s'", t);
+    return mark;
+}
+
+/* Reports a tag that is not the core schema's, at the tag. */
+static void unsupported_tag(Parser *p, const yaml_event_t *ev,
+                            const char *tag)
+{
+    g_autofree char *shown = spec_tag_quote(tag);
+    yaml_mark_t mark = tag_mark(p, ev);
+
+    error_at(p, &mark, "unsupported tag %s (only the YAML 1.2 core "
+             "schema's !!str, !!int, !!float, !!bool, !!null, !!map and "
+             "!!seq, and the non-specific !, are allowed)", shown);
+}
+
+/* A map or list may be tagged ! or with the core tag of its kind; a wrong
+ * tag is reported and the node kept as written. */
+static void check_collection_tag(Parser *p, const yaml_event_t *ev,
+                                 const char *tag, bool is_map)
+{
+    SpecTag t = spec_tag_lookup(tag);
+
+    if (t == SPEC_TAG_UNSUPPORTED) {
+        unsupported_tag(p, ev, tag);
+    } else if (t != SPEC_TAG_NONE && t != SPEC_TAG_NON_SPECIFIC &&
+               t != (is_map ? SPEC_TAG_MAP : SPEC_TAG_SEQ)) {
+        g_autofree char *shown = spec_tag_quote(tag);
+        yaml_mark_t mark = tag_mark(p, ev);
+
+        error_at(p, &mark, "tag %s can't be used on a %s", shown,
+                 is_map ? "map" : "list");
+    }
+}
+
+/*
+ * Whether a scalar resolves as a string: when quoted (any style but plain)
+ * or tagged ! or !!str.  A scalar tagged !!int, !!float, !!bool or !!null
+ * must be written as one (see spec_tag_accepts) and then resolves as plain
+ * text, whatever its style.  A wrong tag is reported.
+ */
+static bool scalar_is_string(Parser *p, const yaml_event_t *ev)
+{
+    const char *tag = (const char *)ev->data.scalar.tag;
+    const char *text = (const char *)ev->data.scalar.value;
+    SpecTag t = spec_tag_lookup(tag);
+    g_autofree char *shown = NULL;
+    yaml_mark_t mark;
+
+    switch (t) {
+    case SPEC_TAG_NONE:
+        return ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+    case SPEC_TAG_NON_SPECIFIC:
+    case SPEC_TAG_STR:
+        return true;
+    case SPEC_TAG_UNSUPPORTED:
+        unsupported_tag(p, ev, tag);
+        return false;
+    default:
+        break;
+    }
+    if (spec_tag_accepts(t, text)) {
+        return false;
+    }
+    shown = spec_tag_quote(tag);
+    mark = tag_mark(p, ev);
+    if (t == SPEC_TAG_MAP || t == SPEC_TAG_SEQ) {
+        error_at(p, &mark, "tag %s can't be used on a scalar", shown);
+    } else {
+        g_autofree char *value = quote_value(text);
+        static const char *const what[] = {
+            [SPEC_TAG_INT] = "an integer", [SPEC_TAG_FLOAT] = "a number",
+            [SPEC_TAG_BOOL] = "a boolean (true or false)",
+            [SPEC_TAG_NULL] = "null",
+        };
+
+        error_at(p, &mark, "tag %s on %s, which is not %s", shown, value,
+                 what[t]);
+    }
     return false;
 }
 
@@ -233,11 +218,14 @@ static SpecNode *parse_alias(Parser *p, yaml_event_t *ev, unsigned depth,
     SpecNode *copy;
 
     if (!a) {
+        g_autofree char *alias = g_strconcat("*", name, NULL);
+        g_autofree char *quoted = quote_value(alias);
+
         if (g_hash_table_contains(p->pending, name)) {
             error_at(p, &ev->start_mark,
-                     "alias '*%s' refers to a node that contains it", name);
+                     "alias %s refers to a node that contains it", quoted);
         } else {
-            error_at(p, &ev->start_mark, "unknown alias '*%s'", name);
+            error_at(p, &ev->start_mark, "unknown alias %s", quoted);
         }
         return NULL;
     }
@@ -266,20 +254,27 @@ static SpecNode *parse_alias(Parser *p, yaml_event_t *ev, unsigned depth,
 static SpecNode *parse_scalar(Parser *p, yaml_event_t *ev)
 {
     SpecMark mark;
-    bool is_str;
     const char *text = (const char *)ev->data.scalar.value;
+    SpecTextPos start = { ev->start_mark.line, ev->start_mark.column };
+    SpecTextPos end = { ev->end_mark.line, ev->end_mark.column };
+    SpecReplacedBreak odd;
+    bool is_str;
 
-    if (!check_tag(p, ev, ev->data.scalar.tag, &is_str)) {
-        return NULL;
-    }
     if (strlen(text) != ev->data.scalar.length) {
         error_at(p, &ev->start_mark, "NUL characters can't be used here");
         return NULL;
     }
+    /* Before the tag: both look in the text from start on. */
+    if (spec_yaml_text_find_replaced(&p->text, start, end, &odd)) {
+        yaml_mark_t at = { .line = odd.pos.line, .column = odd.pos.column };
+
+        error_at(p, &at, "%s can't be used in a value: YAML 1.1 reads it "
+                 "as a line break, YAML 1.2 as a character; write %s in a "
+                 "double-quoted string", odd.name, odd.escape);
+    }
+    is_str = scalar_is_string(p, ev);
     mark_from_yaml(p, &mark, &ev->start_mark);
-    return spec_node_new_scalar(
-        text, is_str || ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE,
-        &mark);
+    return spec_node_new_scalar(text, is_str, &mark);
 }
 
 /* Reads one key: value entry after the key's first event; adds it to map.
@@ -325,8 +320,10 @@ static bool parse_entry(Parser *p, SpecNode *map, yaml_event_t *kev,
         SpecPair *first = spec_node_map_get_pair(map, text);
 
         if (first) {
-            error_at(p, &kmark, "duplicate key '%s' (first defined at "
-                     "line %u)", text, first->key_mark.line);
+            g_autofree char *quoted = quote_value(text);
+
+            error_at(p, &kmark, "duplicate key %s (first defined at "
+                     "line %u)", quoted, first->key_mark.line);
             text = NULL;
         }
     }
@@ -346,13 +343,11 @@ static SpecNode *parse_collection(Parser *p, yaml_event_t *ev,
                                    : YAML_SEQUENCE_END_EVENT;
     g_autoptr(SpecNode) node = NULL;
     SpecMark mark;
-    bool is_str;
     unsigned inner = 0;
 
-    if (!check_tag(p, ev, is_map ? ev->data.mapping_start.tag
-                                 : ev->data.sequence_start.tag, &is_str)) {
-        return NULL;
-    }
+    check_collection_tag(p, ev, (const char *)(is_map
+                                 ? ev->data.mapping_start.tag
+                                 : ev->data.sequence_start.tag), is_map);
     if (depth > SPEC_PARSE_MAX_DEPTH) {
         error_at(p, &ev->start_mark, "nesting too deep (more than %u levels)",
                  SPEC_PARSE_MAX_DEPTH);
@@ -536,8 +531,6 @@ SpecNode *spec_parse_buffer(const char *name, const char *data, gsize len,
     SpecNode *root = NULL;
 
     p.name = g_ref_string_new_intern(name ? name : "<input>");
-    p.data = data;
-    p.len = len;
     p.diags = diags;
     if (len > SPEC_PARSE_MAX_BYTES) {
         spec_diags_add_at(diags, VMSPEC_ERROR_INVALID, p.name, 0, 0,
@@ -552,7 +545,9 @@ SpecNode *spec_parse_buffer(const char *name, const char *data, gsize len,
         g_ref_string_release((char *)p.name);
         return NULL;
     }
-    yaml_parser_set_input_string(&p.yaml, (const unsigned char *)data, len);
+    spec_yaml_text_init(&p.text, data, len);
+    yaml_parser_set_input_string(&p.yaml, (const unsigned char *)p.text.data,
+                                 p.text.len);
     p.anchors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                       g_free);
     p.pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -565,6 +560,7 @@ SpecNode *spec_parse_buffer(const char *name, const char *data, gsize len,
     g_hash_table_destroy(p.pending);
     g_ptr_array_free(p.graveyard, TRUE);
     yaml_parser_delete(&p.yaml);
+    spec_yaml_text_clear(&p.text);
     g_ref_string_release((char *)p.name);
     return root;
 }

@@ -3,7 +3,16 @@
  */
 #include <string.h>
 
+#include "machine/qom/property.h"
 #include "spec/scalar.h"
+
+/* The core schema's tags are "tag:yaml.org,2002:" + name (YAML 1.2,
+ * section 10.1); `!!name` is its shorthand (the default %TAG !!). */
+#define YAML_TAG_PREFIX "tag:yaml.org,2002:"
+
+static const char *const nulls[] = { "null", "Null", "NULL", "~", "", NULL };
+static const char *const bools[] = { "true", "True", "TRUE", "false",
+                                     "False", "FALSE", NULL };
 
 static bool is_one_of(const char *t, const char *const *words)
 {
@@ -104,10 +113,6 @@ static bool is_float(const char *t)
 
 SpecScalarType spec_scalar_type(const SpecNode *node)
 {
-    static const char *const nulls[] = { "null", "Null", "NULL", "~", "",
-                                         NULL };
-    static const char *const bools[] = { "true", "True", "TRUE", "false",
-                                         "False", "FALSE", NULL };
     const char *t;
 
     g_assert(node->kind == SPEC_NODE_SCALAR);
@@ -142,4 +147,56 @@ const char *spec_scalar_type_name(SpecScalarType type)
     };
 
     return names[type];
+}
+
+SpecTag spec_tag_lookup(const char *tag)
+{
+    static const char *const core[] = {
+        [SPEC_TAG_STR] = "str", [SPEC_TAG_INT] = "int",
+        [SPEC_TAG_FLOAT] = "float", [SPEC_TAG_BOOL] = "bool",
+        [SPEC_TAG_NULL] = "null", [SPEC_TAG_MAP] = "map",
+        [SPEC_TAG_SEQ] = "seq",
+    };
+
+    if (!tag) {
+        return SPEC_TAG_NONE;
+    }
+    if (strcmp(tag, "!") == 0) {
+        return SPEC_TAG_NON_SPECIFIC;
+    }
+    if (g_str_has_prefix(tag, YAML_TAG_PREFIX)) {
+        for (SpecTag t = SPEC_TAG_STR; t <= SPEC_TAG_SEQ; t++) {
+            if (strcmp(tag + strlen(YAML_TAG_PREFIX), core[t]) == 0) {
+                return t;
+            }
+        }
+    }
+    return SPEC_TAG_UNSUPPORTED;
+}
+
+char *spec_tag_quote(const char *tag)
+{
+    g_autofree char *shown = g_str_has_prefix(tag, YAML_TAG_PREFIX)
+        ? g_strconcat("!!", tag + strlen(YAML_TAG_PREFIX), NULL)
+        : g_strdup(tag);
+
+    return quote_value(shown);
+}
+
+bool spec_tag_accepts(SpecTag tag, const char *text)
+{
+    switch (tag) {
+    case SPEC_TAG_STR:
+        return true;
+    case SPEC_TAG_INT:
+        return is_int(text);
+    case SPEC_TAG_FLOAT:
+        return is_float(text);
+    case SPEC_TAG_BOOL:
+        return is_one_of(text, bools);
+    case SPEC_TAG_NULL:
+        return is_one_of(text, nulls);
+    default:
+        return false;
+    }
 }

@@ -12,6 +12,7 @@
 #include "spec/node.h"
 #include "spec/parse.h"
 #include "spec/suggest.h"
+#include "spec/yaml-text.h"
 
 /* Parses text that must fail; returns all diagnostics, formatted. */
 static char *parse_err_len(const char *text, gsize len)
@@ -251,7 +252,6 @@ static void test_syntax_errors(void)
     ASSERT_ERR("a: *nope\n", "t.yaml:1:4: unknown alias '*nope'");
     ASSERT_ERR("a: &x [1, *x]\n",
                "t.yaml:1:11: alias '*x' refers to a node that contains it");
-    ASSERT_ERR("a: !foo 1\n", "t.yaml:1:4: unsupported YAML tag '!foo'");
     ASSERT_ERR("a: \"x\\0y\"\n",
                "t.yaml:1:4: NUL characters can't be used here");
 }
@@ -272,6 +272,276 @@ static void test_encoding(void)
 
         g_assert_cmpstr(s, ==, "@1:1 {@1:1 \xc3\xa9t\xc3\xa9: @1:6 x}");
     }
+}
+
+#define TAGS_ALLOWED "(only the YAML 1.2 core schema's !!str, !!int, " \
+    "!!float, !!bool, !!null, !!map and !!seq, and the non-specific !, " \
+    "are allowed)"
+
+static void test_unsupported_tags(void)
+{
+    ASSERT_ERR("a: !foo 1\n",
+               "t.yaml:1:4: unsupported tag '!foo' " TAGS_ALLOWED);
+    ASSERT_ERR("name: !!python/object:os.system t\n",
+               "t.yaml:1:7: unsupported tag '!!python/object:os.system' "
+               TAGS_ALLOWED);
+    /* YAML 1.1's own types are not the 1.2 core schema's. */
+    ASSERT_ERR("a: !!binary aGk=\nb: !!timestamp 2001-12-14\n",
+               "t.yaml:1:4: unsupported tag '!!binary' " TAGS_ALLOWED "\n"
+               "t.yaml:2:4: unsupported tag '!!timestamp' " TAGS_ALLOWED);
+    /* A %TAG handle of one's own, and !! redefined. */
+    ASSERT_ERR("%TAG !e! tag:example.com,2000:\n---\na: !e!x 1\n",
+               "t.yaml:3:4: unsupported tag 'tag:example.com,2000:x' "
+               TAGS_ALLOWED);
+    ASSERT_ERR("%TAG !! tag:example.com,2000:\n---\na: !!str 1\n",
+               "t.yaml:3:4: unsupported tag 'tag:example.com,2000:str' "
+               TAGS_ALLOWED);
+    ASSERT_ERR("a: !<tag:example.com,2000:x> 1\n",
+               "t.yaml:1:4: unsupported tag 'tag:example.com,2000:x' "
+               TAGS_ALLOWED);
+    /* On maps, lists and keys too; every one is reported. */
+    ASSERT_ERR("a: !foo {b: 1}\nc: !bar [1]\n!baz d: 1\n",
+               "t.yaml:1:4: unsupported tag '!foo' " TAGS_ALLOWED "\n"
+               "t.yaml:2:4: unsupported tag '!bar' " TAGS_ALLOWED "\n"
+               "t.yaml:3:1: unsupported tag '!baz' " TAGS_ALLOWED);
+    /* Placed at the tag, after an anchor and whatever separates them. */
+    ASSERT_ERR("a: &x !foo 1\n",
+               "t.yaml:1:7: unsupported tag '!foo' " TAGS_ALLOWED);
+    ASSERT_ERR("a: &x\n  # why\n  !foo 1\n",
+               "t.yaml:3:3: unsupported tag '!foo' " TAGS_ALLOWED);
+    ASSERT_ERR("a: [&x  !foo 1]\n",
+               "t.yaml:1:9: unsupported tag '!foo' " TAGS_ALLOWED);
+    /* A long one is cut short. */
+    {
+        g_autofree char *name = g_strnfill(5000, 'x');
+        g_autofree char *text = g_strdup_printf("a: !%s 1\n", name);
+        g_autofree char *e = parse_err(text);
+
+        g_assert_cmpstr(e, ==, "t.yaml:1:4: unsupported tag "
+                        "'!xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... "
+                        "(5001 characters) " TAGS_ALLOWED);
+    }
+}
+
+/* The core schema's tags mean what they say; `!` makes a string. */
+static void test_core_tags(void)
+{
+    const char *text =
+        "s: !!str 123\n"
+        "i: !!int \"4\"\n"
+        "h: !!int '0x10'\n"
+        "f: !!float 1.5\n"
+        "b: !!bool \"true\"\n"
+        "n: !!null \"\"\n"
+        "x: ! 2\n"
+        "v: !<tag:yaml.org,2002:str> 5\n"
+        "m: !!map {k: !!seq [1]}\n"
+        "l: ! [1]\n"
+        "e: !!str\n";
+    g_autofree char *got = parse_ok(text, false);
+
+    g_assert_cmpstr(got, ==, "{s: \"123\", i: 4, h: 0x10, f: 1.5, b: true, "
+                    "n: ~, x: \"2\", v: \"5\", m: {k: [1]}, l: [1], "
+                    "e: \"\"}");
+    /* A tag's value must be written as its type, under the core schema. */
+    ASSERT_ERR("a: !!int two\n",
+               "t.yaml:1:4: tag '!!int' on 'two', which is not an integer");
+    ASSERT_ERR("a: !!int 1.0\n",
+               "t.yaml:1:4: tag '!!int' on '1.0', which is not an integer");
+    ASSERT_ERR("a: !!float 0x10\n",
+               "t.yaml:1:4: tag '!!float' on '0x10', which is not a number");
+    ASSERT_ERR("a: !!bool yes\n",
+               "t.yaml:1:4: tag '!!bool' on 'yes', which is not a boolean "
+               "(true or false)");
+    ASSERT_ERR("a: !!null none\n",
+               "t.yaml:1:4: tag '!!null' on 'none', which is not null");
+    ASSERT_ERR("a: !!map x\nb: !!seq\n",
+               "t.yaml:1:4: tag '!!map' can't be used on a scalar\n"
+               "t.yaml:2:4: tag '!!seq' can't be used on a scalar");
+    ASSERT_ERR("a: !!str {b: 1}\nc: !!map [1]\nd: !!seq {e: 1}\n",
+               "t.yaml:1:4: tag '!!str' can't be used on a map\n"
+               "t.yaml:2:4: tag '!!map' can't be used on a list\n"
+               "t.yaml:3:4: tag '!!seq' can't be used on a map");
+}
+
+/*
+ * YAML 1.2 breaks lines at LF, CR LF and CR only (section 5.4); libyaml
+ * also at NEL, LS and PS (YAML 1.1).  Marks must count lines the 1.2 way,
+ * and a NEL in a comment must not end it.
+ */
+static void test_line_breaks(void)
+{
+    {
+        /* After a NEL, LS and PS in comments: still line 3, column 4. */
+        g_autofree char *s = parse_ok(
+            "a: 1 # x\xc2\x85y: z\n# \xe2\x80\xa8 \xe2\x80\xa9 c: d\n"
+            "b: 2\n", true);
+
+        g_assert_cmpstr(s, ==, "@1:1 {@1:1 a: @1:4 1, @3:1 b: @3:4 2}");
+    }
+    ASSERT_ERR("# one\xc2\x85two\na: 1\na: 2\n",
+               "t.yaml:3:1: duplicate key 'a' (first defined at line 2)");
+    /* CR and CR LF are breaks; columns count characters. */
+    {
+        g_autofree char *s = parse_ok("a: 1\rb: 2\r\n\xc3\xa9: 3\r", true);
+
+        g_assert_cmpstr(s, ==, "@1:1 {@1:1 a: @1:4 1, @2:1 b: @2:4 2, "
+                        "@3:1 \xc3\xa9: @3:4 3}");
+    }
+    ASSERT_ERR("a: 1\rb: @x\r", "t.yaml:2:4: found character that cannot "
+               "start any token (while scanning for the next token); '@' "
+               "and '`' can't start a plain value, quote it");
+    ASSERT_ERR("a: 1\r\nb: \x01\r\n",
+               "t.yaml:2:4: control characters are not allowed (0x01)");
+    /* In a value, where the two YAMLs read different text, they are
+     * refused, at the character. */
+    ASSERT_ERR("a: x\xc2\x85y\n",
+               "t.yaml:1:5: U+0085 (NEL) can't be used in a value: YAML 1.1 "
+               "reads it as a line break, YAML 1.2 as a character; write \\N "
+               "in a double-quoted string");
+    ASSERT_ERR("a: \"x\xe2\x80\xa8\"\nb: |\n  p\n  q\xe2\x80\xa9\n",
+               "t.yaml:1:6: U+2028 (LS) can't be used in a value: YAML 1.1 "
+               "reads it as a line break, YAML 1.2 as a character; write \\L "
+               "in a double-quoted string\n"
+               "t.yaml:4:4: U+2029 (PS) can't be used in a value: YAML 1.1 "
+               "reads it as a line break, YAML 1.2 as a character; write \\P "
+               "in a double-quoted string");
+    ASSERT_ERR("k\xc2\x85: 1\n",
+               "t.yaml:1:2: U+0085 (NEL) can't be used in a value: YAML 1.1 "
+               "reads it as a line break, YAML 1.2 as a character; write \\N "
+               "in a double-quoted string");
+    /* The escapes give them. */
+    {
+        g_autoptr(SpecDiags) diags = spec_diags_new();
+        const char *text = "a: \"x\\Ny\\Lz\\P\"\n";
+        g_autoptr(SpecNode) root = spec_parse_buffer("t.yaml", text,
+                                                     strlen(text), diags);
+
+        g_assert_nonnull(root);
+        g_assert_cmpstr(spec_node_scalar(spec_node_map_get(root, "a")), ==,
+                        "x\xc2\x85y\xe2\x80\xa8z\xe2\x80\xa9");
+    }
+    /* A byte order mark is no column. */
+    {
+        g_autofree char *s = parse_ok("\xef\xbb\xbf" "a: 1\n", true);
+
+        g_assert_cmpstr(s, ==, "@1:1 {@1:1 a: @1:4 1}");
+    }
+}
+
+/* UTF-16 is read as the UTF-8 it converts to, NELs and marks alike. */
+static void test_utf16(void)
+{
+    static const char le[] = "\xff\xfe" "#\0\x85\0x\0:\0 \0\n\0"
+                             "a\0:\0 \0" "1\0\n\0" "a\0:\0 \0" "2\0\n\0";
+    static const char be[] = "\xfe\xff" "\0#\0\x85\0x\0:\0 \0\n"
+                             "\0\xe9\0:\0 \0" "1\0\n";
+    static const char nul[] = "\xff\xfe" "a\0:\0 \0\0\0\n\0";
+    g_autofree char *e_le = parse_err_len(le, sizeof(le) - 1);
+    g_autofree char *e_nul = parse_err_len(nul, sizeof(nul) - 1);
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecNode) root = spec_parse_buffer("t.yaml", be, sizeof(be) - 1,
+                                                 diags);
+    g_autofree char *s = NULL;
+
+    g_assert_cmpstr(e_le, ==,
+                    "t.yaml:3:1: duplicate key 'a' (first defined at line 2)");
+    g_assert_nonnull(root);
+    s = spec_node_to_string(root, true);
+    g_assert_cmpstr(s, ==, "@2:1 {@2:1 \xc3\xa9: @2:4 1}");
+    /* A U+0000 doesn't convert; libyaml reads and refuses it. */
+    g_assert_true(strstr(e_nul, "control characters are not allowed"));
+}
+
+/* SpecYamlText on its own: the copy, positions both ways, lines. */
+static void test_yaml_text(void)
+{
+    static const char input[] = "\xef\xbb\xbf" "ab\r\nc\rd\xc2\x85" "e\n"
+                                "\xc3\xa9\xe2\x80\xa9\n";
+    SpecYamlText t;
+    SpecReplacedBreak b;
+    const char *line;
+    gsize len;
+
+    spec_yaml_text_init(&t, input, sizeof(input) - 1);
+    g_assert_true(t.data != input);
+    g_assert_cmpuint(t.len, ==, sizeof(input) - 1);
+    g_assert_cmpuint(t.start, ==, 3);
+    g_assert_cmpmem(t.data + 10, 2, "\xc2\xa0", 2);
+    g_assert_cmpmem(t.data + 16, 3, "\xe2\x80\xa7", 3);
+    g_assert_cmpuint(t.replaced, ==, 2);
+    g_assert_true(t.unreplaced == input);
+
+    /* Forwards, then backwards (the cursor starts over). */
+    g_assert_cmpuint(spec_yaml_text_position(&t, 19).line, ==, 3);
+    g_assert_cmpuint(spec_yaml_text_position(&t, 19).column, ==, 2);
+    g_assert_cmpuint(spec_yaml_text_position(&t, 3).column, ==, 0);
+    g_assert_cmpuint(spec_yaml_text_position(&t, 0).column, ==, 0);
+    g_assert_cmpuint(spec_yaml_text_position(&t, 9).line, ==, 2);
+    g_assert_cmpuint(spec_yaml_text_position(&t, 12).column, ==, 2);
+    g_assert_cmpuint(spec_yaml_text_offset(&t, (SpecTextPos){ 2, 2 }), ==,
+                     12);
+    g_assert_cmpuint(spec_yaml_text_offset(&t, (SpecTextPos){ 0, 1 }), ==, 4);
+    /* Past a line's end: its break; past the text: its end. */
+    g_assert_cmpuint(spec_yaml_text_offset(&t, (SpecTextPos){ 0, 9 }), ==, 5);
+    g_assert_cmpuint(spec_yaml_text_offset(&t, (SpecTextPos){ 9, 0 }), ==,
+                     t.len);
+    line = spec_yaml_text_line(&t, 2, &len);
+    g_assert_cmpmem(line, len, "d\xc2\xa0" "e", 4);
+    line = spec_yaml_text_line(&t, 1, &len);
+    g_assert_cmpmem(line, len, "c", 1);
+    line = spec_yaml_text_line(&t, 4, &len);
+    g_assert_nonnull(line);
+    g_assert_cmpuint(len, ==, 0);
+    g_assert_null(spec_yaml_text_line(&t, 5, &len));
+
+    /* Found in [start, end) only, in the unreplaced text. */
+    g_assert_false(spec_yaml_text_find_replaced(&t, (SpecTextPos){ 0, 0 },
+                                                (SpecTextPos){ 2, 1 }, &b));
+    g_assert_true(spec_yaml_text_find_replaced(&t, (SpecTextPos){ 2, 1 },
+                                               (SpecTextPos){ 2, 2 }, &b));
+    g_assert_cmpuint(b.pos.line, ==, 2);
+    g_assert_cmpuint(b.pos.column, ==, 1);
+    g_assert_cmpstr(b.name, ==, "U+0085 (NEL)");
+    g_assert_cmpstr(b.escape, ==, "\\N");
+    g_assert_true(spec_yaml_text_find_replaced(&t, (SpecTextPos){ 2, 2 },
+                                               (SpecTextPos){ 9, 0 }, &b));
+    g_assert_cmpuint(b.pos.line, ==, 3);
+    g_assert_cmpuint(b.pos.column, ==, 1);
+    g_assert_cmpstr(b.name, ==, "U+2029 (PS)");
+    g_assert_cmpstr(b.escape, ==, "\\P");
+    g_assert_false(spec_yaml_text_find_replaced(&t, (SpecTextPos){ 3, 2 },
+                                                (SpecTextPos){ 9, 0 }, &b));
+    spec_yaml_text_clear(&t);
+
+    /* Text that needs no change is used as it is. */
+    {
+        static const char plain[] = "a: 1\n";
+
+        spec_yaml_text_init(&t, plain, sizeof(plain) - 1);
+        g_assert_true(t.data == plain);
+        g_assert_null(t.owned);
+    }
+    g_assert_cmpuint(t.replaced, ==, 0);
+    spec_yaml_text_clear(&t);
+}
+
+/* Values in messages are cut short. */
+static void test_long_values(void)
+{
+    g_autofree char *key = g_strnfill(10000, 'k');
+    /* Explicit keys: an implicit one is at most 1024 characters. */
+    g_autofree char *text = g_strdup_printf("? %s\n: 1\n? %s\n: 2\nb: *%s\n",
+                                            key, key, key);
+    g_autofree char *e = parse_err(text);
+
+    g_assert_cmpstr(e, ==,
+                    "t.yaml:3:3: duplicate key "
+                    "'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk'... "
+                    "(10000 characters) (first defined at line 1)\n"
+                    "t.yaml:5:4: unknown alias "
+                    "'*kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk'... "
+                    "(10001 characters)");
 }
 
 static void test_binary_junk(void)
@@ -515,6 +785,12 @@ int main(int argc, char **argv)
     g_test_add_func("/spec/parse/two-documents", test_two_documents);
     g_test_add_func("/spec/parse/syntax-errors", test_syntax_errors);
     g_test_add_func("/spec/parse/encoding", test_encoding);
+    g_test_add_func("/spec/parse/unsupported-tags", test_unsupported_tags);
+    g_test_add_func("/spec/parse/core-tags", test_core_tags);
+    g_test_add_func("/spec/parse/line-breaks", test_line_breaks);
+    g_test_add_func("/spec/parse/utf16", test_utf16);
+    g_test_add_func("/spec/parse/yaml-text", test_yaml_text);
+    g_test_add_func("/spec/parse/long-values", test_long_values);
     g_test_add_func("/spec/parse/binary-junk", test_binary_junk);
     g_test_add_func("/spec/parse/alias", test_alias);
     g_test_add_func("/spec/parse/billion-laughs", test_billion_laughs);
