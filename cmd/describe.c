@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "cmd/cmd.h"
+#include "cmd/output.h"
 #include "machine/qom/object.h"
 #include "machine/qom/property.h"
 #include "spec/schema.h"
@@ -86,8 +87,8 @@ int cmd_describe(int argc, char **argv)
         g_autofree char *hint =
             spec_suggest_hint(argv[1], (const char *const *)names, -1);
 
-        fprintf(stderr, "vmspec: unknown type '%s'%s\n"
-                "Try 'vmspec types' for the list.\n", argv[1], hint);
+        cmd_error(NULL, "unknown type '%s'%s", argv[1], hint);
+        fputs("Try 'vmspec types' for the list.\n", stderr);
         return EXIT_ERROR;
     }
 

@@ -99,6 +99,9 @@ expect "an unknown option is echoed escaped" \
 $VMSPEC check --format $'js\aon' plain.yaml >out 2>&1
 expect "an unknown format is echoed escaped" \
     has "vmspec check: unknown format 'js\\x07on'"
+$VMSPEC describe $'ma\e[2Jchine' >out 2>&1
+expect "describe: an unknown type is echoed escaped" \
+    has "vmspec: unknown type 'ma\\x1b[2Jchine'"
 VMSPEC_RUNTIME_DIR=$tmp/run $VMSPEC stop $'vm\e[2J' >out 2>&1
 expect "stop: a VM name is echoed escaped" has 'no VM named vm\x1b[2J is running'
 
