@@ -333,6 +333,7 @@ void object_unref(Object *obj)
     }
     object_finalize_with_type(obj, obj->klass->type);
     g_ptr_array_unref(obj->children);
+    g_clear_pointer(&obj->child_index, g_hash_table_destroy);
     g_free(obj->name);
     g_free(obj);
 }
@@ -386,6 +387,10 @@ bool object_add_child(Object *parent, const char *name, Object *child,
     child->parent = parent;
     child->name = g_strdup(name);
     g_ptr_array_add(parent->children, object_ref(child));
+    if (!parent->child_index) {
+        parent->child_index = g_hash_table_new(g_str_hash, g_str_equal);
+    }
+    g_hash_table_insert(parent->child_index, child->name, child);
     return true;
 }
 
@@ -396,7 +401,14 @@ void object_unparent(Object *obj)
     if (!parent) {
         return;
     }
-    g_ptr_array_remove(parent->children, obj);
+    /* From the end: a parent drops its children newest first. */
+    for (guint i = parent->children->len; i-- > 0;) {
+        if (parent->children->pdata[i] == obj) {
+            g_ptr_array_remove_index(parent->children, i);
+            break;
+        }
+    }
+    g_hash_table_remove(parent->child_index, obj->name);
     obj->parent = NULL;
     g_clear_pointer(&obj->name, g_free);
     object_unref(obj);
@@ -404,14 +416,8 @@ void object_unparent(Object *obj)
 
 Object *object_get_child(Object *parent, const char *name)
 {
-    for (guint i = 0; i < parent->children->len; i++) {
-        Object *child = parent->children->pdata[i];
-
-        if (strcmp(child->name, name) == 0) {
-            return child;
-        }
-    }
-    return NULL;
+    return parent->child_index
+        ? g_hash_table_lookup(parent->child_index, name) : NULL;
 }
 
 bool object_child_foreach(Object *parent,

@@ -50,6 +50,9 @@ struct Object {
     Object *parent;         /* not a reference: the parent owns the child */
     char *name;             /* name under parent, NULL for a root */
     GPtrArray *children;    /* Object *, insertion order; owns a ref each */
+    /* name -> child, the same children (NULL until the first), so that
+     * adding one to a spec's 100,000 devices is not a scan of them all */
+    GHashTable *child_index;
 };
 
 typedef struct TypeInfo {
