@@ -72,7 +72,6 @@ SpecNode *spec_node_new_map(const SpecMark *mark)
     SpecNode *node = node_new(SPEC_NODE_MAP, mark);
 
     node->map.pairs = g_ptr_array_new_with_free_func(pair_free);
-    node->map.index = g_hash_table_new(g_str_hash, g_str_equal);
     return node;
 }
 
@@ -96,7 +95,7 @@ void spec_node_free(SpecNode *node)
         break;
     case SPEC_NODE_MAP:
         /* The index borrows the pairs' keys: drop it first. */
-        g_hash_table_destroy(node->map.index);
+        g_clear_pointer(&node->map.index, g_hash_table_destroy);
         g_ptr_array_free(node->map.pairs, TRUE);
         break;
     case SPEC_NODE_SEQ:
@@ -195,13 +194,54 @@ const char *spec_node_scalar(const SpecNode *node)
     return node->scalar.text;
 }
 
+/*
+ * Most maps of a spec hold a handful of keys, for which comparing them all
+ * costs less than hashing one, and a GHashTable per map would be most of
+ * the tree's memory.  Past this many keys a map gets its index, so that a
+ * big map (a hostile one: 100,000 keys) is still built and read in linear
+ * time.
+ */
+#define MAP_INDEX_MIN_PAIRS 8
+
+static SpecPair *map_find(const SpecNode *map, const char *key)
+{
+    if (map->map.index) {
+        return g_hash_table_lookup(map->map.index, key);
+    }
+    for (guint i = 0; i < map->map.pairs->len; i++) {
+        SpecPair *pair = g_ptr_array_index(map->map.pairs, i);
+
+        if (strcmp(pair->key, key) == 0) {
+            return pair;
+        }
+    }
+    return NULL;
+}
+
+static void map_add(SpecNode *map, SpecPair *pair)
+{
+    GPtrArray *pairs = map->map.pairs;
+
+    g_ptr_array_add(pairs, pair);
+    if (map->map.index) {
+        g_hash_table_insert(map->map.index, pair->key, pair);
+    } else if (pairs->len > MAP_INDEX_MIN_PAIRS) {
+        map->map.index = g_hash_table_new(g_str_hash, g_str_equal);
+        for (guint i = 0; i < pairs->len; i++) {
+            SpecPair *p = g_ptr_array_index(pairs, i);
+
+            g_hash_table_insert(map->map.index, p->key, p);
+        }
+    }
+}
+
 void spec_node_map_set(SpecNode *map, const char *key,
                        const SpecMark *key_mark, SpecNode *value)
 {
     SpecPair *pair;
 
     g_assert(map->kind == SPEC_NODE_MAP);
-    pair = g_hash_table_lookup(map->map.index, key);
+    pair = map_find(map, key);
     if (pair) {
         if (pair->value != value) {
             spec_node_free(pair->value);
@@ -211,8 +251,7 @@ void spec_node_map_set(SpecNode *map, const char *key,
         pair = g_new0(SpecPair, 1);
         pair->key = g_strdup(key);
         pair->value = value;
-        g_ptr_array_add(map->map.pairs, pair);
-        g_hash_table_insert(map->map.index, pair->key, pair);
+        map_add(map, pair);
     }
     if (key_mark) {
         /* Copy first: key_mark may be &pair->key_mark. */
@@ -229,7 +268,7 @@ SpecPair *spec_node_map_get_pair(const SpecNode *map, const char *key)
     if (!map || map->kind != SPEC_NODE_MAP) {
         return NULL;
     }
-    return g_hash_table_lookup(map->map.index, key);
+    return map_find(map, key);
 }
 
 SpecNode *spec_node_map_get(const SpecNode *map, const char *key)
@@ -249,7 +288,9 @@ SpecNode *spec_node_map_steal(SpecNode *map, const char *key)
     }
     value = pair->value;
     pair->value = NULL;
-    g_hash_table_remove(map->map.index, key);
+    if (map->map.index) {
+        g_hash_table_remove(map->map.index, key);
+    }
     g_ptr_array_remove(map->map.pairs, pair);   /* frees pair */
     return value;
 }

@@ -69,7 +69,9 @@ struct SpecNode {
         } scalar;
         struct {
             GPtrArray *pairs;   /* SpecPair *, document order */
-            GHashTable *index;  /* key -> SpecPair *, same pairs */
+            /* key -> SpecPair *, the same pairs; NULL (lookups compare
+             * every key) until the map grows past a few keys */
+            GHashTable *index;
         } map;
         GPtrArray *seq;         /* SpecNode * */
     };
