@@ -152,13 +152,14 @@ static bool spec_version_ok(Builder *b, const SpecNode *root)
     return true;
 }
 
+/* Builds entry number index of list, whose entries are by default of type
+ * default_type (NULL: none). */
 static void build_device(Builder *b, Object *machine,
-                         const SpecDeviceList *list, guint index,
-                         const SpecNode *entry, GHashTable *ids)
+                         const SpecDeviceList *list, const char *default_type,
+                         guint index, const SpecNode *entry, GHashTable *ids)
 {
     g_autofree char *where = g_strdup_printf("%s[%u]", list->name, index);
     const SpecNode *type_node = spec_node_map_get(entry, "type");
-    const char *default_type = spec_list_default_type(list->name);
     static const char *const skip[] = { "type", NULL };
     g_autoptr(Object) obj = NULL;
     g_autoptr(GError) err = NULL;
@@ -225,12 +226,15 @@ static void build_devices(Builder *b, Object *machine, const SpecNode *root)
     for (guint i = 0; i < n; i++) {
         SpecPair *pair = spec_node_map_get_pair(root, lists[i].name);
         const SpecNode *seq;
+        const char *default_type;
 
         if (!pair || !(seq = expect_kind(b, pair, SPEC_NODE_SEQ))) {
             continue;
         }
+        /* Once per list, not per entry: it walks the type registry. */
+        default_type = spec_list_default_type(lists[i].name);
         for (guint j = 0; j < spec_node_seq_len(seq); j++) {
-            build_device(b, machine, &lists[i], j,
+            build_device(b, machine, &lists[i], default_type, j,
                          spec_node_seq_get(seq, j), ids);
         }
     }
@@ -400,7 +404,8 @@ Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
         object_add_child(vm, "machine", machine, NULL);
         object_unref(machine);
         build_devices(&b, machine, root);
-        if (VM(vm)->name) {
+        /* A tree with errors is thrown away: no MAC to derive for it. */
+        if (VM(vm)->name && builder_ok(&b)) {
             object_child_foreach(machine, derive_device_macs, VM(vm)->name);
         }
         check_claims(&b, VM(vm), root);
