@@ -124,6 +124,7 @@ typedef struct Chain {
     GPtrArray *names;   /* display paths, outermost first */
     GPtrArray *keys;    /* canonical paths, same order; NULL for a file
                          * without extends (nothing is compared with it) */
+    gsize nodes;        /* nodes of every file parsed so far */
 } Chain;
 
 static char *canonical_path(const char *path)
@@ -225,7 +226,21 @@ static SpecNode *resolve_extends(const char *path, SpecNode *node,
                             "(%s)", next, g_strerror(err), shown);
         goto fail;
     }
-    base = load_chain(next, NULL, chain, diags);
+    base = spec_parse_file(next, diags);
+    if (!base) {
+        goto fail;
+    }
+    /* Each file is held until its base is merged under it, so the whole
+     * chain is in memory at once: it gets one file's budget. */
+    chain->nodes += spec_node_count(base);
+    if (chain->nodes > SPEC_EXTENDS_MAX_NODES) {
+        spec_diags_add(diags, &ext->mark, "'extends' chain too large: more "
+                       "than %u nodes in all its files (%s)",
+                       SPEC_EXTENDS_MAX_NODES, shown);
+        spec_node_free(base);
+        goto fail;
+    }
+    base = load_chain(next, base, chain, diags);
     if (!base) {
         goto fail;
     }
@@ -237,19 +252,13 @@ fail:
     return NULL;
 }
 
-/* Loads path (already parsed into node when node is given) with its
- * extends, pushing it onto chain for the duration. */
+/* Loads path, already parsed into node, with its extends, pushing it onto
+ * chain for the duration. */
 static SpecNode *load_chain(const char *path, SpecNode *node, Chain *chain,
                             SpecDiags *diags)
 {
     SpecNode *result;
 
-    if (!node) {
-        node = spec_parse_file(path, diags);
-    }
-    if (!node) {
-        return NULL;
-    }
     g_ptr_array_add(chain->names, g_strdup(path));
     /* Keys only serve to find cycles, which need extends: a spec without
      * one (the common case) costs no realpath() and its readlink() calls. */
@@ -261,13 +270,24 @@ static SpecNode *load_chain(const char *path, SpecNode *node, Chain *chain,
     return result;
 }
 
+/* Loads the spec name, parsed into node (consumed; NULL after a parse
+ * error). */
 static SpecNode *load(const char *name, SpecNode *node, SpecDiags *diags)
 {
     Chain chain = {
         .names = g_ptr_array_new_with_free_func(g_free),
         .keys = g_ptr_array_new_with_free_func(g_free),
     };
-    SpecNode *result = load_chain(name, node, &chain, diags);
+    SpecNode *result;
+
+    if (!node) {
+        return NULL;
+    }
+    /* A spec without extends (the common case) needs no count. */
+    if (spec_node_map_get(node, "extends")) {
+        chain.nodes = spec_node_count(node);
+    }
+    result = load_chain(name, node, &chain, diags);
 
     g_ptr_array_free(chain.names, TRUE);
     g_ptr_array_free(chain.keys, TRUE);
@@ -276,18 +296,13 @@ static SpecNode *load(const char *name, SpecNode *node, SpecDiags *diags)
 
 SpecNode *spec_load_file(const char *path, SpecDiags *diags)
 {
-    return load(path, NULL, diags);
+    return load(path, spec_parse_file(path, diags), diags);
 }
 
 SpecNode *spec_load_buffer(const char *name, const char *data, gsize len,
                            SpecDiags *diags)
 {
-    SpecNode *node = spec_parse_buffer(name, data, len, diags);
-
-    if (!node) {
-        return NULL;
-    }
-    return load(name, node, diags);
+    return load(name, spec_parse_buffer(name, data, len, diags), diags);
 }
 
 /* ---- --set ---- */

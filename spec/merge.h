@@ -5,7 +5,8 @@
  * extends
  *   A top-level `extends: PATH` names a base spec; a relative PATH is
  *   relative to the directory of the spec that says it.  Bases may extend
- *   further bases (up to SPEC_EXTENDS_MAX_DEPTH files).  The base is loaded
+ *   further bases (up to SPEC_EXTENDS_MAX_DEPTH files, which together hold
+ *   at most SPEC_EXTENDS_MAX_NODES nodes).  The base is loaded
  *   (and its own extends resolved) first, then the child is merged onto it
  *   with spec_merge(); the `extends` key does not appear in the result.  A
  *   cycle (a.yaml -> b.yaml -> a.yaml), a base that can't be read, or an
@@ -49,8 +50,12 @@
 
 #include "spec/diag.h"
 #include "spec/node.h"
+#include "spec/parse.h"
 
 #define SPEC_EXTENDS_MAX_DEPTH 16   /* files in one extends chain */
+/* Nodes in all the files of one chain, which are in memory at once: one
+ * file's worth, so that 16 files can't take 16 times the memory. */
+#define SPEC_EXTENDS_MAX_NODES SPEC_PARSE_MAX_NODES
 
 /*
  * Parses the spec at path, resolves its extends chain and returns the merged

@@ -399,6 +399,103 @@ static void test_set_errors(Fixture *f, gconstpointer data)
     g_assert_cmpstr(text, ==, expected->str);
 }
 
+/* "l: [1, 1, ...]" with n items: n + 2 nodes; extends: first if given. */
+static char *list_spec(const char *extends, guint n)
+{
+    GString *out = g_string_new(NULL);
+
+    if (extends) {
+        g_string_append_printf(out, "extends: %s\n", extends);
+    }
+    g_string_append(out, "l: [1");
+    for (guint i = 1; i < n; i++) {
+        g_string_append(out, ",1");
+    }
+    g_string_append(out, "]\n");
+    return g_string_free(out, FALSE);
+}
+
+/* All the files of a chain are in memory at once: together they get one
+ * file's node budget, and the extends that passes it is the error. */
+static void test_extends_node_budget(Fixture *f, gconstpointer data)
+{
+    guint third = SPEC_EXTENDS_MAX_NODES / 3;
+    g_autofree char *a = list_spec("b.yaml", third);
+    g_autofree char *b = list_spec("c.yaml", third);
+    g_autofree char *c = list_spec(NULL, third);
+    g_autofree char *d = list_spec(NULL, 10);
+    g_autofree char *e = NULL;
+    g_autofree char *expected = NULL;
+    g_autofree char *s = NULL;
+
+    put(f, "a.yaml", a);
+    put(f, "b.yaml", b);
+    put(f, "c.yaml", c);
+    put(f, "d.yaml", d);
+    /* Two thirds fit (a child's list replaces its base's), three don't. */
+    s = load_ok("b.yaml", false);
+    g_assert_true(g_str_has_prefix(s, "{l: [1, 1"));
+    e = load_err("a.yaml");
+    expected = g_strdup_printf("b.yaml:1:10: 'extends' chain too large: "
+                               "more than %u nodes in all its files "
+                               "(a.yaml -> b.yaml -> c.yaml)",
+                               SPEC_EXTENDS_MAX_NODES);
+    g_assert_cmpstr(e, ==, expected);
+    /* A small base under a big child is fine. */
+    g_free(a);
+    a = list_spec("d.yaml", third * 2);
+    put(f, "a.yaml", a);
+    g_free(s);
+    s = load_ok("a.yaml", false);
+    g_assert_true(g_str_has_prefix(s, "{l: [1, 1"));
+}
+
+/* Maps past a few keys are indexed (node.c): merging, replacing, stealing
+ * and looking up read the same either way. */
+static void test_big_maps(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GString) base = g_string_new(NULL);
+    g_autoptr(GString) child = g_string_new("extends: base.yaml\n");
+    g_autoptr(GString) want = g_string_new("{");
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecNode) root = NULL;
+    g_autofree char *s = NULL;
+
+    for (int i = 0; i < 20; i++) {
+        g_string_append_printf(base, "k%d: b%d\n", i, i);
+    }
+    for (int i = 10; i < 30; i++) {
+        g_string_append_printf(child, "k%d: c%d\n", i, i);
+    }
+    for (int i = 0; i < 30; i++) {
+        g_string_append_printf(want, "%sk%d: %c%d", i ? ", " : "", i,
+                               i < 10 ? 'b' : 'c', i);
+    }
+    g_string_append_c(want, '}');
+    put(f, "base.yaml", base->str);
+    put(f, "child.yaml", child->str);
+    root = spec_load_file("child.yaml", diags);
+    g_assert_nonnull(root);
+    s = spec_node_to_string(root, false);
+    g_assert_cmpstr(s, ==, want->str);
+    for (int i = 0; i < 30; i++) {
+        g_autofree char *key = g_strdup_printf("k%d", i);
+        g_autoptr(SpecNode) value = spec_node_map_steal(root, key);
+
+        g_assert_nonnull(value);
+        g_assert_null(spec_node_map_get(root, key));
+        g_assert_cmpuint(spec_node_map_size(root), ==, 29 - i);
+        if (i + 1 < 30) {
+            g_autofree char *next = g_strdup_printf("k%d", i + 1);
+
+            g_assert_nonnull(spec_node_map_get(root, next));
+        }
+    }
+    g_assert_true(spec_apply_set(root, "k5=again", diags));
+    g_assert_cmpstr(spec_node_scalar(spec_node_map_get(root, "k5")), ==,
+                    "again");
+}
+
 static void test_merge_api(void)
 {
     SpecNode *a = spec_node_new_map(NULL);
@@ -431,6 +528,8 @@ int main(int argc, char **argv)
     ADD("/spec/merge/load-buffer", test_load_buffer);
     ADD("/spec/merge/set-good", test_set_good);
     ADD("/spec/merge/set-errors", test_set_errors);
+    ADD("/spec/merge/extends-node-budget", test_extends_node_budget);
+    ADD("/spec/merge/big-maps", test_big_maps);
     g_test_add_func("/spec/merge/api", test_merge_api);
     return g_test_run();
 }
