@@ -69,8 +69,10 @@ static char *utf16_to_utf8(const char *input, gsize len, gsize *out_len)
 
 static bool has_utf16_bom(const char *input, gsize len)
 {
-    return len >= 2 && (((guchar)input[0] == 0xfe && (guchar)input[1] == 0xff) ||
-                        ((guchar)input[0] == 0xff && (guchar)input[1] == 0xfe));
+    guchar b0 = len >= 2 ? (guchar)input[0] : 0;
+    guchar b1 = len >= 2 ? (guchar)input[1] : 0;
+
+    return (b0 == 0xfe && b1 == 0xff) || (b0 == 0xff && b1 == 0xfe);
 }
 
 /* The odd break that starts at data[off], or -1. */

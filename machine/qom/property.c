@@ -148,12 +148,12 @@ bool parse_size(const char *str, uint64_t *out, GError **errp)
         *out = value;
         return true;
     }
-    if (overflow) {
-        return invalid_value(errp, str, "is too large for a size");
-    }
     if (*str == '-') {
         return invalid_value(errp, str, "is not a size: must not be "
                              "negative");
+    }
+    if (overflow) {
+        return invalid_value(errp, str, "is too large for a size");
     }
     /* ... or decimal digits and a suffix: 2G, 2g, 2GB, 2GiB all mean
      * 2 * 2^30. */

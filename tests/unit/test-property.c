@@ -246,6 +246,8 @@ static void test_size(void)
                      "negative");
     assert_set_error("size", "-4K", "'-4K' is not a size: must not be "
                      "negative");
+    assert_set_error("size", "-99999999999999999999", "'-999999999999999999"
+                     "99' is not a size: must not be negative");
     assert_set_error("size", "12Q", "'12Q' is not a size: unknown suffix "
                      "'Q' (expected K, M, G, T or P, optionally followed by "
                      "B or iB)");
@@ -356,8 +358,9 @@ static void test_quote_value(void)
 
     g_assert_cmpstr(q_empty, ==, "''");
     g_assert_cmpstr(q_sixty, ==, want_sixty);
-    g_assert_cmpstr(q_sixty_one, ==, "'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'"
-                    "... (61 characters)");
+    g_assert_cmpstr(q_sixty_one, ==,
+                    "'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'... "
+                    "(61 characters)");
     g_assert_cmpstr(q_big, ==, "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"
                     "... (10000 characters)");
     /* Cut between characters, never inside one. */
