@@ -62,9 +62,12 @@ bool cmd_parse_format(const char *cmd, const char *format, bool *json);
 /* Option entries the spec-reading commands share, so that --set and
  * --format read the same in every command's --help: --set fills a GStrv
  * for cmd_load_spec, --format a string for cmd_parse_format (help says
- * what json prints for that command). */
+ * what json prints for that command).  --set is taken as raw bytes (a
+ * FILENAME array): vmspec never calls setlocale(), so GOption's STRING
+ * would convert from ASCII and refuse every non-ASCII value;
+ * spec_apply_set() checks that the option is UTF-8 instead. */
 #define CMD_OPTION_SET(sets) \
-    { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &(sets), \
+    { "set", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &(sets), \
       "Override a value (repeatable)", "KEY.PATH=VALUE" }
 #define CMD_OPTION_FORMAT(format, help) \
     { "format", 0, 0, G_OPTION_ARG_STRING, &(format), (help), "FORMAT" }

@@ -203,8 +203,7 @@ int cmd_run(int argc, char **argv)
 {
     g_auto(GStrv) sets = NULL;
     GOptionEntry entries[] = {
-        { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets,
-          "Override a value (repeatable)", "KEY.PATH=VALUE" },
+        CMD_OPTION_SET(sets),
         G_OPTION_ENTRY_NULL,
     };
     g_autoptr(Object) vm = NULL;

@@ -16,13 +16,6 @@
 
 /* ---- deep merge ---- */
 
-static const char *item_id(const SpecNode *item)
-{
-    SpecNode *id = spec_node_map_get(item, "id");
-
-    return id && !spec_node_is_null(id) ? spec_node_scalar(id) : NULL;
-}
-
 /* True when seq is non-empty and every item is a map with a scalar id. */
 static bool merges_by_id(const SpecNode *seq)
 {
@@ -30,7 +23,7 @@ static bool merges_by_id(const SpecNode *seq)
         return false;
     }
     for (guint i = 0; i < seq->seq->len; i++) {
-        if (!item_id(g_ptr_array_index(seq->seq, i))) {
+        if (!spec_node_item_id(g_ptr_array_index(seq->seq, i))) {
             return false;
         }
     }
@@ -73,7 +66,7 @@ static SpecNode *merge_lists(SpecNode *base, SpecNode *over)
                                                         g_free, NULL);
 
     for (guint i = 0; i < base->seq->len; i++) {
-        const char *id = item_id(g_ptr_array_index(base->seq, i));
+        const char *id = spec_node_item_id(g_ptr_array_index(base->seq, i));
 
         if (!g_hash_table_contains(by_id, id)) {
             g_hash_table_insert(by_id, g_strdup(id), GUINT_TO_POINTER(i));
@@ -84,12 +77,12 @@ static SpecNode *merge_lists(SpecNode *base, SpecNode *over)
         gpointer idx;
 
         over->seq->pdata[i] = NULL;
-        if (g_hash_table_lookup_extended(by_id, item_id(item), NULL, &idx)) {
+        if (g_hash_table_lookup_extended(by_id, spec_node_item_id(item), NULL, &idx)) {
             guint j = GPOINTER_TO_UINT(idx);
             base->seq->pdata[j] = spec_merge(base->seq->pdata[j], item);
         } else {
             spec_node_seq_append(base, item);
-            g_hash_table_insert(by_id, g_strdup(item_id(item)),
+            g_hash_table_insert(by_id, g_strdup(spec_node_item_id(item)),
                                 GUINT_TO_POINTER(base->seq->len - 1));
         }
     }
@@ -307,44 +300,44 @@ SpecNode *spec_load_buffer(const char *name, const char *data, gsize len,
 
 /* ---- --set ---- */
 
-/* "a.b" from the first n components. */
-static char *path_prefix(char **parts, guint n)
-{
-    GString *out = g_string_new(NULL);
-
-    for (guint i = 0; i < n; i++) {
-        g_string_append_printf(out, "%s%s", i ? "." : "", parts[i]);
-    }
-    return g_string_free(out, FALSE);
-}
-
-/* The index of the item of seq that component selects, or -1 after a
- * diagnostic. */
+/* The index of the item of seq that component selects (node.h gives the
+ * rule), or -1 after a diagnostic; where is the path up to seq. */
 static gssize select_item(SpecNode *seq, const char *component,
                           const char *where, const SpecMark *mark,
                           SpecDiags *diags)
 {
-    g_autoptr(GPtrArray) ids = g_ptr_array_new();
+    g_autoptr(GPtrArray) ids = NULL;
     g_autofree char *hint = NULL;
     guint len = seq->seq->len;
-    guint64 idx;
+    guint idx;
 
-    if (g_ascii_isdigit(component[0])) {
-        if (!g_ascii_string_to_unsigned(component, 10, 0, G_MAXUINT, &idx,
-                                        NULL) || idx >= len) {
+    if (spec_node_seq_select(seq, component, &idx)) {
+        return idx;
+    }
+    if (component[0] == SPEC_PATH_INDEX_MARK) {
+        const char *digits = component + 1;
+
+        if (!*digits || strspn(digits, "0123456789") != strlen(digits)) {
+            spec_diags_add(diags, mark, "'%s' is not an index: write #N, "
+                           "N a decimal number from 0", component);
+        } else {
             spec_diags_add(diags, mark, "index %s is out of range: '%s' "
                            "has %u item%s", component, where, len,
                            len == 1 ? "" : "s");
-            return -1;
         }
-        return (gssize)idx;
+        return -1;
     }
+    if (g_ascii_isdigit(component[0]) &&
+        strspn(component, "0123456789") == strlen(component)) {
+        spec_diags_add(diags, mark, "'%s' has no item with id '%s', nor "
+                       "one at index %s: it has %u item%s", where, component,
+                       component, len, len == 1 ? "" : "s");
+        return -1;
+    }
+    ids = g_ptr_array_new();
     for (guint i = 0; i < len; i++) {
-        const char *id = item_id(g_ptr_array_index(seq->seq, i));
+        const char *id = spec_node_item_id(g_ptr_array_index(seq->seq, i));
 
-        if (id && strcmp(id, component) == 0) {
-            return i;
-        }
         if (id) {
             g_ptr_array_add(ids, (gpointer)id);
         }
@@ -356,36 +349,74 @@ static gssize select_item(SpecNode *seq, const char *component,
     return -1;
 }
 
+/* Checks the key path (the text before '=') and splits it into its
+ * components; NULL after a diagnostic. */
+static char **split_path(const char *path, const SpecMark *mark,
+                         SpecDiags *diags)
+{
+    char **parts;
+    guint n = 1;
+
+    if (!*path) {
+        spec_diags_add(diags, mark, "empty key path before '='");
+        return NULL;
+    }
+    /* Counted before splitting: a hostile path of 100,000 components is
+     * refused without building them. */
+    for (const char *p = path; *p; p++) {
+        n += *p == '.';
+    }
+    if (n > SPEC_SET_MAX_COMPONENTS) {
+        spec_diags_add(diags, mark, "key path too deep: %u components "
+                       "(limit %u)", n, SPEC_SET_MAX_COMPONENTS);
+        return NULL;
+    }
+    parts = g_strsplit(path, ".", -1);
+    for (guint i = 0; parts[i]; i++) {
+        if (!*parts[i]) {
+            spec_diags_add(diags, mark, "empty component in key path '%s'",
+                           path);
+            g_strfreev(parts);
+            return NULL;
+        }
+    }
+    if (strcmp(parts[0], "extends") == 0) {
+        /* Bases are merged when the spec is loaded, before any --set: a
+         * new extends would be dropped without a word. */
+        spec_diags_add(diags, mark, "'extends' can't be set with --set "
+                       "(bases are merged before overrides apply); write "
+                       "it in the spec");
+        g_strfreev(parts);
+        return NULL;
+    }
+    return parts;
+}
+
 static bool apply_set(SpecNode *root, const char *option,
                       const SpecMark *mark, SpecDiags *diags)
 {
     const char *eq = strchr(option, '=');
     g_autofree char *path = NULL;
     g_auto(GStrv) parts = NULL;
-    guint n;
     SpecNode *cur = root;
+    gsize where_len = 0;    /* of the path up to cur */
 
+    if (!g_utf8_validate(option, -1, NULL)) {
+        spec_diags_add(diags, mark, "not valid UTF-8");
+        return false;
+    }
     if (!eq) {
         spec_diags_add(diags, mark, "expected KEY.PATH=VALUE");
         return false;
     }
     path = g_strndup(option, (gsize)(eq - option));
-    if (!*path) {
-        spec_diags_add(diags, mark, "empty key path before '='");
+    parts = split_path(path, mark, diags);
+    if (!parts) {
         return false;
     }
-    parts = g_strsplit(path, ".", -1);
-    n = g_strv_length(parts);
-    for (guint i = 0; i < n; i++) {
-        if (!*parts[i]) {
-            spec_diags_add(diags, mark, "empty component in key path '%s'",
-                           path);
-            return false;
-        }
-    }
-    for (guint i = 0; i < n; i++) {
-        bool last = i + 1 == n;
-        g_autofree char *where = path_prefix(parts, i);
+    for (guint i = 0; parts[i]; i++) {
+        bool last = !parts[i + 1];
+        g_autofree char *where = NULL;
 
         if (cur->kind == SPEC_NODE_MAP) {
             SpecNode *child = last ? NULL : spec_node_map_get(cur, parts[i]);
@@ -401,8 +432,10 @@ static bool apply_set(SpecNode *root, const char *option,
             }
             cur = child;
         } else if (cur->kind == SPEC_NODE_SEQ) {
-            gssize j = select_item(cur, parts[i], where, mark, diags);
+            gssize j;
 
+            where = g_strndup(path, where_len);
+            j = select_item(cur, parts[i], where, mark, diags);
             if (j < 0) {
                 return false;
             }
@@ -414,17 +447,22 @@ static bool apply_set(SpecNode *root, const char *option,
             }
             cur = cur->seq->pdata[j];
         } else {
+            where = g_strndup(path, where_len);
             spec_diags_add(diags, mark, "'%s' is a scalar ('%s'), so it "
                            "has no '%s'", where, cur->scalar.text, parts[i]);
             return false;
         }
+        where_len += (i ? 1 : 0) + strlen(parts[i]);
     }
     g_assert_not_reached();
 }
 
 bool spec_apply_set(SpecNode *root, const char *option, SpecDiags *diags)
 {
-    g_autofree char *file = g_strdup_printf("--set %s", option);
+    /* Invalid UTF-8 is refused, but the option still names itself in the
+     * message, which must be text. */
+    g_autofree char *text = g_utf8_make_valid(option, -1);
+    g_autofree char *file = g_strdup_printf("--set %s", text);
     SpecMark mark = { 0 };
     bool ok;
 

@@ -30,17 +30,23 @@
  *     file that last wrote them.
  *
  * --set KEY.PATH=VALUE
- *   Everything before the first '=' is the path, everything after it the
- *   value (which may hold '=' and be empty).  Components are separated by
- *   '.'; on a map a component is a key (created, with any missing maps on
- *   the way, when absent); on a list a decimal component is a 0-based index
- *   and any other component selects the item whose `id` is that text
- *   (`disks.root.readonly=true`).  Keys containing '.' can't be addressed.
- *   The value is a plain YAML scalar (so `true`, `512M`, `~` mean what they
- *   would in the file) and replaces whatever was there.  New keys and
- *   values are marked with file "--set KEY.PATH=VALUE" and line 0, so any
- *   later error about them formats as "--set machine.memory=1X: message".
- *   Apply overrides to the result of spec_load_file(), after extends.
+ *   The option must be UTF-8 (whatever the locale).  Everything before the
+ *   first '=' is the path, everything after it the value (which may hold
+ *   '=' and be empty).  Components are separated by '.', at most
+ *   SPEC_SET_MAX_COMPONENTS of them (a file can't nest deeper either); on
+ *   a map a component is a key (created, with any missing maps on the way,
+ *   when absent); on a list it selects an item by the rule of
+ *   spec_node_seq_select() (node.h): `#N` is the item at 0-based index N,
+ *   any other component the item whose `id` it is
+ *   (`disks.root.readonly=true`), and a number that is no item's id the
+ *   item at that index (`disks.0.path=x`).  Keys containing '.' can't be
+ *   addressed, nor can `extends` (bases are merged when the spec is loaded,
+ *   before any --set).  The value is a plain YAML scalar (so `true`,
+ *   `512M`, `~` mean what they would in the file) and replaces whatever was
+ *   there.  New keys and values are marked with file "--set KEY.PATH=VALUE"
+ *   and line 0, so any later error about them formats as
+ *   "--set machine.memory=1X: message".  Apply overrides to the result of
+ *   spec_load_file(), after extends.
  */
 #ifndef VMSPEC_SPEC_MERGE_H
 #define VMSPEC_SPEC_MERGE_H
@@ -56,6 +62,8 @@
 /* Nodes in all the files of one chain, which are in memory at once: one
  * file's worth, so that 16 files can't take 16 times the memory. */
 #define SPEC_EXTENDS_MAX_NODES SPEC_PARSE_MAX_NODES
+/* Components of one --set key path: the nesting a file may have. */
+#define SPEC_SET_MAX_COMPONENTS SPEC_PARSE_MAX_DEPTH
 
 /*
  * Parses the spec at path, resolves its extends chain and returns the merged
@@ -79,9 +87,10 @@ SpecNode *spec_merge(SpecNode *base, SpecNode *over);
 
 /*
  * Applies one `--set` option (its argument, "KEY.PATH=VALUE") to root, a
- * map.  Returns false after adding a diagnostic (no '=', empty path or
- * component, a component that indexes a scalar, an index out of range, no
- * list item with that id); root is then unchanged.
+ * map.  Returns false after adding a diagnostic (not UTF-8, no '=', empty
+ * path or component, a path too deep, `extends`, a component that indexes
+ * a scalar, an index out of range, no list item with that id); root is
+ * then unchanged.
  */
 bool spec_apply_set(SpecNode *root, const char *option, SpecDiags *diags);
 

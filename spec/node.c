@@ -346,6 +346,41 @@ static bool parse_index(const char *s, guint *out)
     return true;
 }
 
+const char *spec_node_item_id(const SpecNode *item)
+{
+    SpecNode *id = spec_node_map_get(item, "id");
+
+    return id && !spec_node_is_null(id) ? spec_node_scalar(id) : NULL;
+}
+
+bool spec_node_seq_select(const SpecNode *seq, const char *component,
+                          guint *index)
+{
+    guint idx;
+
+    g_assert(seq->kind == SPEC_NODE_SEQ);
+    if (component[0] == SPEC_PATH_INDEX_MARK) {
+        if (!parse_index(component + 1, &idx) || idx >= seq->seq->len) {
+            return false;
+        }
+        *index = idx;
+        return true;
+    }
+    for (guint i = 0; i < seq->seq->len; i++) {
+        const char *id = spec_node_item_id(g_ptr_array_index(seq->seq, i));
+
+        if (id && strcmp(id, component) == 0) {
+            *index = i;
+            return true;
+        }
+    }
+    if (parse_index(component, &idx) && idx < seq->seq->len) {
+        *index = idx;
+        return true;
+    }
+    return false;
+}
+
 SpecNode *spec_node_child(const SpecNode *node, const char *component)
 {
     guint idx;
@@ -356,22 +391,11 @@ SpecNode *spec_node_child(const SpecNode *node, const char *component)
     if (node->kind == SPEC_NODE_MAP) {
         return spec_node_map_get(node, component);
     }
-    if (node->kind != SPEC_NODE_SEQ) {
+    if (node->kind != SPEC_NODE_SEQ ||
+        !spec_node_seq_select(node, component, &idx)) {
         return NULL;
     }
-    if (parse_index(component, &idx)) {
-        return idx < node->seq->len ? g_ptr_array_index(node->seq, idx)
-                                    : NULL;
-    }
-    for (guint i = 0; i < node->seq->len; i++) {
-        SpecNode *item = g_ptr_array_index(node->seq, i);
-        const char *id = spec_node_scalar(spec_node_map_get(item, "id"));
-
-        if (id && strcmp(id, component) == 0) {
-            return item;
-        }
-    }
-    return NULL;
+    return g_ptr_array_index(node->seq, idx);
 }
 
 SpecNode *spec_node_lookup(const SpecNode *node, const char *path)

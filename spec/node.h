@@ -130,15 +130,33 @@ guint spec_node_seq_len(const SpecNode *seq);
 SpecNode *spec_node_seq_get(const SpecNode *seq, guint i);
 
 /*
- * One step of a path (the syntax --set uses, see merge.h): on a map, the
- * value under `component`; on a sequence, item N when component is a decimal
- * index, else the map item whose `id` key is the scalar `component`.  NULL
- * when there is no such child or node is a scalar.
+ * How one component of a path (the syntax --set uses, see merge.h) selects
+ * an item of a list, in this order:
+ *   - "#N" (N decimal) is the item at 0-based index N;
+ *   - otherwise the first item whose `id` (spec_node_item_id()) is the
+ *     component;
+ *   - otherwise, when the component is a decimal number, the item at that
+ *     index, so that `disks.0` works wherever no item has id "0".
+ * Valid ids never start with '#', so "#N" always means an index.
  */
+#define SPEC_PATH_INDEX_MARK '#'
+
+/* The `id` of a list item: the text of its non-null scalar `id` key, or
+ * NULL (also when item is not a map). */
+const char *spec_node_item_id(const SpecNode *item);
+
+/* Selects the item of seq (a sequence) that component names by the rule
+ * above: true with its index in *index, false when none matches. */
+bool spec_node_seq_select(const SpecNode *seq, const char *component,
+                          guint *index);
+
+/* One step of a path: on a map, the value under `component`; on a
+ * sequence, the item spec_node_seq_select() picks.  NULL when there is no
+ * such child or node is a scalar. */
 SpecNode *spec_node_child(const SpecNode *node, const char *component);
 
 /* Follows a dotted path ("machine.memory", "disks.root.path",
- * "disks.0.path") from node with spec_node_child().  "" gives node itself.
+ * "disks.#0.path") from node with spec_node_child().  "" gives node itself.
  * NULL if any step is missing. */
 SpecNode *spec_node_lookup(const SpecNode *node, const char *path);
 

@@ -364,10 +364,30 @@ static void test_set_errors(Fixture *f, gconstpointer data)
           "empty component in key path 'machine..memory'" },
         { "machine.memory.unit=1",
           "'machine.memory' is a scalar ('512M'), so it has no 'unit'" },
-        { "disks.2.path=x", "index 2 is out of range: 'disks' has 2 items" },
-        { "disks.99999999999999999999.path=x",
-          "index 99999999999999999999 is out of range: 'disks' has 2 "
+        { "disks.2.path=x",
+          "'disks' has no item with id '2', nor one at index 2: it has 2 "
           "items" },
+        { "disks.99999999999999999999.path=x",
+          "'disks' has no item with id '99999999999999999999', nor one at "
+          "index 99999999999999999999: it has 2 items" },
+        { "disks.#2.path=x", "index #2 is out of range: 'disks' has 2 items" },
+        { "disks.#99999999999999999999.path=x",
+          "index #99999999999999999999 is out of range: 'disks' has 2 "
+          "items" },
+        { "disks.#.path=x",
+          "'#' is not an index: write #N, N a decimal number from 0" },
+        { "disks.#-1.path=x",
+          "'#-1' is not an index: write #N, N a decimal number from 0" },
+        { "disks.#root.path=x",
+          "'#root' is not an index: write #N, N a decimal number from 0" },
+        /* Bases are merged before overrides: a new one would be ignored. */
+        { "extends=other.yaml", "'extends' can't be set with --set (bases "
+          "are merged before overrides apply); write it in the spec" },
+        { "extends.x=1", "'extends' can't be set with --set (bases are "
+          "merged before overrides apply); write it in the spec" },
+        /* Not UTF-8: the option shows with U+FFFD for the bad byte. */
+        { "name=\xff", "not valid UTF-8" },
+        { "name\xc3=x", "not valid UTF-8" },
         { "disks.rot.path=x",
           "'disks' has no item with id 'rot'; did you mean 'root'?" },
         { "disks.zzz.path=x", "'disks' has no item with id 'zzz'" },
@@ -383,9 +403,11 @@ static void test_set_errors(Fixture *f, gconstpointer data)
     g_autofree char *text = NULL;
 
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *shown = g_utf8_make_valid(bad[i].opt, -1);
+
         g_ptr_array_add(opts, (gpointer)bad[i].opt);
         g_string_append_printf(expected, "%s--set %s: %s", i ? "\n" : "",
-                               bad[i].opt, bad[i].message);
+                               shown, bad[i].message);
     }
     g_ptr_array_add(opts, NULL);
     put(f, "base.yaml", "vmspec: 1\n");
@@ -397,6 +419,108 @@ static void test_set_errors(Fixture *f, gconstpointer data)
     g_assert_cmpstr(before, ==, after);
     text = spec_diags_format(diags);
     g_assert_cmpstr(text, ==, expected->str);
+}
+
+/* A list component is an id first; #N is always an index; a bare number
+ * is an index only where no item has it as id (merge.h). */
+static void test_set_ids_and_indexes(Fixture *f, gconstpointer data)
+{
+    static const char text[] =
+        "disks:\n"
+        "  - {id: '1', path: a.img}\n"
+        "  - {id: '0', path: b.img}\n"
+        "  - {path: c.img}\n";
+    static const char *const opts[] = {
+        "disks.0.readonly=true",    /* id '0': the second item */
+        "disks.#0.snapshot=true",   /* index 0: the first */
+        "disks.1.path=x.img",       /* id '1': the first */
+        "disks.2.path=y.img",       /* no id '2': index 2 */
+        "disks.#2.readonly=false",
+        "disks.#1=~",               /* the whole item */
+        NULL
+    };
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecNode) root = spec_load_buffer("s.yaml", text,
+                                                sizeof(text) - 1, diags);
+    SpecNode *disks;
+    g_autofree char *s = NULL;
+
+    g_assert_nonnull(root);
+    disks = spec_node_map_get(root, "disks");
+    /* spec_node_lookup() reads paths by the same rule. */
+    g_assert_true(spec_node_lookup(root, "disks.0") ==
+                  spec_node_seq_get(disks, 1));
+    g_assert_true(spec_node_lookup(root, "disks.#0") ==
+                  spec_node_seq_get(disks, 0));
+    g_assert_true(spec_node_lookup(root, "disks.1") ==
+                  spec_node_seq_get(disks, 0));
+    g_assert_true(spec_node_lookup(root, "disks.2") ==
+                  spec_node_seq_get(disks, 2));
+    g_assert_null(spec_node_lookup(root, "disks.3"));
+    g_assert_null(spec_node_lookup(root, "disks.#3"));
+    g_assert_null(spec_node_lookup(root, "disks.#x"));
+
+    g_assert_true(spec_apply_sets(root, opts, -1, diags));
+    g_assert_cmpuint(spec_diags_count(diags), ==, 0);
+    s = spec_node_to_string(root, false);
+    g_assert_cmpstr(s, ==, "{disks: [{id: \"1\", path: x.img, snapshot: "
+                    "true}, ~, {path: y.img, readonly: false}]}");
+}
+
+/* A key path has at most SPEC_SET_MAX_COMPONENTS components, like a file's
+ * nesting; one too many is refused before anything is made. */
+static void test_set_depth(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GString) path = g_string_new("a");
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecNode) root = spec_node_new_map(NULL);
+    g_autofree char *at_limit = NULL;
+    g_autofree char *over = NULL;
+    g_autofree char *expected = NULL;
+    g_autofree char *text = NULL;
+    SpecNode *leaf;
+
+    for (guint i = 1; i < SPEC_SET_MAX_COMPONENTS; i++) {
+        g_string_append(path, ".a");
+    }
+    at_limit = g_strdup_printf("%s=1", path->str);
+    over = g_strdup_printf("%s.a=1", path->str);
+    g_assert_true(spec_apply_set(root, at_limit, diags));
+    leaf = spec_node_lookup(root, path->str);
+    g_assert_cmpstr(spec_node_scalar(leaf), ==, "1");
+
+    g_assert_false(spec_apply_set(root, over, diags));
+    expected = g_strdup_printf("--set %s: key path too deep: %u components "
+                               "(limit %u)", over,
+                               SPEC_SET_MAX_COMPONENTS + 1,
+                               SPEC_SET_MAX_COMPONENTS);
+    text = spec_diags_format(diags);
+    g_assert_cmpstr(text, ==, expected);
+    /* Unchanged: the deepest scalar is still the one at the limit. */
+    g_assert_cmpstr(spec_node_scalar(spec_node_lookup(root, path->str)), ==,
+                    "1");
+}
+
+/* --set takes UTF-8 values whatever the locale (the option arrives as
+ * bytes, cmd.h). */
+static void test_set_utf8(Fixture *f, gconstpointer data)
+{
+    static const char *const opts[] = {
+        "boot.cmdline=caf\xc3\xa9 \xe2\x82\xac",
+        "disks.r\xc3\xb6\xc3\xb6t.path=x",
+        NULL
+    };
+    static const char text[] = "disks: [{id: 'r\xc3\xb6\xc3\xb6t'}]\n";
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecNode) root = spec_load_buffer("s.yaml", text,
+                                                sizeof(text) - 1, diags);
+
+    g_assert_nonnull(root);
+    g_assert_true(spec_apply_sets(root, opts, -1, diags));
+    g_assert_cmpstr(spec_node_scalar(spec_node_lookup(root, "boot.cmdline")),
+                    ==, "caf\xc3\xa9 \xe2\x82\xac");
+    g_assert_cmpstr(spec_node_scalar(spec_node_lookup(root, "disks.#0.path")),
+                    ==, "x");
 }
 
 /* "l: [1, 1, ...]" with n items: n + 2 nodes; extends: first if given. */
@@ -528,6 +652,9 @@ int main(int argc, char **argv)
     ADD("/spec/merge/load-buffer", test_load_buffer);
     ADD("/spec/merge/set-good", test_set_good);
     ADD("/spec/merge/set-errors", test_set_errors);
+    ADD("/spec/merge/set-ids-and-indexes", test_set_ids_and_indexes);
+    ADD("/spec/merge/set-depth", test_set_depth);
+    ADD("/spec/merge/set-utf8", test_set_utf8);
     ADD("/spec/merge/extends-node-budget", test_extends_node_budget);
     ADD("/spec/merge/big-maps", test_big_maps);
     g_test_add_func("/spec/merge/api", test_merge_api);
