@@ -453,6 +453,34 @@ static void test_utf16(void)
     g_assert_true(strstr(e_nul, "control characters are not allowed"));
 }
 
+/* Position look-ups walk on from a cursor: a megabyte of NELs, or 50,000
+ * misplaced tags on one line, each needing the tag's column, parse in
+ * linear time. */
+static void test_positions_linear(void)
+{
+    g_autoptr(GString) nels = g_string_new("a: 1\n# ");
+    g_autoptr(GString) tags = g_string_new("a: [");
+    gint64 start = g_get_monotonic_time();
+    g_autofree char *e1 = NULL;
+    g_autofree char *e2 = NULL;
+
+    for (int i = 0; i < 500000; i++) {
+        g_string_append(nels, "\xc2\x85");
+    }
+    g_string_append(nels, "\na: 2\n");
+    for (int i = 0; i < 50000; i++) {
+        g_string_append(tags, "&x !foo 1, ");
+    }
+    g_string_append(tags, "1]\n");
+    e1 = parse_err(nels->str);
+    e2 = parse_err(tags->str);
+    g_assert_cmpstr(e1, ==, "t.yaml:3:1: duplicate key 'a' (first defined "
+                    "at line 1)");
+    g_assert_true(g_str_has_prefix(e2, "t.yaml:1:8: unsupported tag '!foo'"));
+    g_assert_true(g_str_has_suffix(e2, "\n... and 49900 more errors"));
+    g_assert_cmpint(g_get_monotonic_time() - start, <, G_USEC_PER_SEC);
+}
+
 /* SpecYamlText on its own: the copy, positions both ways, lines. */
 static void test_yaml_text(void)
 {
@@ -790,6 +818,7 @@ int main(int argc, char **argv)
     g_test_add_func("/spec/parse/line-breaks", test_line_breaks);
     g_test_add_func("/spec/parse/utf16", test_utf16);
     g_test_add_func("/spec/parse/yaml-text", test_yaml_text);
+    g_test_add_func("/spec/parse/positions-linear", test_positions_linear);
     g_test_add_func("/spec/parse/long-values", test_long_values);
     g_test_add_func("/spec/parse/binary-junk", test_binary_junk);
     g_test_add_func("/spec/parse/alias", test_alias);
