@@ -74,15 +74,16 @@ static SpecNode *merge_lists(SpecNode *base, SpecNode *over)
     }
     for (guint i = 0; i < over->seq->len; i++) {
         SpecNode *item = g_ptr_array_index(over->seq, i);
+        const char *id = spec_node_item_id(item);
         gpointer idx;
 
         over->seq->pdata[i] = NULL;
-        if (g_hash_table_lookup_extended(by_id, spec_node_item_id(item), NULL, &idx)) {
+        if (g_hash_table_lookup_extended(by_id, id, NULL, &idx)) {
             guint j = GPOINTER_TO_UINT(idx);
             base->seq->pdata[j] = spec_merge(base->seq->pdata[j], item);
         } else {
             spec_node_seq_append(base, item);
-            g_hash_table_insert(by_id, g_strdup(spec_node_item_id(item)),
+            g_hash_table_insert(by_id, g_strdup(id),
                                 GUINT_TO_POINTER(base->seq->len - 1));
         }
     }
