@@ -191,10 +191,11 @@ static bool expect_string(SpecProps *p, const char *key, const SpecNode *node)
         return false;
     }
     if (spec_scalar_type(node) != SPEC_SCALAR_STRING) {
+        g_autofree char *value = quote_value(node->scalar.text);
+
         spec_diags_add(p->diags, &node->mark, "%s: expected a string, not "
-                       "%s ('%s'); quote it to make it a string", key,
-                       spec_scalar_type_name(spec_scalar_type(node)),
-                       node->scalar.text);
+                       "%s (%s); quote it to make it a string", key,
+                       spec_scalar_type_name(spec_scalar_type(node)), value);
         return false;
     }
     return true;
@@ -216,10 +217,11 @@ static void set_path(SpecProps *p, Object *obj, const Property *prop,
 
             if (!g_strv_contains(keys, pair->key)) {
                 g_autofree char *hint = spec_suggest_hint(pair->key, keys, -1);
+                g_autofree char *name = quote_value(pair->key);
 
                 spec_diags_add(p->diags, &pair->key_mark,
-                               "unknown key '%s' in %s%s (valid keys: path, "
-                               "sha256)", pair->key, key, hint);
+                               "unknown key %s in %s%s (valid keys: path, "
+                               "sha256)", name, key, hint);
             }
         }
         path_node = spec_node_map_get(node, "path");
@@ -281,9 +283,11 @@ static void set_property(SpecProps *p, Object *obj, const Property *prop,
     }
     type = spec_scalar_type(node);
     if (!scalar_fits(prop->kind, type)) {
+        g_autofree char *value = quote_value(node->scalar.text);
+
         spec_diags_add(p->diags, &node->mark, "%s: expected %s, not %s "
-                       "('%s')%s", key, expected_for(prop->kind),
-                       spec_scalar_type_name(type), node->scalar.text,
+                       "(%s)%s", key, expected_for(prop->kind),
+                       spec_scalar_type_name(type), value,
                        prop->kind == PROP_KIND_INT ||
                        prop->kind == PROP_KIND_BOOL
                            ? "" : "; quote it to make it a string");
@@ -306,9 +310,10 @@ static void unknown_key(SpecProps *p, const SpecPair *pair, const char *where,
         pair->key, (const char *const *)valid->pdata, valid->len);
     g_autofree char *list = spec_suggest_list(
         (const char *const *)valid->pdata, valid->len);
+    g_autofree char *name = quote_value(pair->key);
 
     spec_diags_add(p->diags, &pair->key_mark,
-                   "unknown key '%s' in %s%s (valid keys: %s)", pair->key,
+                   "unknown key %s in %s%s (valid keys: %s)", name,
                    where, hint, list);
 }
 
