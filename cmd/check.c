@@ -3,9 +3,11 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd/cmd.h"
 #include "spec/loader.h"
@@ -18,9 +20,12 @@ typedef struct {
     guint files;
     guint bad_files;
     guint errors;
-    /* The canonical path of every spec checked: a file named twice (a.yaml
-     * and ./a.yaml, or in DIR and by name) is checked once. */
+    /* The identity of every spec checked (file_identity()): a file named
+     * twice (a.yaml and ./a.yaml, or in DIR and by name) is checked once. */
     GHashTable *seen;
+    /* directory as spelled -> canonical_path() of it: the specs of one DIR
+     * share a directory, resolved once rather than once a spec */
+    GHashTable *canonical_dirs;
     /* canonical directory -> (VM name -> first spec that used it) */
     GHashTable *names_by_dir;
 } CheckRun;
@@ -95,6 +100,20 @@ static char *canonical_path(const char *path)
     return copy;
 }
 
+/* What makes two names of a spec one file: its device and inode (one
+ * stat, where realpath() would read every component's link), else the
+ * canonical path, for a file that is not there to be stat'ed. */
+static char *file_identity(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) == 0) {
+        return g_strdup_printf("%ju:%ju", (uintmax_t)st.st_dev,
+                               (uintmax_t)st.st_ino);
+    }
+    return canonical_path(path);
+}
+
 /* Two specs of one directory may not share a VM name: they would share
  * control sockets, logs and derived MACs.  The directory is the one the
  * spec's relative paths resolve against (the working directory for
@@ -103,9 +122,16 @@ static void check_unique_name(CheckRun *run, const char *path, Vm *vm,
                               const SpecNode *root, SpecDiags *diags)
 {
     g_autofree char *spelled = spec_path_dir(path);
-    g_autofree char *dir = canonical_path(spelled);
-    GHashTable *names = g_hash_table_lookup(run->names_by_dir, dir);
+    const char *dir = g_hash_table_lookup(run->canonical_dirs, spelled);
+    GHashTable *names;
     const char *first;
+
+    if (!dir) {
+        dir = canonical_path(spelled);
+        g_hash_table_insert(run->canonical_dirs, g_strdup(spelled),
+                            (char *)dir);
+    }
+    names = g_hash_table_lookup(run->names_by_dir, dir);
 
     if (!names) {
         names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
@@ -145,7 +171,7 @@ static void check_file(CheckRun *run, const char *path)
 
     /* Standard input is no file to compare: each name of it reads on. */
     if (!spec_path_is_stdin(path) &&
-        !g_hash_table_add(run->seen, canonical_path(path))) {
+        !g_hash_table_add(run->seen, file_identity(path))) {
         return;
     }
     diags = spec_diags_new();
@@ -219,6 +245,8 @@ int cmd_check(int argc, char **argv)
     }
     run.sets = (const char *const *)sets;
     run.seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    run.canonical_dirs = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                               g_free, g_free);
     run.names_by_dir = g_hash_table_new_full(
         g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
     for (int i = 1; i < argc; i++) {
@@ -230,6 +258,7 @@ int cmd_check(int argc, char **argv)
         }
     }
     g_hash_table_unref(run.names_by_dir);
+    g_hash_table_unref(run.canonical_dirs);
     g_hash_table_unref(run.seen);
 
     status = run.errors ? EXIT_ERROR : EXIT_OK;

@@ -73,12 +73,23 @@ static ObjectClass *lookup_type(Builder *b, const SpecNode *node,
                                 const char *base, const char *what,
                                 const char *list)
 {
-    g_autoptr(GPtrArray) names = g_ptr_array_new();
-    GSList *classes = object_class_get_list(base, false);
-    ObjectClass *found = NULL;
     const char *name = node->kind == SPEC_NODE_SCALAR &&
         spec_scalar_type(node) == SPEC_SCALAR_STRING ? node->scalar.text
                                                      : NULL;
+    ObjectClass *found = name ? object_class_by_name(name) : NULL;
+    g_autoptr(GPtrArray) names = NULL;
+    GSList *classes;
+
+    /* The common case, a right type, in one look-up; the walk over every
+     * type below is for saying what is wrong. */
+    if (found && object_class_dynamic_cast(found, base) &&
+        !object_class_is_abstract(found) &&
+        (!list || g_strcmp0(DEVICE_CLASS(found)->spec_list, list) == 0)) {
+        return found;
+    }
+    found = NULL;
+    names = g_ptr_array_new();
+    classes = object_class_get_list(base, false);
 
     for (GSList *l = classes; l; l = l->next) {
         ObjectClass *oc = l->data;

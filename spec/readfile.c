@@ -54,7 +54,7 @@ int spec_open_file(const char *path, bool block_ok, struct stat *st,
     /* O_NONBLOCK: open(2) of a FIFO waits for a writer without it (fifo(7));
      * O_NOCTTY: a terminal named here must not become ours. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    int err = 0, flags;
+    int err = 0;
 
     if (fd < 0) {
         set_open_error(path, block_ok, errno, errp);
@@ -68,10 +68,10 @@ int spec_open_file(const char *path, bool block_ok, struct stat *st,
         close(fd);
         set_not_regular(block_ok, errp);
         return -1;
-    } else if ((flags = fcntl(fd, F_GETFL)) < 0 ||
-               fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-        err = errno;
     }
+    /* O_NONBLOCK stays set: it has no effect on regular files and block
+     * devices (open(2), O_NONBLOCK), the only kinds that get here, and
+     * clearing it would cost two fcntl(2)s a file. */
     if (err) {
         close(fd);
         set_open_error(path, block_ok, err, errp);

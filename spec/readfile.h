@@ -25,7 +25,7 @@ char *spec_read_file(const char *path, gsize *len, SpecDiags *diags);
 
 /* Opens path read-only (O_CLOEXEC, O_NOCTTY) if it is a regular file (or,
  * with block_ok, a block device), without ever blocking in open(2):
- * O_NONBLOCK until fstat() has shown what it is, then cleared.  Returns
+ * opened O_NONBLOCK, which regular files and block devices ignore.  Returns
  * the fd with *st filled in, or -1 with an error whose message is only the
  * reason, for the caller to put after the path: strerror's text (code
  * NOT_FOUND for ENOENT, else IO; "Is a directory" for a directory), a

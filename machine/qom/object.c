@@ -170,20 +170,22 @@ ObjectClass *object_class_get_parent(ObjectClass *klass)
     return parent ? parent->klass : NULL;
 }
 
+static bool type_is_a(const TypeImpl *ti, const TypeImpl *target)
+{
+    for (; ti; ti = ti->parent_type) {
+        if (ti == target) {
+            return true;
+        }
+    }
+    return false;
+}
+
 ObjectClass *object_class_dynamic_cast(ObjectClass *klass,
                                        const char *typename)
 {
     TypeImpl *target = type_get_by_name(typename);
 
-    if (!klass || !target) {
-        return NULL;
-    }
-    for (TypeImpl *ti = klass->type; ti; ti = ti->parent_type) {
-        if (ti == target) {
-            return klass;
-        }
-    }
-    return NULL;
+    return klass && target && type_is_a(klass->type, target) ? klass : NULL;
 }
 
 ObjectClass *object_class_dynamic_cast_assert(ObjectClass *klass,
@@ -210,18 +212,23 @@ static gint compare_class_names(gconstpointer a, gconstpointer b)
 GSList *object_class_get_list(const char *implements_type,
                               bool include_abstract)
 {
+    TypeImpl *target = type_get_by_name(implements_type);
     GSList *list = NULL;
     GHashTableIter iter;
     gpointer value;
 
+    if (!target) {
+        return NULL;
+    }
+    /* The loader asks for this list on every spec it reads: one look-up
+     * of the target, none per type. */
     g_hash_table_iter_init(&iter, type_table());
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
-        ObjectClass *klass = object_class_by_name(
-            ((TypeImpl *)value)->info->name);
+        TypeImpl *ti = value;
 
-        if (object_class_dynamic_cast(klass, implements_type) &&
-            (include_abstract || !object_class_is_abstract(klass))) {
-            list = g_slist_prepend(list, klass);
+        type_initialize(ti);
+        if (type_is_a(ti, target) && (include_abstract || !ti->info->abstract)) {
+            list = g_slist_prepend(list, ti->klass);
         }
     }
     return g_slist_sort(list, compare_class_names);
