@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cmd/cmd.h"
+#include "spec/file-probes.h"
 #include "spec/loader.h"
 #include "spec/merge.h"
 #include "spec/readfile.h"
@@ -28,6 +29,8 @@ typedef struct {
     GHashTable *canonical_dirs;
     /* canonical directory -> (VM name -> first spec that used it) */
     GHashTable *names_by_dir;
+    /* The files the specs name, each asked about once a run. */
+    SpecFileProbes *probes;
 } CheckRun;
 
 static bool is_spec_name(const char *name)
@@ -165,7 +168,9 @@ static void report(CheckRun *run, const SpecDiags *diags)
 static void check_file(CheckRun *run, const char *path)
 {
     g_autoptr(SpecDiags) diags = NULL;
-    SpecLoadOptions opts = { .sets = run->sets, .check_files = true };
+    SpecLoadOptions opts = {
+        .sets = run->sets, .check_files = true, .probes = run->probes,
+    };
     g_autoptr(SpecNode) root = NULL;
     g_autoptr(Object) vm = NULL;
 
@@ -245,6 +250,7 @@ int cmd_check(int argc, char **argv)
     }
     run.sets = (const char *const *)sets;
     run.seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    run.probes = spec_file_probes_new();
     run.canonical_dirs = g_hash_table_new_full(g_str_hash, g_str_equal,
                                                g_free, g_free);
     run.names_by_dir = g_hash_table_new_full(
@@ -260,6 +266,7 @@ int cmd_check(int argc, char **argv)
     g_hash_table_unref(run.names_by_dir);
     g_hash_table_unref(run.canonical_dirs);
     g_hash_table_unref(run.seen);
+    spec_file_probes_free(run.probes);
 
     status = run.errors ? EXIT_ERROR : EXIT_OK;
     if (run.json) {

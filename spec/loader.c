@@ -394,7 +394,11 @@ Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
                   SpecDiags *diags)
 {
     Builder b = {
-        .props = { .diags = diags, .check_files = opts && opts->check_files },
+        .props = {
+            .diags = diags,
+            .check_files = opts && opts->check_files,
+            .probes = opts ? opts->probes : NULL,
+        },
         .diags = diags, .errors_at_start = spec_diags_count(diags),
     };
     g_autoptr(GPtrArray) skip = top_level_skip();

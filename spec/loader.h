@@ -24,6 +24,7 @@
 
 #include "machine/qom/vm.h"
 #include "spec/diag.h"
+#include "spec/file-probes.h"
 #include "spec/node.h"
 
 /* The spec format this vmspec reads. */
@@ -36,6 +37,9 @@ typedef struct SpecLoadOptions {
     /* Check that files named by path properties exist and that their
      * sha256 pins match (streams each pinned file once). */
     bool check_files;
+    /* With check_files: what is known of the files from earlier specs of
+     * the same run (spec/file-probes.h), or NULL to ask afresh. */
+    SpecFileProbes *probes;
 } SpecLoadOptions;
 
 /*

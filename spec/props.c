@@ -11,6 +11,7 @@
 #include "machine/qom/error.h"
 #include "machine/qom/host-claims.h"
 #include "machine/qom/property.h"
+#include "spec/file-probes.h"
 #include "spec/props.h"
 #include "spec/readfile.h"
 #include "spec/scalar.h"
@@ -101,38 +102,6 @@ static void file_use(Object *obj, const char *path, bool *backing,
     }
 }
 
-static bool sha256_file(const char *path, bool block_ok, char **hex,
-                        GError **errp)
-{
-    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-    g_autofree guchar *buf = g_malloc(1 << 16);
-    g_autoptr(GError) err = NULL;
-    struct stat st;
-    int fd = spec_open_file(path, block_ok, &st, &err);
-    ssize_t n;
-
-    if (fd < 0) {
-        g_set_error(errp, VMSPEC_ERROR, err->code, "cannot read %s: %s",
-                    path, err->message);
-        return false;
-    }
-    while ((n = read(fd, buf, 1 << 16)) != 0) {
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
-                        "cannot read %s: %s", path, g_strerror(errno));
-            close(fd);
-            return false;
-        }
-        g_checksum_update(sum, buf, n);
-    }
-    close(fd);
-    *hex = g_strdup(g_checksum_get_string(sum));
-    return true;
-}
-
 /* The file is there, of the kind its user opens, readable (and writable,
  * for a disk the guest writes) by whoever runs this, and matches its pin.
  * access(2) asks with the real IDs: those of the user who runs vmspec. */
@@ -143,38 +112,40 @@ static void check_file(SpecProps *p, Object *obj, const FileCheck *fc)
     g_autofree char *actual = NULL;
     g_autoptr(GError) err = NULL;
     bool backing, writes;
-    struct stat st;
+    mode_t mode;
+    int errnum;
 
     if (!path || !*path) {
         return;
     }
     file_use(obj, path, &backing, &writes);
-    if (stat(path, &st) < 0) {
+    if ((errnum = spec_file_probe_stat(p->probes, path, &mode)) != 0) {
         spec_diags_add_code(p->diags, VMSPEC_ERROR_NOT_FOUND, fc->mark,
-                            "%s: %s: %s", key, path, g_strerror(errno));
+                            "%s: %s: %s", key, path, g_strerror(errnum));
         return;
     }
-    if (!S_ISREG(st.st_mode) && !(backing && S_ISBLK(st.st_mode))) {
+    if (!S_ISREG(mode) && !(backing && S_ISBLK(mode))) {
         spec_diags_add(p->diags, fc->mark, "%s: %s is not a regular file%s",
                        key, path, backing ? " or block device" : "");
         return;
     }
-    if (access(path, R_OK) < 0) {
+    if ((errnum = spec_file_probe_access(p->probes, path, R_OK)) != 0) {
         spec_diags_add_code(p->diags, VMSPEC_ERROR_IO, fc->mark,
                             "%s: cannot read %s: %s", key, path,
-                            g_strerror(errno));
+                            g_strerror(errnum));
         return;
     }
-    if (writes && access(path, R_OK | W_OK) < 0) {
+    if (writes &&
+        (errnum = spec_file_probe_access(p->probes, path, R_OK | W_OK))) {
         spec_diags_add_code(p->diags, VMSPEC_ERROR_IO, fc->mark,
                             "%s: cannot write %s (the guest may write "
-                            "it): %s", key, path, g_strerror(errno));
+                            "it): %s", key, path, g_strerror(errnum));
         return;
     }
     if (!fp->sha256) {
         return;
     }
-    if (!sha256_file(path, backing, &actual, &err)) {
+    if (!(actual = spec_file_probe_sha256(p->probes, path, backing, &err))) {
         spec_diags_add_code(p->diags, err->code, fc->mark, "%s: %s", key,
                             err->message);
     } else if (strcmp(actual, fp->sha256) != 0) {

@@ -16,11 +16,13 @@
 
 #include "machine/qom/object.h"
 #include "spec/diag.h"
+#include "spec/file-probes.h"
 #include "spec/node.h"
 
 typedef struct SpecProps {
     SpecDiags *diags;
     bool check_files;   /* check path properties' files, verify pins */
+    SpecFileProbes *probes; /* answers about files kept for a run, or NULL */
     /* The last spec file a path was resolved against, and its absolute
      * directory: finding it costs a getcwd() and stats. */
     char *dir_of_file;
