@@ -150,7 +150,7 @@ static Vm *load_spec(const char *path, const char *log_dir,
 static bool load_specs(Up *up, char **args, int n, const char *log_dir,
                        bool keep_going)
 {
-    g_autoptr(ClaimTable) table = claim_table_new();
+    g_autoptr(ClaimTable) table = claim_table_new(NULL);
     UpClaims claims = {
         .names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                        g_free),

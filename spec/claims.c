@@ -142,11 +142,12 @@ typedef struct {
 
 struct ClaimTable {
     GHashTable *by_key;     /* identity -> GArray of TableEntry */
+    SpecFileProbes *probes;
 };
 
 /* One file, however it is spelled: its inode when it exists, else its
  * path with the directory's symlinks resolved. */
-static char *claim_key(const HostClaim *claim)
+static char *claim_key(ClaimTable *table, const HostClaim *claim)
 {
     g_autofree char *path = NULL, *dir = NULL, *base = NULL;
     char *real_dir;
@@ -161,7 +162,7 @@ static char *claim_key(const HostClaim *claim)
     case HOST_CLAIM_FILE:
         break;
     }
-    if (stat(claim->value, &st) == 0) {
+    if (spec_file_probe_stat(table->probes, claim->value, &st) == 0) {
         return g_strdup_printf("inode %ju:%ju", (uintmax_t)st.st_dev,
                                (uintmax_t)st.st_ino);
     }
@@ -174,10 +175,11 @@ static char *claim_key(const HostClaim *claim)
     return key;
 }
 
-ClaimTable *claim_table_new(void)
+ClaimTable *claim_table_new(SpecFileProbes *probes)
 {
     ClaimTable *table = g_new0(ClaimTable, 1);
 
+    table->probes = probes;
     table->by_key = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                           (GDestroyNotify)g_array_unref);
     return table;
@@ -200,7 +202,7 @@ const HostClaim *claim_table_add(ClaimTable *table, const HostClaim *claim,
                                  const char *owner,
                                  const char **other_owner)
 {
-    char *key = claim_key(claim);
+    char *key = claim_key(table, claim);
     GArray *entries = g_hash_table_lookup(table->by_key, key);
     TableEntry entry = { claim, owner };
 
@@ -303,9 +305,10 @@ static void report_clash(SpecDiags *diags, const HostClaim *later,
     }
 }
 
-void spec_check_claims(const HostClaims *claims, SpecDiags *diags)
+void spec_check_claims(const HostClaims *claims, SpecFileProbes *probes,
+                       SpecDiags *diags)
 {
-    g_autoptr(ClaimTable) table = claim_table_new();
+    g_autoptr(ClaimTable) table = claim_table_new(probes);
 
     for (guint i = 0; i < host_claims_len(claims); i++) {
         const HostClaim *claim = host_claims_get(claims, i);
@@ -313,7 +316,8 @@ void spec_check_claims(const HostClaims *claims, SpecDiags *diags)
         struct stat st;
 
         if (claim->kind == HOST_CLAIM_FILE && claim->writes &&
-            stat(claim->value, &st) == 0 && S_ISDIR(st.st_mode)) {
+            spec_file_probe_stat(probes, claim->value, &st) == 0 &&
+            S_ISDIR(st.st_mode)) {
             add_at_origin(diags, claim->origin, "%s writes %s, which is a "
                           "directory", who(claim), claim->value);
             continue;

@@ -17,6 +17,7 @@
 #include "machine/qom/host-claims.h"
 #include "machine/qom/vm.h"
 #include "spec/diag.h"
+#include "spec/file-probes.h"
 #include "spec/node.h"
 
 /* Appends the claims of vm, built from root (whose marks place them). */
@@ -27,12 +28,14 @@ void spec_collect_claims(Vm *vm, const SpecNode *root, HostClaims *claims);
  * claims, at the later claim's origin, and one per file written that is a
  * directory.  Main thread.
  */
-void spec_check_claims(const HostClaims *claims, SpecDiags *diags);
+void spec_check_claims(const HostClaims *claims, SpecFileProbes *probes,
+                       SpecDiags *diags);
 
 /* Claims of several owners (VMs), checked as they are added. */
 typedef struct ClaimTable ClaimTable;
 
-ClaimTable *claim_table_new(void);
+/* probes (or NULL), which outlives the table, answers its stat()s. */
+ClaimTable *claim_table_new(SpecFileProbes *probes);
 void claim_table_free(ClaimTable *table);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClaimTable, claim_table_free)
 

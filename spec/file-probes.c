@@ -14,7 +14,7 @@
 
 typedef struct {
     int stat_errno;
-    mode_t mode;
+    struct stat st;
     int read_errno;         /* access(R_OK), or NOT_ASKED */
     int write_errno;        /* access(R_OK | W_OK), or NOT_ASKED */
     char *sha256;           /* hex, or NULL */
@@ -51,15 +51,9 @@ void spec_file_probes_free(SpecFileProbes *probes)
     }
 }
 
-static int stat_errno(const char *path, mode_t *mode)
+static int stat_errno(const char *path, struct stat *st)
 {
-    struct stat st;
-
-    if (stat(path, &st) < 0) {
-        return errno;
-    }
-    *mode = st.st_mode;
-    return 0;
+    return stat(path, st) < 0 ? errno : 0;
 }
 
 static int access_errno(const char *path, int amode)
@@ -74,7 +68,7 @@ static FileProbe *probe(SpecFileProbes *probes, const char *path)
 
     if (!fp) {
         fp = g_new0(FileProbe, 1);
-        fp->stat_errno = stat_errno(path, &fp->mode);
+        fp->stat_errno = stat_errno(path, &fp->st);
         fp->read_errno = fp->write_errno = NOT_ASKED;
         g_hash_table_insert(probes->by_path, g_strdup(path), fp);
     }
@@ -82,15 +76,15 @@ static FileProbe *probe(SpecFileProbes *probes, const char *path)
 }
 
 int spec_file_probe_stat(SpecFileProbes *probes, const char *path,
-                         mode_t *mode)
+                         struct stat *st)
 {
     FileProbe *fp;
 
     if (!probes) {
-        return stat_errno(path, mode);
+        return stat_errno(path, st);
     }
     fp = probe(probes, path);
-    *mode = fp->mode;
+    *st = fp->st;
     return fp->stat_errno;
 }
 

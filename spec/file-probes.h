@@ -15,7 +15,7 @@
 #define VMSPEC_SPEC_FILE_PROBES_H
 
 #include <stdbool.h>
-#include <sys/types.h>
+#include <sys/stat.h>
 #include <glib.h>
 
 typedef struct SpecFileProbes SpecFileProbes;
@@ -24,9 +24,9 @@ SpecFileProbes *spec_file_probes_new(void);
 void spec_file_probes_free(SpecFileProbes *probes);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SpecFileProbes, spec_file_probes_free)
 
-/* stat(2) of path: 0 with *mode set, or the errno it failed with. */
+/* stat(2) of path: 0 with *st filled in, or the errno it failed with. */
 int spec_file_probe_stat(SpecFileProbes *probes, const char *path,
-                         mode_t *mode);
+                         struct stat *st);
 
 /* access(2) of path for R_OK or R_OK | W_OK (real IDs: the user who runs
  * vmspec): 0, or the errno it failed with. */

@@ -349,7 +349,7 @@ static void check_claims(Builder *b, Vm *vm, const SpecNode *root)
     }
     claims = host_claims_new();
     spec_collect_claims(vm, root, claims);
-    spec_check_claims(claims, b->diags);
+    spec_check_claims(claims, b->props.probes, b->diags);
 }
 
 static void resolve_console(Builder *b, Vm *vm, const SpecNode *root)

@@ -112,19 +112,19 @@ static void check_file(SpecProps *p, Object *obj, const FileCheck *fc)
     g_autofree char *actual = NULL;
     g_autoptr(GError) err = NULL;
     bool backing, writes;
-    mode_t mode;
+    struct stat st;
     int errnum;
 
     if (!path || !*path) {
         return;
     }
     file_use(obj, path, &backing, &writes);
-    if ((errnum = spec_file_probe_stat(p->probes, path, &mode)) != 0) {
+    if ((errnum = spec_file_probe_stat(p->probes, path, &st)) != 0) {
         spec_diags_add_code(p->diags, VMSPEC_ERROR_NOT_FOUND, fc->mark,
                             "%s: %s: %s", key, path, g_strerror(errnum));
         return;
     }
-    if (!S_ISREG(mode) && !(backing && S_ISBLK(mode))) {
+    if (!S_ISREG(st.st_mode) && !(backing && S_ISBLK(st.st_mode))) {
         spec_diags_add(p->diags, fc->mark, "%s: %s is not a regular file%s",
                        key, path, backing ? " or block device" : "");
         return;

@@ -121,7 +121,7 @@ static void test_table(void)
     const HostClaim tap = { .kind = HOST_CLAIM_TAP, .value = "vm0" };
     const HostClaim file_named_like_tap = { .kind = HOST_CLAIM_FILE,
                                             .value = "vm0" };
-    g_autoptr(ClaimTable) table = claim_table_new();
+    g_autoptr(ClaimTable) table = claim_table_new(NULL);
     const char *owner = NULL;
 
     g_assert_null(claim_table_add(table, &reader, "a", &owner));
@@ -148,7 +148,7 @@ static void test_file_identity(void)
     HostClaim a = { .kind = HOST_CLAIM_FILE, .value = file, .writes = true };
     HostClaim b = { .kind = HOST_CLAIM_FILE, .value = link };
     HostClaim c = { .kind = HOST_CLAIM_FILE, .value = dotdot };
-    g_autoptr(ClaimTable) table = claim_table_new();
+    g_autoptr(ClaimTable) table = claim_table_new(NULL);
 
     g_assert_true(g_file_set_contents(file, "", 0, NULL));
     g_assert_cmpint(symlink(file, link), ==, 0);

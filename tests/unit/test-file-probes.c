@@ -3,6 +3,7 @@
  * kept; without probes every question goes to the system.
  */
 #include <errno.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib.h>
@@ -22,11 +23,12 @@ static void test_memo(void)
     g_autofree char *dir = g_dir_make_tmp("file-probes.XXXXXX", NULL);
     g_autofree char *path = g_build_filename(dir, "kernel", NULL);
     g_autofree char *hex = NULL;
-    mode_t mode = 0;
+    struct stat st;
 
     g_assert_true(g_file_set_contents(path, "hello", 5, NULL));
-    g_assert_cmpint(spec_file_probe_stat(probes, path, &mode), ==, 0);
-    g_assert_true(S_ISREG(mode));
+    g_assert_cmpint(spec_file_probe_stat(probes, path, &st), ==, 0);
+    g_assert_true(S_ISREG(st.st_mode));
+    g_assert_cmpint(st.st_size, ==, 5);
     g_assert_cmpint(spec_file_probe_access(probes, path, R_OK), ==, 0);
     hex = spec_file_probe_sha256(probes, path, false, &err);
     g_assert_no_error(err);
@@ -39,12 +41,13 @@ static void test_memo(void)
     g_assert_cmpstr(hex, ==, HELLO_SHA256);
     g_clear_pointer(&hex, g_free);
     g_assert_cmpint(g_unlink(path), ==, 0);
-    mode = 0;
-    g_assert_cmpint(spec_file_probe_stat(probes, path, &mode), ==, 0);
-    g_assert_true(S_ISREG(mode));
+    memset(&st, 0, sizeof(st));
+    g_assert_cmpint(spec_file_probe_stat(probes, path, &st), ==, 0);
+    g_assert_true(S_ISREG(st.st_mode));
+    g_assert_cmpint(st.st_size, ==, 5);
 
     /* ...and without probes the system answers. */
-    g_assert_cmpint(spec_file_probe_stat(NULL, path, &mode), ==, ENOENT);
+    g_assert_cmpint(spec_file_probe_stat(NULL, path, &st), ==, ENOENT);
     g_assert_cmpint(spec_file_probe_access(NULL, path, R_OK), ==, ENOENT);
     g_assert_null(spec_file_probe_sha256(NULL, path, false, &err));
     g_assert_error(err, VMSPEC_ERROR, VMSPEC_ERROR_NOT_FOUND);
@@ -55,9 +58,9 @@ static void test_missing(void)
 {
     g_autoptr(SpecFileProbes) probes = spec_file_probes_new();
     g_autoptr(GError) err = NULL;
-    mode_t mode;
+    struct stat st;
 
-    g_assert_cmpint(spec_file_probe_stat(probes, "/nonexistent/k", &mode),
+    g_assert_cmpint(spec_file_probe_stat(probes, "/nonexistent/k", &st),
                     ==, ENOENT);
     g_assert_cmpint(spec_file_probe_access(probes, "/nonexistent/k",
                                            R_OK | W_OK), ==, ENOENT);
