@@ -208,21 +208,6 @@ static void check_dir(CheckRun *run, const char *dir)
     }
 }
 
-/* GOption leaves the "--" that ends the options in argv when an argument
- * after it starts with '-' (g_option_context_parse()): the first "--" is
- * that separator, not a spec. */
-static void drop_separator(int *argc, char **argv)
-{
-    for (int i = 1; i < *argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            memmove(&argv[i], &argv[i + 1],
-                    (size_t)(*argc - i) * sizeof(*argv));
-            (*argc)--;
-            return;
-        }
-    }
-}
-
 int cmd_check(int argc, char **argv)
 {
     g_auto(GStrv) sets = NULL;
@@ -243,7 +228,6 @@ int cmd_check(int argc, char **argv)
         !cmd_parse_format("check", format, &run.json)) {
         return EXIT_USAGE;
     }
-    drop_separator(&argc, argv);
     if (argc < 2) {
         fprintf(stderr, "vmspec check: expected at least one SPEC or DIR\n");
         return EXIT_USAGE;

@@ -46,6 +46,22 @@ static void print_usage(FILE *out)
             "Run 'vmspec COMMAND --help' for a command's options.\n");
 }
 
+/* GOption leaves the "--" that ends the options in argv when an argument
+ * after it starts with '-' (g_option_context_parse()): the first "--" is
+ * that separator, not an argument, for every command (`vmspec check --
+ * -odd.yaml`, `vmspec stop -- -vm`). */
+static void drop_separator(int *argc, char **argv)
+{
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            memmove(&argv[i], &argv[i + 1],
+                    (size_t)(*argc - i) * sizeof(*argv));
+            (*argc)--;
+            return;
+        }
+    }
+}
+
 gboolean cmd_parse_options(const char *name, const char *args,
                            const char *summary, GOptionEntry *entries,
                            int *argc, char ***argv)
@@ -66,6 +82,7 @@ gboolean cmd_parse_options(const char *name, const char *args,
         fprintf(stderr, "Try 'vmspec %s --help'.\n", name);
         return FALSE;
     }
+    drop_separator(argc, *argv);
     return TRUE;
 }
 

@@ -197,6 +197,10 @@ expect "check -- -missing.yaml names the spec, not --" 1 \
     timeout 2 "$VMSPEC" check -- -missing.yaml
 out=$(timeout 2 "$VMSPEC" check -- -missing.yaml 2>&1)
 if grep -q '^--:' <<<"$out"; then fail "-- is not a spec" "$out"; else ok "-- is not a spec"; fi
+expect "plan -- -dash.yaml plans -dash.yaml" 0 "name: dash" \
+    timeout 2 "$VMSPEC" plan -- -dash.yaml
+expect "stop -- -vm looks for -vm, not --" 1 "no VM named -vm" \
+    env VMSPEC_RUNTIME_DIR="$PWD/run" timeout 2 "$VMSPEC" stop -- -vm
 
 # --- 7. what a checked directory holds ----------------------------------
 mkdir odd
