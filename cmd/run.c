@@ -20,6 +20,7 @@
 #include "spec/json.h"
 #include "machine/qom/error.h"
 #include "spec/loader.h"
+#include "spec/readfile.h"
 
 /* The signals that stop a VM cleanly; blocked in every thread and read
  * from a signalfd by the main loop. */
@@ -72,7 +73,7 @@ static bool host_can_run(MachineState *ms, GError **errp)
 typedef struct {
     Vm *vm;
     MachineState *ms;
-    char *spec_path;            /* absolute */
+    char *spec_path;            /* absolute, or "-" for standard input */
     gint64 started;             /* monotonic us */
     bool paused;
     int stop_signal;            /* set by "stop"/"kill": exit 128+N */
@@ -228,7 +229,8 @@ int cmd_run(int argc, char **argv)
     }
     rs.vm = VM(vm);
     rs.ms = vm_get_machine(rs.vm);
-    rs.spec_path = g_canonicalize_filename(argv[1], NULL);
+    rs.spec_path = spec_path_is_stdin(argv[1])
+        ? g_strdup("-") : g_canonicalize_filename(argv[1], NULL);
     if (!host_can_run(rs.ms, &err) ||
         !(control = control_server_new(rs.vm->name, &err))) {
         cmd_error(NULL, "%s: %s", rs.vm->name, err->message);
