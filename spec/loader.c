@@ -125,11 +125,11 @@ static ObjectClass *lookup_type(Builder *b, const SpecNode *node,
         g_autofree char *valid = spec_suggest_list(
             (const char *const *)names->pdata, names->len);
 
-        spec_diags_add(b->diags, &node->mark, "unknown %s type '%s'%s "
-                       "(%s types: %s)", what,
-                       node->kind == SPEC_NODE_SCALAR ? node->scalar.text
-                                                      : "?",
-                       hint, what, valid);
+        g_autofree char *shown = quote_value(
+            node->kind == SPEC_NODE_SCALAR ? node->scalar.text : "?");
+
+        spec_diags_add(b->diags, &node->mark, "unknown %s type %s%s "
+                       "(%s types: %s)", what, shown, hint, what, valid);
     }
     return found;
 }
@@ -140,6 +140,7 @@ static bool spec_version_ok(Builder *b, const SpecNode *root)
 {
     SpecPair *pair = spec_node_map_get_pair(root, "vmspec");
     const SpecNode *v;
+    int64_t version;
 
     if (!pair) {
         spec_diags_add(b->diags, &root->mark, "missing required key "
@@ -154,10 +155,14 @@ static bool spec_version_ok(Builder *b, const SpecNode *root)
                        SPEC_FORMAT_VERSION);
         return false;
     }
-    if (strcmp(v->scalar.text, "1") != 0) {
+    /* Read as an integer, in whatever notation YAML 1.2 allows (0x1). */
+    if (!parse_int64(v->scalar.text, &version, NULL) ||
+        version != SPEC_FORMAT_VERSION) {
+        g_autofree char *shown = quote_value(v->scalar.text);
+
         spec_diags_add(b->diags, &v->mark, "vmspec: this vmspec understands "
                        "format %d; this spec is format %s",
-                       SPEC_FORMAT_VERSION, v->scalar.text);
+                       SPEC_FORMAT_VERSION, shown);
         return false;
     }
     return true;

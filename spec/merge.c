@@ -212,6 +212,12 @@ static SpecNode *resolve_extends(const char *path, SpecNode *node,
         err = errno;
     } else if (S_ISDIR(st.st_mode)) {
         err = EISDIR;
+    } else if (!S_ISREG(st.st_mode)) {
+        /* Refused here, at the extends: that names it, rather than by the
+         * reader, at the FIFO or device itself. */
+        spec_diags_add(diags, &ext->mark, "can't read base spec '%s': not a "
+                       "regular file (%s)", next, shown);
+        goto fail;
     }
     if (err) {
         spec_diags_add_code(diags, err == ENOENT ? VMSPEC_ERROR_NOT_FOUND

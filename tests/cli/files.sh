@@ -46,8 +46,8 @@ expect "a FIFO as the spec is a placed error" 1 \
 expect "plan of a FIFO too" 1 "fifo.yaml: cannot read spec: not a regular file" \
     timeout 1 "$VMSPEC" plan fifo.yaml
 printf 'extends: fifo.yaml\nname: child\n' >child.yaml
-expect "a FIFO as the extends base is an error, not a hang" 1 \
-    "fifo.yaml: cannot read spec: not a regular file" \
+expect "a FIFO as the extends base: an error at the extends, not a hang" 1 \
+    "child.yaml:1:10: can't read base spec 'fifo.yaml': not a regular file" \
     timeout 1 "$VMSPEC" check child.yaml
 spec kfifo.yaml k kfifo
 expect "a FIFO as the kernel: at the value" 1 \
