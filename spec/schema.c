@@ -47,6 +47,10 @@ static void emit_default(JsonWriter *w, const Property *prop)
     case PROP_KIND_BOOL:
         json_bool(w, prop->def_int);
         break;
+    case PROP_KIND_STRV:
+        json_begin_array(w);    /* a list is empty by default */
+        json_end_array(w);
+        break;
     default:
         json_string(w, def);
     }
@@ -127,6 +131,16 @@ static void emit_property(JsonWriter *w, ObjectClass *oc,
         break;
     case PROP_KIND_MAC:
         json_member_string(w, "$ref", "#/$defs/mac");
+        break;
+    case PROP_KIND_STRV:
+        json_member_string(w, "type", "array");
+        json_key(w, "items");
+        json_begin_object(w);
+        json_member_string(w, "type", "string");
+        if (prop->format) {
+            json_member_string(w, "pattern", prop->format);
+        }
+        json_end_object(w);
         break;
     }
     emit_default(w, prop);

@@ -16,6 +16,7 @@ static const char *const kind_names[] = {
     [PROP_KIND_ENUM] = "enum",
     [PROP_KIND_PATH] = "path",
     [PROP_KIND_MAC] = "mac",
+    [PROP_KIND_STRV] = "list",
 };
 
 const char *property_kind_name(PropertyKind kind)
@@ -353,6 +354,9 @@ void object_class_apply_prop_defaults(ObjectClass *klass, Object *obj)
         case PROP_KIND_MAC:
             *(MacAddr *)field = (MacAddr){ .is_auto = true };
             break;
+        case PROP_KIND_STRV:
+            *(char ***)field = NULL;
+            break;
         }
     }
 }
@@ -367,6 +371,8 @@ void object_class_free_prop_values(ObjectClass *klass, Object *obj)
         } else if (p->kind == PROP_KIND_PATH) {
             g_clear_pointer(&((FilePath *)field)->path, g_free);
             g_clear_pointer(&((FilePath *)field)->sha256, g_free);
+        } else if (p->kind == PROP_KIND_STRV) {
+            g_clear_pointer((char ***)field, g_strfreev);
         }
     }
 }
@@ -387,6 +393,8 @@ char *property_default_str(const Property *prop)
         return g_strdup(prop->def_str);
     case PROP_KIND_PATH:
         return NULL;
+    case PROP_KIND_STRV:
+        return g_strdup("[]");
     }
     g_assert_not_reached();
 }
@@ -495,8 +503,75 @@ bool object_property_set_str(Object *obj, const char *name,
         return true;
     case PROP_KIND_MAC:
         return parse_mac(value, field, errp);
+    case PROP_KIND_STRV:
+        return invalid(errp, "'%s' is a list of strings, not a single value",
+                       name);
     }
     g_assert_not_reached();
+}
+
+bool object_property_set_strv(Object *obj, const char *name,
+                              const char *const *values, GError **errp)
+{
+    const Property *prop = find_or_fail(obj, name, errp);
+    char ***field;
+
+    if (!prop) {
+        return false;
+    }
+    if (prop->kind != PROP_KIND_STRV) {
+        return invalid(errp, "'%s' is not a list of strings", name);
+    }
+    if (obj->klass->property_set_allowed &&
+        !obj->klass->property_set_allowed(obj, errp)) {
+        return false;
+    }
+    for (guint i = 0; prop->check && values && values[i]; i++) {
+        g_autoptr(GError) err = NULL;
+
+        if (!prop->check(values[i], &err)) {
+            return invalid(errp, "item %u: %s", i, err->message);
+        }
+    }
+    field = object_property_field(obj, prop);
+    g_strfreev(*field);
+    *field = values && values[0] ? g_strdupv((char **)values) : NULL;
+    return true;
+}
+
+const char *const *object_property_get_strv(Object *obj, const char *name)
+{
+    static const char *const empty[] = { NULL };
+    const Property *prop = object_class_find_property(obj->klass, name);
+    char **items;
+
+    g_assert(prop && prop->kind == PROP_KIND_STRV);
+    items = *(char ***)object_property_field(obj, prop);
+    return items ? (const char *const *)items : empty;
+}
+
+/* ["a", "b"]: each item a JSON string, which YAML reads back the same. */
+static char *format_strv(const char *const *items)
+{
+    GString *out = g_string_new("[");
+
+    for (guint i = 0; items && items[i]; i++) {
+        g_string_append(out, i ? ", \"" : "\"");
+        for (const char *c = items[i]; *c; c++) {
+            unsigned char ch = (unsigned char)*c;
+
+            if (ch == '"' || ch == '\\') {
+                g_string_append_printf(out, "\\%c", ch);
+            } else if (ch < 0x20 || ch == 0x7f) {
+                g_string_append_printf(out, "\\u%04x", ch);
+            } else {
+                g_string_append_c(out, (char)ch);
+            }
+        }
+        g_string_append_c(out, '"');
+    }
+    g_string_append_c(out, ']');
+    return g_string_free(out, FALSE);
 }
 
 bool object_property_set_path_pin(Object *obj, const char *name,
@@ -551,6 +626,8 @@ char *object_property_get_str(Object *obj, const char *name)
         format_mac(field, buf);
         return g_strdup(buf);
     }
+    case PROP_KIND_STRV:
+        return format_strv(*(const char *const **)field);
     }
     g_assert_not_reached();
 }

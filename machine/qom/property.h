@@ -37,6 +37,7 @@ typedef enum {
     PROP_KIND_ENUM,     /* int: index into enum_names */
     PROP_KIND_PATH,     /* FilePath: a host file, optionally sha256-pinned */
     PROP_KIND_MAC,      /* MacAddr: 52:54:00:12:34:56 or auto */
+    PROP_KIND_STRV,     /* char ** (owned, NULL-terminated; NULL = empty): a list of strings */
 } PropertyKind;
 
 /* A host file named in a spec.  path is as written until the spec loader
@@ -67,9 +68,12 @@ struct Property {
     uint64_t def_size, size_min, size_max;
     const char *def_str;        /* STRING, MAC ("auto") */
     const char *const *enum_names;  /* ENUM: NULL-terminated */
-    /* STRING: optional validator for values set from text. */
+    /* STRING: optional validator for values set from text; STRV: for each
+     * item of the list. */
     bool (*check)(const char *value, GError **errp);
-    /* Shown by describe/schema for a checked string ("stdio|none|file:PATH") */
+    /* STRING, STRV: a regular expression that a value (each item of a
+     * list) matches, which `vmspec schema` gives editors as the JSON Schema
+     * "pattern" ("^(stdio|none|file:.+)$"); the check stays the rule. */
     const char *format;
 };
 
@@ -118,13 +122,21 @@ struct Property {
     { .name = (_name), .kind = PROP_KIND_MAC,                               \
       .offset = PROP_OFFSET(MacAddr, State, field), .def_str = "auto",      \
       .description = (_desc), __VA_ARGS__ }
+/* A list of strings, empty by default (a YAML sequence of string scalars
+ * in a spec); _check (or NULL) validates each item, _format (or NULL) is
+ * the pattern of one item, as for PROP_STRING_CHECKED. */
+#define PROP_STRV(_name, State, field, _check, _format, _desc, ...)         \
+    { .name = (_name), .kind = PROP_KIND_STRV,                              \
+      .offset = PROP_OFFSET(char **, State, field),                         \
+      .check = (_check), .format = (_format), .description = (_desc),       \
+      __VA_ARGS__ }
 #define PROP_END { .name = NULL }
 
-/* "int", "bool", "string", "size", "enum", "path", "mac". */
+/* "int", "bool", "string", "size", "enum", "path", "mac", "list". */
 const char *property_kind_name(PropertyKind kind);
 
-/* Returns the default as a spec would write it ("512M", "false", "auto"),
- * or NULL when the property has none (required, or empty).  Caller frees. */
+/* Returns the default as a spec would write it ("512M", "false", "auto",
+ * "[]" for a list), or NULL when the property has none (required, or empty).  Caller frees. */
 char *property_default_str(const Property *prop);
 
 /* Finds name among klass's properties and its ancestors', or NULL. */
@@ -148,23 +160,39 @@ GPtrArray *object_class_properties(ObjectClass *klass);
 GPtrArray *object_class_property_names(ObjectClass *klass, const char *group);
 
 /* Parses value per the property's kind and stores it.  Errors: unknown
- * property, and every parse or range error with the offending value.
+ * property, and every parse or range error with the offending value; a
+ * list property takes no single string (set it with _set_strv).
  * Main thread; not after the object is frozen (see ObjectClass hooks). */
 bool object_property_set_str(Object *obj, const char *name,
                              const char *value, GError **errp);
+
+/* Sets a list property to a copy of values (NULL-terminated; NULL or
+ * { NULL } for the empty list).  Every item goes through the property's
+ * check first; on any error -- unknown property, not a list, an item the
+ * check refuses ("item 1: 'x' is not ...") -- nothing changes.  Same
+ * threading and freezing rules as object_property_set_str. */
+bool object_property_set_strv(Object *obj, const char *name,
+                              const char *const *values, GError **errp);
+
+/* The items of a list property, borrowed until it is next set or the
+ * object is finalized; never NULL (the empty list is { NULL }). */
+const char *const *object_property_get_strv(Object *obj, const char *name);
 
 /* Sets a path property's sha256 pin (64 hex digits). */
 bool object_property_set_path_pin(Object *obj, const char *name,
                                   const char *sha256, GError **errp);
 
 /* Formats the current value as a spec would write it; NULL for an unset
- * string or path.  Caller frees. */
+ * string or path.  A list is written in YAML flow style with every item
+ * double-quoted and escaped as JSON does it: ["a", "b\"c"], [] when empty.
+ * Caller frees. */
 char *object_property_get_str(Object *obj, const char *name);
 
 /* Direct access for code that already holds a Property. */
 void *object_property_field(Object *obj, const Property *prop);
 
-/* False for a string or path property that holds no value. */
+/* False for a string or path property that holds no value.  A list is
+ * always set (an empty list is a value). */
 bool object_property_is_set(Object *obj, const Property *prop);
 
 /* Fails, naming the first one, if a required property is still unset. */
