@@ -25,12 +25,47 @@ DEB_ARCH := $(or $(DEB_ARCH_$(ARCH)),$(ARCH))
 ifeq ($(origin CC),default)
 CC := $(ARCH)-linux-gnu-gcc
 endif
+ifeq ($(origin AR),default)
+AR := $(ARCH)-linux-gnu-ar
+endif
 BUILD ?= build/$(ARCH)
 PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/$(ARCH)-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
 CROSS_FDT := build/cross/$(ARCH)/libfdt.a
 FDT_CFLAGS :=
 FDT_LIBS   := $(CROSS_FDT)
 endif
+
+# libslirp 4.7.0, the user-mode TCP/IP stack, built here from Debian 12's
+# source tarball: Debian's libslirp-dev ships only libslirp.so, and
+# build/vmspec links everything statically (static-pie).  The tarball is
+# pinned by its sha256 (a mismatch fails the build); it is unpacked once in
+# build/slirp/ and compiled once per ARCH with that ARCH's compiler and GLib
+# into build/slirp/$(ARCH)/libslirp.a, shared by the plain and asan builds.
+# The flags are meson.build's (gnu99, -DG_LOG_DOMAIN="Slirp", GLib's cflags;
+# HAVE_VALGRIND is left out, as meson does where valgrind.h is missing), at
+# -O2 -fPIE, without our -Werror warnings (third-party code) or sanitizers.
+# Code uses it as #include <libslirp.h> (SLIRP_CFLAGS: the public headers
+# only, copied beside the generated libslirp-version.h, so that slirp's
+# internal util.h, debug.h, ... shadow nothing of ours).
+SLIRP_VERSION := 4.7.0
+SLIRP_TARBALL := build/slirp/libslirp_$(SLIRP_VERSION).orig.tar.bz2
+SLIRP_URL     ?= http://deb.debian.org/debian/pool/main/libs/libslirp/$(notdir $(SLIRP_TARBALL))
+SLIRP_SHA256  := 358ce8b6ea59ec9deac937cc754f0115b992839e7b0cddf30ffb8f77dc21da82
+SLIRP_SRC     := build/slirp/libslirp-v$(SLIRP_VERSION)
+SLIRP_INC     := build/slirp/include
+SLIRP_HDRS    := $(SLIRP_INC)/libslirp.h $(SLIRP_INC)/libslirp-version.h
+SLIRP_LIB     := build/slirp/$(ARCH)/libslirp.a
+SLIRP_CFLAGS  := -I$(SLIRP_INC)
+# meson.build's sources list.
+SLIRP_NAMES   := arp_table bootp cksum dhcpv6 dnssearch if ip6_icmp ip6_input \
+                 ip6_output ip_icmp ip_input ip_output mbuf misc ncsi \
+                 ndp_table sbuf slirp socket state stream tcp_input \
+                 tcp_output tcp_subr tcp_timer tftp udp udp6 util version \
+                 vmstate
+SLIRP_OBJS    := $(SLIRP_NAMES:%=build/slirp/$(ARCH)/obj/%.o)
+SLIRP_BUILD_CFLAGS = -std=gnu99 -O2 -g -fPIE -w -D_FILE_OFFSET_BITS=64 \
+                     '-DG_LOG_DOMAIN="Slirp"' -I$(SLIRP_SRC)/src -I$(SLIRP_INC) \
+                     $(shell $(PKG_CONFIG) --cflags glib-2.0 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wmissing-prototypes \
             -Wstrict-prototypes -Wshadow -Wvla
@@ -39,13 +74,14 @@ CPPFLAGS += -I. -D_GNU_SOURCE
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) -fno-strict-aliasing \
             $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(FDT_CFLAGS) \
-            $(VMSPEC_CFLAGS) $(CFLAGS)
-# GLib, libyaml, libfdt (and liblzma) are always linked statically (the unit tests and
+            $(SLIRP_CFLAGS) $(VMSPEC_CFLAGS) $(CFLAGS)
+# libslirp, GLib, libyaml, libfdt (and liblzma) are always linked statically (the unit tests and
 # the ASan build keep only libc shared): a VMM that maps five shared
 # libraries spends ~60 system calls and ~1.5 MiB of resident memory on the
 # dynamic loader before it runs a guest.
 STATIC_LIBS = glib-2.0 yaml-0.1 $(PKGS_$(ARCH))
-DEP_LIBS := $(shell $(PKG_CONFIG) --static --libs $(STATIC_LIBS) 2>/dev/null | \
+# libslirp.a comes first: it needs GLib.
+DEP_LIBS := $(SLIRP_LIB) $(shell $(PKG_CONFIG) --static --libs $(STATIC_LIBS) 2>/dev/null | \
               sed 's/-pthread//; s/-lm//') $(FDT_LIBS)
 LDLIBS   += -Wl,-Bstatic $(DEP_LIBS) -Wl,-Bdynamic -lm -lpthread
 
@@ -109,7 +145,7 @@ TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 .PHONY: all asan check unit-tests demo bench fuzz clean deps guest
 all: $(BUILD)/vmspec
 
-$(BUILD)/vmspec: $(CMD_OBJS) $(LIB_OBJS) $(CROSS_FDT)
+$(BUILD)/vmspec: $(CMD_OBJS) $(LIB_OBJS) $(CROSS_FDT) $(SLIRP_LIB)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(VMSPEC_LDFLAGS) -o $@ \
 	    $(CMD_OBJS) $(LIB_OBJS) $(VMSPEC_LDLIBS)
@@ -124,12 +160,60 @@ build/cross/%/libfdt.a:
 	    dpkg-deb -x libfdt-dev_*.deb root
 	$(Q)cp $(dir $@)/deb/root/usr/lib/$*-linux-gnu/libfdt.a $@
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB_OBJS)
+$(SLIRP_TARBALL):
+	@mkdir -p $(dir $@)
+	$(quiet) FETCH $(SLIRP_URL)
+	$(Q)rm -f $@.tmp; \
+	if command -v curl >/dev/null; then \
+	    curl -fsSL --retry 3 -o $@.tmp '$(SLIRP_URL)'; \
+	else \
+	    wget -q -O $@.tmp '$(SLIRP_URL)'; \
+	fi || { rm -f $@.tmp; echo "libslirp: cannot fetch $(SLIRP_URL)" >&2; \
+	        exit 1; }; \
+	sum=$$(sha256sum $@.tmp | cut -d' ' -f1); \
+	if [ "$$sum" != $(SLIRP_SHA256) ]; then \
+	    rm -f $@.tmp; \
+	    echo "libslirp: $(SLIRP_URL) has sha256 $$sum," \
+	         "expected $(SLIRP_SHA256)" >&2; \
+	    exit 1; \
+	fi; \
+	mv $@.tmp $@
+
+$(SLIRP_SRC)/.unpacked: $(SLIRP_TARBALL)
+	$(quiet) UNPACK $<
+	$(Q)rm -rf $(SLIRP_SRC) && tar -xjf $< -C $(dir $<) && touch $@
+
+# meson.build's configure_file(): the version, split, and quoted in full.
+$(SLIRP_INC)/libslirp-version.h: $(SLIRP_SRC)/.unpacked
+	@mkdir -p $(dir $@)
+	$(quiet) GEN $@
+	$(Q)v='$(SLIRP_VERSION)'; sed -e "s/@SLIRP_MAJOR_VERSION@/$${v%%.*}/" \
+	    -e "s/@SLIRP_MINOR_VERSION@/$$(echo $$v | cut -d. -f2)/" \
+	    -e "s/@SLIRP_MICRO_VERSION@/$${v##*.}/" \
+	    -e "s/@SLIRP_VERSION_STRING@/\"$$v\"/" \
+	    $(SLIRP_SRC)/src/libslirp-version.h.in >$@.tmp && mv $@.tmp $@
+
+$(SLIRP_INC)/libslirp.h: $(SLIRP_SRC)/.unpacked
+	@mkdir -p $(dir $@)
+	$(Q)cp $(SLIRP_SRC)/src/libslirp.h $@
+
+$(SLIRP_OBJS): build/slirp/$(ARCH)/obj/%.o: $(SLIRP_SRC)/.unpacked $(SLIRP_HDRS)
+	@mkdir -p $(dir $@)
+	$(quiet) CC $@
+	$(Q)$(CC) $(SLIRP_BUILD_CFLAGS) -c -o $@ $(SLIRP_SRC)/src/$*.c
+
+$(SLIRP_LIB): $(SLIRP_OBJS)
+	$(quiet) AR $@
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB_OBJS) $(SLIRP_LIB)
 	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
-$(BUILD)/%.o: %.c
+# Any object may include <libslirp.h>: the headers come first (their
+# changes are then tracked by the .d files).
+$(BUILD)/%.o: %.c | $(SLIRP_HDRS)
 	@mkdir -p $(dir $@)
 	$(quiet) CC $@
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
@@ -204,23 +288,23 @@ FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer \
 FUZZ_CFLAGS  := -std=gnu11 $(patsubst -Wshadow=local,-Wshadow,$(WARN)) \
                 -fno-strict-aliasing \
                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
-                $(FDT_CFLAGS) $(FUZZ_FLAGS)
+                $(FDT_CFLAGS) $(SLIRP_CFLAGS) $(FUZZ_FLAGS)
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 
 .PHONY: fuzz-smoke
 fuzz: $(FUZZ_BINS)
 
-$(FUZZ_LIB_OBJS): $(FUZZ_BUILD)/%.o: %.c
+$(FUZZ_LIB_OBJS): $(FUZZ_BUILD)/%.o: %.c | $(SLIRP_HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(FUZZ_BINS:%=%.o): $(FUZZ_BUILD)/%.o: tests/fuzz/%.c
+$(FUZZ_BINS:%=%.o): $(FUZZ_BUILD)/%.o: tests/fuzz/%.c | $(SLIRP_HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/%.o $(FUZZ_LIB_OBJS)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
+$(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/%.o $(FUZZ_LIB_OBJS) $(SLIRP_LIB)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
 fuzz-smoke: fuzz
 	@set -e; for bin in $(FUZZ_BINS); do \
