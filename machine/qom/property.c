@@ -562,6 +562,10 @@ static char *format_strv(const char *const *items)
 
             if (ch == '"' || ch == '\\') {
                 g_string_append_printf(out, "\\%c", ch);
+            } else if (ch == '\n' || ch == '\t' || ch == '\r') {
+                g_string_append_c(out, '\\');
+                g_string_append_c(out, ch == '\n' ? 'n'
+                                       : ch == '\t' ? 't' : 'r');
             } else if (ch < 0x20 || ch == 0x7f) {
                 g_string_append_printf(out, "\\u%04x", ch);
             } else {

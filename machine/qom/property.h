@@ -184,7 +184,8 @@ bool object_property_set_path_pin(Object *obj, const char *name,
 
 /* Formats the current value as a spec would write it; NULL for an unset
  * string or path.  A list is written in YAML flow style with every item
- * double-quoted and escaped as JSON does it: ["a", "b\"c"], [] when empty.
+ * double-quoted and escaped as JSON does it (\" \\ \n \t \r, other C0
+ * controls and DEL as \u00NN): ["a", "b\"c"], [] when empty.
  * Caller frees. */
 char *object_property_get_str(Object *obj, const char *name);
 

@@ -21,12 +21,25 @@ typedef struct {
     int mode;
     FilePath image;
     MacAddr mac;
+    char **forward;
     int realize_calls;
 } TestDev;
 
 #define TEST_DEV(obj) OBJECT_CHECK(TestDev, (obj), TYPE_TEST_DEV)
 
 static const char *const test_modes[] = { "exit", "restart", NULL };
+
+/* An item of "forward": PROTO:PORT, PROTO tcp or udp. */
+static bool test_forward_check(const char *value, GError **errp)
+{
+    if (!g_str_has_prefix(value, "tcp:") && !g_str_has_prefix(value, "udp:")) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "'%s' is not a forward: expected tcp:PORT or udp:PORT",
+                    value);
+        return false;
+    }
+    return true;
+}
 
 static const Property test_dev_props[] = {
     PROP_INT("queues", TestDev, queues, 1, 1, 16, "Queues"),
@@ -36,6 +49,8 @@ static const Property test_dev_props[] = {
     PROP_ENUM("mode", TestDev, mode, 1, test_modes, "Mode"),
     PROP_PATH("image", TestDev, image, true, "Image file"),
     PROP_MAC("mac", TestDev, mac, "MAC address"),
+    PROP_STRV("forward", TestDev, forward, test_forward_check,
+              "^(tcp|udp):", "Forwards"),
     PROP_END,
 };
 
@@ -116,6 +131,7 @@ static void test_defaults(void)
     g_assert_cmpint(d->mode, ==, 1);
     g_assert_null(d->image.path);
     g_assert_true(d->mac.is_auto);
+    g_assert_null(d->forward);
     g_assert_null(d->parent_obj.id);
 }
 
@@ -125,7 +141,7 @@ static void test_default_strings(void)
     static const struct { const char *name, *def; } cases[] = {
         { "queues", "1" }, { "readonly", "false" }, { "serial", "none" },
         { "size", "64M" }, { "mode", "restart" }, { "image", NULL },
-        { "mac", "auto" }, { "id", NULL },
+        { "mac", "auto" }, { "forward", "[]" }, { "id", NULL },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -145,10 +161,11 @@ static void test_inherited(void)
     g_autoptr(GPtrArray) names = object_class_property_names(oc, NULL);
 
     /* The base's "id" first, then the class's own in table order. */
-    g_assert_cmpuint(names->len, ==, 8);
+    g_assert_cmpuint(names->len, ==, 9);
     g_assert_cmpstr(names->pdata[0], ==, "id");
     g_assert_cmpstr(names->pdata[1], ==, "queues");
     g_assert_cmpstr(names->pdata[7], ==, "mac");
+    g_assert_cmpstr(names->pdata[8], ==, "forward");
     assert_roundtrip("id", "disk0", "disk0");
 }
 
@@ -459,6 +476,89 @@ static void test_mac(void)
                      "a usable MAC address");
 }
 
+static void test_strv(void)
+{
+    g_autoptr(Object) obj = object_new(TYPE_TEST_DEV);
+    g_autoptr(GError) err = NULL;
+    const char *const two[] = { "tcp:22", "udp:53", NULL };
+    const char *const bad[] = { "tcp:80", "sctp:1", "udp:2", NULL };
+    const char *const none[] = { NULL };
+    const char *const odd[] = { "tcp:\"q\"\\", "tcp:\n\x1b", NULL };
+    const char *const *got;
+    TestDev *d = TEST_DEV(obj);
+    char *text;
+
+    g_assert_cmpstr(property_kind_name(PROP_KIND_STRV), ==, "list");
+
+    /* Empty by default: NULL in the field, { NULL } to a reader. */
+    got = object_property_get_strv(obj, "forward");
+    g_assert_nonnull(got);
+    g_assert_null(got[0]);
+    text = object_property_get_str(obj, "forward");
+    g_assert_cmpstr(text, ==, "[]");
+    g_free(text);
+    g_assert_true(object_property_is_set(
+        obj, object_class_find_property(obj->klass, "forward")));
+
+    /* A copy is kept: the caller's array is not borrowed. */
+    g_assert_true(object_property_set_strv(obj, "forward", two, NULL));
+    g_assert_true((const char *const *)d->forward != two);
+    got = object_property_get_strv(obj, "forward");
+    g_assert_cmpuint(g_strv_length((char **)got), ==, 2);
+    g_assert_cmpstr(got[0], ==, "tcp:22");
+    g_assert_cmpstr(got[1], ==, "udp:53");
+    text = object_property_get_str(obj, "forward");
+    g_assert_cmpstr(text, ==, "[\"tcp:22\", \"udp:53\"]");
+    g_free(text);
+
+    /* Every item is checked; one bad item changes nothing. */
+    g_assert_false(object_property_set_strv(obj, "forward", bad, &err));
+    g_assert_error(err, VMSPEC_ERROR, VMSPEC_ERROR_INVALID);
+    g_assert_cmpstr(err->message, ==, "item 1: 'sctp:1' is not a forward: "
+                    "expected tcp:PORT or udp:PORT");
+    g_clear_error(&err);
+    got = object_property_get_strv(obj, "forward");
+    g_assert_cmpuint(g_strv_length((char **)got), ==, 2);
+    g_assert_cmpstr(got[1], ==, "udp:53");
+
+    /* Shown as JSON strings, which YAML reads back the same. */
+    g_assert_true(object_property_set_strv(obj, "forward", odd, NULL));
+    text = object_property_get_str(obj, "forward");
+    g_assert_cmpstr(text, ==,
+                    "[\"tcp:\\\"q\\\"\\\\\", \"tcp:\\n\\u001b\"]");
+    g_free(text);
+
+    /* The empty list, either way, is NULL in the field. */
+    g_assert_true(object_property_set_strv(obj, "forward", none, NULL));
+    g_assert_null(d->forward);
+    g_assert_true(object_property_set_strv(obj, "forward", two, NULL));
+    g_assert_true(object_property_set_strv(obj, "forward", NULL, NULL));
+    g_assert_null(d->forward);
+
+    /* A list takes no single string, and a string no list. */
+    g_assert_false(object_property_set_str(obj, "forward", "tcp:1", &err));
+    g_assert_cmpstr(err->message, ==, "'forward' is a list of strings, not "
+                    "a single value");
+    g_clear_error(&err);
+    g_assert_false(object_property_set_strv(obj, "serial", two, &err));
+    g_assert_cmpstr(err->message, ==, "'serial' is not a list of strings");
+    g_clear_error(&err);
+    g_assert_false(object_property_set_strv(obj, "forwrd", two, &err));
+    g_assert_error(err, VMSPEC_ERROR, VMSPEC_ERROR_NOT_FOUND);
+    g_clear_error(&err);
+
+    /* Frozen once realized, like every property. */
+    g_assert_true(object_property_set_str(obj, "image", "x.img", NULL));
+    g_assert_true(object_property_set_strv(obj, "forward", two, NULL));
+    g_assert_true(device_realize(DEVICE(obj), NULL));
+    g_assert_false(object_property_set_strv(obj, "forward", none, &err));
+    g_assert_cmpstr(err->message, ==,
+                    "cannot change a property of a realized device");
+    g_assert_nonnull(d->forward);
+    device_unrealize(DEVICE(obj));
+    /* finalize frees the list (the leak check of ASan builds sees it) */
+}
+
 static void test_unknown_property(void)
 {
     assert_set_error("qeues", "1", "'test-prop-device' has no property "
@@ -513,6 +613,7 @@ int main(int argc, char **argv)
     g_test_add_func("/property/enum", test_enum);
     g_test_add_func("/property/path", test_path);
     g_test_add_func("/property/mac", test_mac);
+    g_test_add_func("/property/strv", test_strv);
     g_test_add_func("/property/unknown", test_unknown_property);
     g_test_add_func("/property/required-and-realize",
                     test_required_and_realize);
