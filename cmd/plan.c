@@ -34,7 +34,11 @@ static void print_text_property(const Property *prop, ObjectClass *owner,
     g_string_append_printf(p->out, "  %s%s%s: ", prop->group ? prop->group
                                                              : "",
                            prop->group ? "." : "", prop->name);
-    if (value) {
+    if (prop->kind == PROP_KIND_STRV) {
+        /* ["a", "b"]: items as JSON strings (object_property_get_str),
+         * on one line, with what could drive a terminal escaped too. */
+        cmd_escape_append(p->out, value);
+    } else if (value) {
         cmd_quote_append(p->out, value);
     } else {
         g_string_append_c(p->out, '~');
@@ -79,6 +83,17 @@ static void print_json_property(const Property *prop, ObjectClass *owner,
         } else {
             json_string(p->json, fp->path);
         }
+        break;
+    }
+    case PROP_KIND_STRV: {
+        const char *const *items = object_property_get_strv(p->obj,
+                                                            prop->name);
+
+        json_begin_array(p->json);
+        for (guint i = 0; items[i]; i++) {
+            json_string(p->json, items[i]);
+        }
+        json_end_array(p->json);
         break;
     }
     default:

@@ -28,6 +28,8 @@ static const char *expected_for(PropertyKind kind)
         return "a size such as 512M or a number of bytes";
     case PROP_KIND_PATH:
         return "a path or {path, sha256}";
+    case PROP_KIND_STRV:
+        return "a list of strings";
     default:
         return "a string";
     }
@@ -229,6 +231,67 @@ static void set_path(SpecProps *p, Object *obj, const Property *prop,
     }
 }
 
+/* forward: [ITEM, ...]  or one `- ITEM` per line: a YAML sequence of
+ * string scalars, each checked at its own position ("forward[1]: ...");
+ * the property is set only when every item is good. */
+static void set_strv(SpecProps *p, Object *obj, const Property *prop,
+                     const char *key, const SpecNode *node)
+{
+    g_autoptr(GPtrArray) items = NULL;
+    g_autoptr(GError) err = NULL;
+    bool ok = true;
+
+    if (node->kind == SPEC_NODE_SCALAR && node->mark.line == 0) {
+        /* A --set value is one scalar: it can replace one item
+         * (KEY.#N=VALUE), never the list. */
+        spec_diags_add(p->diags, &node->mark, "%s: a list can't be set "
+                       "with --set (its value is one scalar); write it in "
+                       "the spec, or replace item N with --set "
+                       "'PATH.#N=VALUE'", key);
+        return;
+    }
+    if (node->kind == SPEC_NODE_SCALAR) {
+        g_autofree char *value = quote_value(node->scalar.text);
+
+        spec_diags_add(p->diags, &node->mark, "%s: expected a list of "
+                       "strings, not %s (%s); a list is [A, B] or one "
+                       "'- ITEM' line each", key,
+                       spec_scalar_type_name(spec_scalar_type(node)), value);
+        return;
+    }
+    if (node->kind != SPEC_NODE_SEQ) {
+        spec_diags_add(p->diags, &node->mark, "%s: expected a list of "
+                       "strings, not a %s", key,
+                       spec_node_kind_name(node->kind));
+        return;
+    }
+    items = g_ptr_array_new();
+    for (guint i = 0; i < node->seq->len; i++) {
+        const SpecNode *item = g_ptr_array_index(node->seq, i);
+        g_autofree char *where = g_strdup_printf("%s[%u]", key, i);
+        g_autoptr(GError) item_err = NULL;
+
+        if (!expect_string(p, where, item)) {
+            ok = false;
+        } else if (prop->check && !prop->check(item->scalar.text,
+                                               &item_err)) {
+            spec_diags_add(p->diags, &item->mark, "%s: %s", where,
+                           item_err->message);
+            ok = false;
+        } else {
+            g_ptr_array_add(items, item->scalar.text);
+        }
+    }
+    if (!ok) {
+        return;
+    }
+    g_ptr_array_add(items, NULL);
+    if (!object_property_set_strv(obj, prop->name,
+                                  (const char *const *)items->pdata, &err)) {
+        spec_diags_add(p->diags, &node->mark, "%s: %s", key, err->message);
+    }
+}
+
 static void set_property(SpecProps *p, Object *obj, const Property *prop,
                          const char *key, const SpecNode *node,
                          GArray *checks)
@@ -244,6 +307,10 @@ static void set_property(SpecProps *p, Object *obj, const Property *prop,
     }
     if (prop->kind == PROP_KIND_PATH) {
         set_path(p, obj, prop, key, node, checks);
+        return;
+    }
+    if (prop->kind == PROP_KIND_STRV) {
+        set_strv(p, obj, prop, key, node);
         return;
     }
     if (node->kind != SPEC_NODE_SCALAR) {

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "machine/qom/device.h"
+#include "machine/qom/error.h"
 #include "machine/qom/property.h"
+#include "spec/parse.h"
 #include "spec/loader.h"
 #include "spec/merge.h"
 
@@ -14,6 +16,54 @@
 #include "spec/scalar.h"
 
 #define KERNEL "boot: {kernel: /vmlinuz}\n"
+
+/* A device with a list property, for `devices:` entries. */
+#define TYPE_TEST_LIST_DEV "test-list-device"
+
+typedef struct {
+    DeviceState parent_obj;
+    char **forward;
+} TestListDev;
+
+static bool test_forward_check(const char *value, GError **errp)
+{
+    if (!g_str_has_prefix(value, "tcp:") && !g_str_has_prefix(value, "udp:")) {
+        g_autofree char *quoted = quote_value(value);
+
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "%s is not a forward: expected tcp:... or udp:...",
+                    quoted);
+        return false;
+    }
+    return true;
+}
+
+static const Property test_list_dev_props[] = {
+    PROP_STRV("forward", TestListDev, forward, test_forward_check,
+              "^(tcp|udp):", "Port forwards"),
+    PROP_END,
+};
+
+static void test_list_dev_class_init(ObjectClass *oc, const void *data)
+{
+    oc->props = test_list_dev_props;
+}
+
+static const TypeInfo test_list_dev_info = {
+    .name = TYPE_TEST_LIST_DEV,
+    .parent = TYPE_DEVICE,
+    .instance_size = sizeof(TestListDev),
+    .class_init = test_list_dev_class_init,
+};
+
+static void register_test_list_dev(void)
+{
+    type_register_static(&test_list_dev_info);
+}
+
+type_init(register_test_list_dev)
+
+#define LIST_SPEC "vmspec: 1\nname: a\nmachine: {type: microvm}\n" KERNEL
 
 static void test_mapping(void)
 {
@@ -160,6 +210,131 @@ static void test_errors(void)
                  "vm.yaml:4:16: kernel: missing required key 'path'");
 }
 
+/* The items of the list property of the spec's first `devices:` entry,
+ * joined with '|'. */
+static char *list_of(const char *devices)
+{
+    g_autofree char *text = g_strconcat(LIST_SPEC, devices, NULL);
+    g_autofree char *errors = NULL;
+    g_autoptr(Object) vm = OBJECT(build(text, &errors));
+    Object *dev;
+
+    g_assert_cmpstr(errors, ==, "");
+    g_assert_nonnull(vm);
+    dev = object_resolve_path(vm, "/machine/l");
+    g_assert_nonnull(dev);
+    return g_strjoinv("|", (char **)object_property_get_strv(dev,
+                                                             "forward"));
+}
+
+static void assert_list(const char *devices, const char *expected)
+{
+    g_autofree char *got = list_of(devices);
+
+    g_assert_cmpstr(got, ==, expected);
+}
+
+static void test_string_lists(void)
+{
+    /* Flow and block sequences; an empty list; the default. */
+    assert_list("devices: [{type: test-list-device, id: l, forward: "
+                "[\"tcp:127.0.0.1:2222-:22\", 'udp::5353-:53']}]\n",
+                "tcp:127.0.0.1:2222-:22|udp::5353-:53");
+    assert_list("devices:\n"
+                "  - type: test-list-device\n"
+                "    id: l\n"
+                "    forward:\n"
+                "      - tcp::80-:80\n"
+                "      - !!str udp:1\n",
+                "tcp::80-:80|udp:1");
+    assert_list("devices: [{type: test-list-device, id: l, forward: []}]\n",
+                "");
+    assert_list("devices: [{type: test-list-device, id: l}]\n", "");
+
+    /* Each item is a string and passes the check, each error at its
+     * item; nothing is set then. */
+    assert_error(LIST_SPEC "devices: [{type: test-list-device, forward: "
+                 "[tcp:1, 22, [x], sctp:3, ~]}]\n",
+                 "vm.yaml:5:53: forward[1]: expected a string, not an "
+                 "integer ('22'); quote it to make it a string\n"
+                 "vm.yaml:5:57: forward[2]: expected a string, not a list\n"
+                 "vm.yaml:5:62: forward[3]: 'sctp:3' is not a forward: "
+                 "expected tcp:... or udp:...\n"
+                 "vm.yaml:5:70: forward[4]: expected a string, not null "
+                 "('~'); quote it to make it a string");
+    assert_error(LIST_SPEC "devices:\n"
+                 "  - type: test-list-device\n"
+                 "    forward:\n"
+                 "      - tcp:1\n"
+                 "      - http:2\n",
+                 "vm.yaml:9:9: forward[1]: 'http:2' is not a forward: "
+                 "expected tcp:... or udp:...");
+
+    /* Not a list. */
+    assert_error(LIST_SPEC "devices: [{type: test-list-device, "
+                 "forward: tcp:1}]\n",
+                 "vm.yaml:5:45: forward: expected a list of strings, not a "
+                 "string ('tcp:1'); a list is [A, B] or one '- ITEM' line "
+                 "each");
+    assert_error(LIST_SPEC "devices: [{type: test-list-device, "
+                 "forward: {tcp: 1}}]\n",
+                 "vm.yaml:5:45: forward: expected a list of strings, not a "
+                 "map");
+    assert_error(LIST_SPEC "devices: [{type: test-list-device, "
+                 "forward: ~}]\n",
+                 "vm.yaml:5:45: forward: needs a value (a list of strings)");
+}
+
+static void test_string_lists_set(void)
+{
+    const char *text = LIST_SPEC "devices: [{type: test-list-device, id: l, "
+                       "forward: [tcp:1, udp:2]}]\n";
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    g_autoptr(SpecNode) root = spec_load_buffer("vm.yaml", text, strlen(text),
+                                                diags);
+    g_autofree char *errors = NULL;
+    g_autoptr(Object) vm = NULL;
+    Object *dev;
+
+    /* --set replaces one item; the whole list is for the spec. */
+    g_assert_true(spec_apply_set(root, "devices.l.forward.#1=tcp:9", diags));
+    vm = OBJECT(spec_build_vm(root, NULL, diags));
+    g_assert_nonnull(vm);
+    dev = object_resolve_path(vm, "/machine/l");
+    g_assert_cmpstr(object_property_get_strv(dev, "forward")[0], ==, "tcp:1");
+    g_assert_cmpstr(object_property_get_strv(dev, "forward")[1], ==, "tcp:9");
+    g_clear_pointer(&vm, object_unref);
+
+    g_assert_true(spec_apply_set(root, "devices.l.forward=tcp:1", diags));
+    g_assert_null(spec_build_vm(root, NULL, diags));
+    errors = spec_diags_format(diags);
+    g_assert_cmpstr(errors, ==, "--set devices.l.forward=tcp:1: forward: a "
+                    "list can't be set with --set (its value is one "
+                    "scalar); write it in the spec, or replace item N with "
+                    "--set 'PATH.#N=VALUE'");
+}
+
+static void test_string_lists_merge(void)
+{
+    /* extends: a list of strings is replaced, not merged. */
+    static const char base_text[] = "forward: [tcp:1, tcp:2]\n";
+    static const char over_text[] = "forward: [udp:3]\n";
+    static const char empty_text[] = "forward: []\n";
+    g_autoptr(SpecDiags) diags = spec_diags_new();
+    SpecNode *merged = spec_merge(
+        spec_parse_buffer("base.yaml", base_text, strlen(base_text), diags),
+        spec_parse_buffer("vm.yaml", over_text, strlen(over_text), diags));
+    SpecNode *list = spec_node_map_get(merged, "forward");
+
+    g_assert_cmpuint(list->seq->len, ==, 1);
+    g_assert_cmpstr(((SpecNode *)list->seq->pdata[0])->scalar.text, ==,
+                    "udp:3");
+    merged = spec_merge(merged, spec_parse_buffer("vm.yaml", empty_text,
+                                                  strlen(empty_text), diags));
+    g_assert_cmpuint(spec_node_map_get(merged, "forward")->seq->len, ==, 0);
+    spec_node_free(merged);
+}
+
 static void test_all_errors_reported(void)
 {
     g_autofree char *errors = NULL;
@@ -193,5 +368,9 @@ int main(int argc, char **argv)
     g_test_add_func("/spec-loader/scalar-types", test_scalar_types);
     g_test_add_func("/spec-loader/errors", test_errors);
     g_test_add_func("/spec-loader/all-errors", test_all_errors_reported);
+    g_test_add_func("/spec-loader/string-lists", test_string_lists);
+    g_test_add_func("/spec-loader/string-lists-set", test_string_lists_set);
+    g_test_add_func("/spec-loader/string-lists-merge",
+                    test_string_lists_merge);
     return g_test_run();
 }
