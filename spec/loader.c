@@ -168,6 +168,24 @@ static bool spec_version_ok(Builder *b, const SpecNode *root)
     return true;
 }
 
+/* The device's own check of its keys together (DeviceClass.check), placed
+ * at the key it names, else at the entry. */
+static void check_device(Builder *b, DeviceState *dev, const SpecNode *entry,
+                         const char *where)
+{
+    DeviceClass *dc = DEVICE_GET_CLASS(dev);
+    g_autoptr(GError) err = NULL;
+    const char *key = NULL;
+    const SpecPair *pair;
+
+    if (!dc->check || dc->check(dev, &key, &err)) {
+        return;
+    }
+    pair = key ? spec_node_map_get_pair(entry, key) : NULL;
+    spec_diags_add(b->diags, pair ? &pair->key_mark : &entry->mark, "%s: %s",
+                   where, err->message);
+}
+
 /* Builds entry number index of list, whose entries are by default of type
  * default_type (NULL: none). */
 static void build_device(Builder *b, Object *machine,
@@ -206,6 +224,7 @@ static void build_device(Builder *b, Object *machine,
     dev = DEVICE(obj);
     spec_props_set(&b->props, obj, NULL, entry, skip, where);
     spec_props_check_required(&b->props, obj, NULL, entry, where);
+    check_device(b, dev, entry, where);
     origin = spec_mark_to_origin(&entry->mark);
     device_set_origin(dev, origin);
 

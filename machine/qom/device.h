@@ -62,6 +62,12 @@ typedef struct DeviceClass {
     /* arm64: writes the device's node(s) under the root of the device
      * tree (machine/fdt/builder.h). */
     void (*fdt_node)(DeviceState *dev, FdtBuilder *b);
+    /* Checks the values a spec set against each other (a key that only
+     * makes sense with another, a list whose items clash).  On error *key
+     * names the offending key of the device's map (NULL: the entry
+     * itself), for the loader to place the message there.  Main thread,
+     * after the spec's keys are set; may be NULL (nothing to check). */
+    bool (*check)(DeviceState *dev, const char **key, GError **errp);
     /* Appends the host resources the device would take (the files it
      * reads or writes, a tap, a MAC address: machine/qom/host-claims.h),
      * so that a spec, or `vmspec up` across specs, can refuse two users

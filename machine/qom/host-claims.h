@@ -19,6 +19,7 @@ typedef enum {
     HOST_CLAIM_FILE,    /* value: an absolute path */
     HOST_CLAIM_TAP,     /* value: the tap's interface name */
     HOST_CLAIM_MAC,     /* value: "52:54:00:12:34:56", lowercase */
+    HOST_CLAIM_PORT,    /* value: "tcp:2222": a host port, any address */
 } HostClaimKind;
 
 typedef struct HostClaim {

@@ -1,6 +1,8 @@
 /*
- * virtio-net: a network card on a host tap device (virtio 1.2, 5.1
- * "Network Device").  Written in a spec's `nics:` list.
+ * virtio-net: a network card (virtio 1.2, 5.1 "Network Device") on a host
+ * tap device, or, without `tap:`, on a user-mode network (libslirp,
+ * machine/backend/user-net.h) that needs no privilege.  Written in a
+ * spec's `nics:` list.
  *
  * Device ID 1, two queues: receiveq1 (0) and transmitq1 (1); no control
  * queue, one queue pair.  Every buffer starts with struct
@@ -24,9 +26,17 @@
  * When the ring runs dry the tap is no longer watched until the driver
  * adds buffers (its notification on receiveq1).
  *
+ * User mode: frames pass to and from libslirp in memory, with no offloads
+ * offered (slirp takes and makes whole frames with their checksums).  A
+ * transmitted chain is gathered into one buffer for slirp_input(); a
+ * frame from slirp is copied into held receive chains, or, when the ring
+ * has none, queued (bounded) until the driver adds some.  The stack's
+ * descriptors and timers are behind one fd on the I/O thread.
+ *
  * Threads: realize/unrealize on the main thread; config reads and start on
  * vCPU threads (start quiesces the I/O thread while it turns receive on);
- * all queue and tap work on the I/O thread; reset with it quiesced.
+ * all queue, tap and slirp work on the I/O thread; reset with it
+ * quiesced.  Forwards may change from any thread (user-net's lock).
  */
 #include <errno.h>
 #include <limits.h>
@@ -36,14 +46,15 @@
 #include <sys/uio.h>
 
 #include "machine/backend/tap.h"
+#include "machine/backend/user-net.h"
 #include "machine/byteorder/le.h"
 #include "machine/qom/device.h"
 #include "machine/qom/error.h"
 #include "machine/qom/host-claims.h"
 #include "machine/qom/property.h"
+#include "machine/net/hostfwd.h"
+#include "machine/virtio/net.h"
 #include "machine/virtio/virtio.h"
-
-#define TYPE_VIRTIO_NET "virtio-net"
 
 #define VIRTIO_ID_NET           1       /* 5 "Device Types" */
 #define NET_QUEUE_SIZE          256
@@ -77,6 +88,9 @@
 /* The largest frame a guest may send: a 64 KiB TSO frame, its headers
  * and the vnet header, with room to spare. */
 #define NET_TX_MAX                  (64 * 1024 + 4096)
+/* User mode: frames from slirp held for want of receive chains, at most
+ * this many (then dropped, as a wire would; TCP sends them again). */
+#define NET_USER_RX_QUEUE           512
 /* Receive is yielded after this many frames, so that transmit gets its
  * turn on the I/O thread (the tap stays readable: epoll comes back). */
 #define NET_RX_BUDGET               256
@@ -85,8 +99,15 @@ typedef struct VirtioNet {
     VirtioDevice parent_obj;
     char *tap;
     MacAddr mac;
+    char **forward;
+    bool host_loopback;
+    bool restrict_out;
 
-    Tap *backend;
+    Tap *backend;               /* with a tap */
+    UserNet *user;              /* without one */
+    GQueue rx_queue;            /* user mode: GBytes frames for the guest */
+    bool rx_dirty;              /* chains used, not yet flushed */
+    uint8_t *tx_buf;            /* user mode: one gathered frame */
     /* The rest belongs to the I/O thread (or whoever quiesced it). */
     bool running;               /* DRIVER_OK and not broken */
     bool rx_polling;            /* tap fd watched for EPOLLIN */
@@ -107,6 +128,11 @@ typedef struct VirtioNet {
 
 static uint64_t virtio_net_get_features(VirtioDevice *vdev)
 {
+    if (VIRTIO_NET(vdev)->user) {
+        return (1ULL << VIRTIO_NET_F_MAC) |
+               (1ULL << VIRTIO_NET_F_MRG_RXBUF) |
+               (1ULL << VIRTIO_NET_F_STATUS);
+    }
     return (1ULL << VIRTIO_NET_F_CSUM) |
            (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
            (1ULL << VIRTIO_NET_F_MAC) |
@@ -138,6 +164,9 @@ static void virtio_net_read_config(VirtioDevice *vdev, uint32_t offset,
 /* Watches the tap for frames, or stops. */
 static void rx_poll(VirtioNet *n, bool on)
 {
+    if (n->user) {
+        return;             /* slirp is watched always; see net_user_ready */
+    }
     if (n->rx_polling != on && !n->tap_gone) {
         virtio_device_io_modify(VIRTIO_DEVICE(n), tap_fd(n->backend),
                                 on ? EPOLLIN : 0);
@@ -363,11 +392,148 @@ wait:
     }
 }
 
+/* --- User mode ---------------------------------------------------------- */
+
+/* Flushes what the user-mode path pushed, and interrupts once. */
+static void user_rx_flush(VirtioNet *n)
+{
+    if (n->rx_dirty) {
+        n->rx_dirty = false;
+        if (virtqueue_flush(VIRTIO_DEVICE(n)->queues[NET_RXQ])) {
+            virtio_device_notify_used(VIRTIO_DEVICE(n));
+        }
+    }
+}
+
+/*
+ * Copies a virtio header and frame into held chains: as many as it needs
+ * with MRG_RXBUF, else one.  True when delivered, or dropped because no
+ * chain could ever hold it; false when it must wait for more chains (or
+ * the device broke).
+ */
+static bool user_rx_deliver(VirtioNet *n, const uint8_t *frame, size_t len)
+{
+    VirtQueue *vq = VIRTIO_DEVICE(n)->queues[NET_RXQ];
+    bool mrg = virtio_has_feature(VIRTIO_DEVICE(n), VIRTIO_NET_F_MRG_RXBUF);
+    uint8_t hdr[TAP_VNET_HDR_LEN] = { 0 };
+    size_t total = sizeof(hdr) + len, off = 0, first = 0, last = 0;
+    unsigned count = 0;
+
+    while (off < total) {
+        VirtqElement *e;
+        size_t take, in_hdr;
+
+        if (!rx_hold(n, count + 1)) {
+            if (n->running && count > 0 &&
+                (n->rx_held_num >= NET_QUEUE_SIZE ||
+                 n->rx_held_num >= virtqueue_size(vq))) {
+                n->rx_dropped++;        /* bigger than the whole ring */
+                return true;
+            }
+            return false;
+        }
+        e = &n->rx_held[count];
+        if (count > 0 && !mrg) {
+            n->rx_dropped++;            /* 5.1.6.3.1: one buffer only */
+            return true;
+        }
+        take = MIN(total - off, e->in_len);
+        in_hdr = off < sizeof(hdr) ? MIN(sizeof(hdr) - off, take) : 0;
+        if (in_hdr) {
+            iov_from_buf(e->in_iov, e->in_num, 0, hdr + off, in_hdr);
+        }
+        if (take > in_hdr) {
+            iov_from_buf(e->in_iov, e->in_num, in_hdr,
+                         frame + (off + in_hdr - sizeof(hdr)), take - in_hdr);
+        }
+        if (count == 0) {
+            first = take;
+        }
+        last = take;
+        off += take;
+        count++;
+    }
+    rx_set_num_buffers(n, count);
+    rx_push(n, count, first, last);
+    n->rx_dirty = true;
+    return true;
+}
+
+/* Delivers queued frames while chains last. */
+static void user_rx_drain(VirtioNet *n)
+{
+    GBytes *b;
+
+    while (n->running && (b = g_queue_peek_head(&n->rx_queue))) {
+        gsize len;
+        const uint8_t *frame = g_bytes_get_data(b, &len);
+
+        if (!user_rx_deliver(n, frame, len)) {
+            break;
+        }
+        g_bytes_unref(g_queue_pop_head(&n->rx_queue));
+    }
+}
+
+/* libslirp has a frame for the guest (I/O thread, inside a slirp call):
+ * in order behind any queued ones. */
+static void user_rx(void *opaque, const uint8_t *frame, size_t len)
+{
+    VirtioNet *n = opaque;
+
+    if (!n->running) {
+        return;
+    }
+    if (g_queue_is_empty(&n->rx_queue) && user_rx_deliver(n, frame, len)) {
+        return;
+    }
+    if (g_queue_get_length(&n->rx_queue) >= NET_USER_RX_QUEUE) {
+        n->rx_dropped++;
+        return;
+    }
+    g_queue_push_tail(&n->rx_queue, g_bytes_new(frame, len));
+}
+
+static void user_rx_queue_clear(VirtioNet *n)
+{
+    g_queue_clear_full(&n->rx_queue, (GDestroyNotify)g_bytes_unref);
+}
+
+/* I/O thread: the stack's sockets or timers want a round. */
+static void net_user_ready(VirtioDevice *vdev, int fd, uint32_t events,
+                           void *opaque)
+{
+    VirtioNet *n = VIRTIO_NET(vdev);
+
+    user_net_dispatch(n->user);
+    user_rx_flush(n);
+}
+
+/* One guest frame, without its virtio header, to slirp. */
+static void user_tx_one(VirtioNet *n, const VirtqElement *e)
+{
+    size_t len;
+
+    if (e->out_len < TAP_VNET_HDR_LEN || e->out_len > NET_TX_MAX) {
+        n->tx_dropped++;
+        return;
+    }
+    len = e->out_len - TAP_VNET_HDR_LEN;
+    iov_to_buf(e->out_iov, e->out_num, TAP_VNET_HDR_LEN, n->tx_buf, len);
+    user_net_input(n->user, n->tx_buf, len);
+}
+
+/* --- Tap ---------------------------------------------------------------- */
+
 /* Sends one chain's frame (header and all) to the tap. */
 static void tx_one(VirtioNet *n, const VirtqElement *e)
 {
     ssize_t r;
 
+    if (n->user) {
+        user_tx_one(n, e);
+        return;
+    }
     if (e->out_len < TAP_VNET_HDR_LEN || e->out_len > NET_TX_MAX ||
         e->out_num > IOV_MAX || n->tap_gone) {
         n->tx_dropped++;
@@ -404,6 +570,9 @@ static void tx_process(VirtioNet *n)
     if (notify) {
         virtio_device_notify_used(vdev);
     }
+    if (n->user) {
+        user_rx_flush(n);       /* slirp may have answered (ARP, DHCP) */
+    }
 }
 
 static void virtio_net_queue_notify(VirtioDevice *vdev, unsigned index)
@@ -413,7 +582,10 @@ static void virtio_net_queue_notify(VirtioDevice *vdev, unsigned index)
     if (!n->running) {
         return;
     }
-    if (index == NET_RXQ) {
+    if (index == NET_RXQ && n->user) {
+        user_rx_drain(n);
+        user_rx_flush(n);
+    } else if (index == NET_RXQ) {
         rx_process(n);
     } else if (index == NET_TXQ) {
         tx_process(n);
@@ -445,6 +617,13 @@ static bool virtio_net_start(VirtioDevice *vdev)
     VirtioNet *n = VIRTIO_NET(vdev);
     unsigned offloads = 0;
 
+    if (n->user) {
+        virtio_device_quiesce(vdev);
+        n->running = true;
+        n->rx_notify = true;
+        virtio_device_resume(vdev);
+        return true;
+    }
     if (virtio_has_feature(vdev, VIRTIO_NET_F_GUEST_CSUM)) {
         offloads |= TAP_OFFLOAD_CSUM;
         if (virtio_has_feature(vdev, VIRTIO_NET_F_GUEST_TSO4)) {
@@ -481,13 +660,40 @@ static void virtio_net_reset(VirtioDevice *vdev)
     }
     n->rx_held_num = 0;
     n->rx_pending = 0;
+    user_rx_queue_clear(n);
+    n->rx_dirty = false;
+}
+
+/* A user-mode network with the spec's forwards; a port in use fails it,
+ * naming the rule and the address. */
+static UserNet *user_open(VirtioNet *n, GError **errp)
+{
+    UserNetConfig cfg = {
+        .restrict_out = n->restrict_out,
+        .host_loopback = n->host_loopback,
+    };
+    UserNet *net = user_net_new(&cfg, user_rx, n, errp);
+
+    for (char **r = n->forward; net && r && *r; r++) {
+        g_autoptr(GError) err = NULL;
+        HostFwd fwd;
+
+        if (!hostfwd_parse(*r, &fwd, &err) ||
+            !user_net_add_forward(net, &fwd, &err)) {
+            g_set_error(errp, VMSPEC_ERROR, err->code, "forward '%s': %s",
+                        *r, err->message);
+            g_clear_pointer(&net, user_net_free);
+        }
+    }
+    return net;
 }
 
 /*
- * The tap is opened at the first realize and kept until the object goes
- * away: a guest reboot with on_reboot: restart unrealizes and realizes the
- * machine again, and a tap vmspec created must not vanish (taking the
- * host's addresses on it along) in between.
+ * The tap (or the user-mode network, with its listening forwards) is
+ * opened at the first realize and kept until the object goes away: a guest
+ * reboot with on_reboot: restart unrealizes and realizes the machine
+ * again, and a tap vmspec created must not vanish (taking the host's
+ * addresses on it along), nor a forwarded port close, in between.
  */
 static bool virtio_net_device_realize(VirtioDevice *vdev, GError **errp)
 {
@@ -498,6 +704,20 @@ static bool virtio_net_device_realize(VirtioDevice *vdev, GError **errp)
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
                     "mac: auto was not resolved to an address");
         return false;
+    }
+    if (!n->tap && !n->user && !(n->user = user_open(n, errp))) {
+        return false;
+    }
+    if (n->user) {
+        if (!virtio_device_io_add(vdev, user_net_fd(n->user), EPOLLIN,
+                                  net_user_ready, NULL, errp)) {
+            return false;
+        }
+        g_queue_init(&n->rx_queue);
+        n->tx_buf = g_malloc(NET_TX_MAX);
+        n->rx_held = g_new0(VirtqElement, NET_QUEUE_SIZE);
+        n->rx_held_num = 0;
+        return true;
     }
     if (!n->backend) {
         n->backend = tap_open(n->tap, errp);
@@ -524,27 +744,93 @@ static void virtio_net_device_unrealize(VirtioDevice *vdev)
     if (n->backend) {
         virtio_device_io_remove(vdev, tap_fd(n->backend));
     }
+    if (n->user) {
+        virtio_device_io_remove(vdev, user_net_fd(n->user));
+        user_rx_queue_clear(n);
+    }
     g_clear_pointer(&n->rx_held, g_free);
     g_clear_pointer(&n->rx_bounce, g_free);
+    g_clear_pointer(&n->tx_buf, g_free);
 }
 
-/* Closing the tap removes it if vmspec created it. */
+/* Closing the tap removes it if vmspec created it; closing the user-mode
+ * network closes its forwards' ports. */
 static void virtio_net_finalize(Object *obj)
 {
     g_clear_pointer(&VIRTIO_NET(obj)->backend, tap_close);
+    g_clear_pointer(&VIRTIO_NET(obj)->user, user_net_free);
+}
+
+static bool forward_rule_check(const char *rule, GError **errp)
+{
+    HostFwd fwd;
+
+    return hostfwd_parse(rule, &fwd, errp);
 }
 
 static const Property virtio_net_props[] = {
     PROP_STRING("tap", VirtioNet, tap, NULL,
-                "Host tap device; created (and removed at exit) if missing",
-                .required = true, .check = tap_name_check),
+                "Host tap device; created (and removed at exit) if missing. "
+                "Without one the NIC is on a user-mode network (10.0.2.0/24, "
+                "no privilege needed)", .check = tap_name_check),
     PROP_MAC("mac", VirtioNet, mac,
              "MAC address, or auto: derived from the VM name and NIC id"),
+    PROP_STRV("forward", VirtioNet, forward, forward_rule_check,
+              "^(tcp|udp):([0-9.]*):[0-9]+-([0-9.]*):[0-9]+$",
+              "User mode: host ports forwarded to the guest, "
+              "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT "
+              "(HOSTADDR 127.0.0.1, GUESTADDR 10.0.2.15 when omitted)"),
+    PROP_BOOL("host_loopback", VirtioNet, host_loopback, false,
+              "User mode: the guest reaches the host's 127.0.0.1 at "
+              "10.0.2.2"),
+    PROP_BOOL("restrict", VirtioNet, restrict_out, false,
+              "User mode: the guest may not open connections out (forwards "
+              "still work)"),
     PROP_END,
 };
 
+/* The user-mode keys need a user-mode NIC; two forwards of one NIC may not
+ * take one host port. */
+static bool virtio_net_check(DeviceState *dev, const char **key,
+                             GError **errp)
+{
+    VirtioNet *n = VIRTIO_NET(dev);
+    const char *user_key = n->forward && *n->forward ? "forward"
+                         : n->host_loopback ? "host_loopback"
+                         : n->restrict_out ? "restrict" : NULL;
+    g_autoptr(GArray) seen = g_array_new(false, false, sizeof(HostFwd));
+
+    if (n->tap && user_key) {
+        *key = user_key;
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "%s is for user-mode NICs; this one has a tap (%s)",
+                    user_key, n->tap);
+        return false;
+    }
+    for (char **r = n->forward; r && *r; r++) {
+        HostFwd fwd;
+
+        if (!hostfwd_parse(*r, &fwd, NULL)) {
+            continue;           /* the property's check said so already */
+        }
+        for (guint i = 0; i < seen->len; i++) {
+            if (hostfwd_same_host_port(&g_array_index(seen, HostFwd, i),
+                                       &fwd)) {
+                *key = "forward";
+                g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_BUSY,
+                            "forward '%s' takes a host port an earlier "
+                            "forward of this NIC takes", *r);
+                return false;
+            }
+        }
+        g_array_append_val(seen, fwd);
+    }
+    return true;
+}
+
 /* Its tap, and its MAC on the tap's network (an `auto` one only once the
- * spec loader has derived it). */
+ * spec loader has derived it); or the host ports its forwards listen on
+ * (one claim a port, whatever the address: conservative). */
 static void virtio_net_host_claims(DeviceState *dev, HostClaims *claims)
 {
     VirtioNet *n = VIRTIO_NET(dev);
@@ -552,14 +838,76 @@ static void virtio_net_host_claims(DeviceState *dev, HostClaims *claims)
     g_autofree char *mac = g_strdup_printf(
         "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 
-    if (n->tap) {
-        host_claims_add_for(claims, dev, "NIC", HOST_CLAIM_TAP, n->tap,
-                            false, "the tap");
+    if (!n->tap) {
+        for (char **r = n->forward; r && *r; r++) {
+            g_autofree char *port = NULL;
+            HostFwd fwd;
+
+            if (hostfwd_parse(*r, &fwd, NULL)) {
+                port = g_strdup_printf("%s:%u", fwd.udp ? "udp" : "tcp",
+                                       fwd.host_port);
+                host_claims_add_for(claims, dev, "NIC", HOST_CLAIM_PORT, port,
+                                    false, "the host port");
+            }
+        }
+        return;
     }
+    host_claims_add_for(claims, dev, "NIC", HOST_CLAIM_TAP, n->tap, false,
+                        "the tap");
     if (!n->mac.is_auto) {
         host_claims_add_for(claims, dev, "NIC", HOST_CLAIM_MAC, mac, false,
                             "the MAC address");
     }
+}
+
+/* --- Runtime forwards (machine/virtio/net.h) ----------------------------- */
+
+static VirtioNet *user_nic(Object *nic, GError **errp)
+{
+    VirtioNet *n = (VirtioNet *)object_dynamic_cast(nic, TYPE_VIRTIO_NET);
+
+    if (!n || !n->user) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    n && n->tap ? "NIC '%s' is on tap %s: forwards are for "
+                                  "user-mode NICs"
+                                : "'%s' is not a running user-mode NIC",
+                    DEVICE(nic)->id ? DEVICE(nic)->id : "?",
+                    n ? n->tap : NULL);
+        return NULL;
+    }
+    return n;
+}
+
+bool virtio_net_is_user_mode(Object *nic)
+{
+    VirtioNet *n = (VirtioNet *)object_dynamic_cast(nic, TYPE_VIRTIO_NET);
+
+    return n && !n->tap;
+}
+
+bool virtio_net_add_forward(Object *nic, const char *rule, GError **errp)
+{
+    VirtioNet *n = user_nic(nic, errp);
+    HostFwd fwd;
+
+    return n && hostfwd_parse(rule, &fwd, errp) &&
+           user_net_add_forward(n->user, &fwd, errp);
+}
+
+bool virtio_net_remove_forward(Object *nic, const char *rule, GError **errp)
+{
+    VirtioNet *n = user_nic(nic, errp);
+    HostFwd fwd;
+
+    return n && hostfwd_parse(rule, &fwd, errp) &&
+           user_net_remove_forward(n->user, &fwd, errp);
+}
+
+char **virtio_net_list_forwards(Object *nic)
+{
+    VirtioNet *n = (VirtioNet *)object_dynamic_cast(nic, TYPE_VIRTIO_NET);
+
+    return n && n->user ? user_net_list_forwards(n->user) : g_new0(char *, 1);
 }
 
 static void virtio_net_class_init(ObjectClass *oc, const void *data)
@@ -569,6 +917,7 @@ static void virtio_net_class_init(ObjectClass *oc, const void *data)
     oc->props = virtio_net_props;
     DEVICE_CLASS(oc)->spec_list = "nics";
     DEVICE_CLASS(oc)->host_claims = virtio_net_host_claims;
+    DEVICE_CLASS(oc)->check = virtio_net_check;
     vc->device_id = VIRTIO_ID_NET;
     vc->num_queues = 2;
     vc->queue_max_size = NET_QUEUE_SIZE;
@@ -585,7 +934,8 @@ static void virtio_net_class_init(ObjectClass *oc, const void *data)
 static const TypeInfo virtio_net_info = {
     .name = TYPE_VIRTIO_NET,
     .parent = TYPE_VIRTIO_DEVICE,
-    .description = "virtio network card on a host tap device",
+    .description = "virtio network card on a host tap device or a "
+                   "user-mode network",
     .instance_size = sizeof(VirtioNet),
     .instance_finalize = virtio_net_finalize,
     .class_init = virtio_net_class_init,

@@ -190,7 +190,7 @@ static void test_errors(void)
     assert_error("vmspec: 1\nname: a\nmachine: {type: microvm}\n" KERNEL
                  "nics: [{id: n, tap: t, mac: auto, queues: 2}]\n",
                  "vm.yaml:5:35: unknown key 'queues' in nics[0] (valid "
-                 "keys: type, id, tap, mac)");
+                 "keys: type, id, tap, mac, forward, host_loopback, restrict)");
     assert_error("vmspec: 1\nname: a\nmachine: {type: microvm}\n" KERNEL
                  "nics: [{id: \"a/b\", tap: t}]\n",
                  "vm.yaml:5:13: id: 'a/b' is not a valid id: use 1 to 20 "
