@@ -16,7 +16,10 @@
 #include "cmd/control.h"
 #include "cmd/output.h"
 #include "machine/kvm/run.h"
+#include "machine/net/hostfwd.h"
+#include "machine/qom/device.h"
 #include "machine/qom/property.h"
+#include "machine/virtio/net.h"
 #include "spec/json.h"
 #include "machine/qom/error.h"
 #include "spec/loader.h"
@@ -80,11 +83,182 @@ typedef struct {
     GError *error;              /* a failed resume */
 } RunState;
 
-static bool control_command(void *opaque, const char *cmd, GString *reply,
-                            char **error)
+/* --- Forwards over the control socket ---------------------------------- */
+
+/* The machine's user-mode NICs in tree order (borrowed objects). */
+static GPtrArray *user_mode_nics(MachineState *ms)
+{
+    GPtrArray *nics = g_ptr_array_new();
+
+    for (guint i = 0; i < OBJECT(ms)->children->len; i++) {
+        DeviceState *dev = machine_device_child(ms, i);
+
+        if (dev && object_dynamic_cast(OBJECT(dev), TYPE_VIRTIO_NET) &&
+            virtio_net_is_user_mode(OBJECT(dev))) {
+            g_ptr_array_add(nics, dev);
+        }
+    }
+    return nics;
+}
+
+static char *nic_ids(GPtrArray *nics)
+{
+    GString *ids = g_string_new(NULL);
+
+    for (guint i = 0; i < nics->len; i++) {
+        g_string_append_printf(ids, "%s%s", i ? ", " : "",
+                               DEVICE(nics->pdata[i])->id);
+    }
+    return g_string_free(ids, FALSE);
+}
+
+/* Appends `"forwards": {"ID": ["RULE", ...], ...}`, every user-mode NIC. */
+static void append_forwards(MachineState *ms, GString *reply)
+{
+    g_autoptr(GPtrArray) nics = user_mode_nics(ms);
+
+    g_string_append(reply, "\"forwards\": {");
+    for (guint i = 0; i < nics->len; i++) {
+        g_auto(GStrv) rules = virtio_net_list_forwards(nics->pdata[i]);
+
+        if (i) {
+            g_string_append(reply, ", ");
+        }
+        json_escape(reply, DEVICE(nics->pdata[i])->id);
+        g_string_append(reply, ": [");
+        for (size_t r = 0; rules && rules[r]; r++) {
+            if (r) {
+                g_string_append(reply, ", ");
+            }
+            json_escape(reply, rules[r]);
+        }
+        g_string_append_c(reply, ']');
+    }
+    g_string_append_c(reply, '}');
+}
+
+/* The user-mode NIC a request names in "nic", or the only one. */
+static Object *request_nic(MachineState *ms, GHashTable *req, char **error)
+{
+    const char *id = g_hash_table_lookup(req, "nic");
+    g_autoptr(GPtrArray) nics = user_mode_nics(ms);
+    g_autofree char *ids = nic_ids(nics);
+
+    if (!id) {
+        if (nics->len == 1) {
+            return nics->pdata[0];
+        }
+        *error = nics->len
+            ? g_strdup_printf("the VM has %u user-mode NICs (%s): name one",
+                              nics->len, ids)
+            : g_strdup("the VM has no user-mode NIC (a nics: entry "
+                       "without tap:)");
+        return NULL;
+    }
+    for (guint i = 0; i < OBJECT(ms)->children->len; i++) {
+        DeviceState *dev = machine_device_child(ms, i);
+
+        if (!dev || !object_dynamic_cast(OBJECT(dev), TYPE_VIRTIO_NET) ||
+            g_strcmp0(dev->id, id) != 0) {
+            continue;
+        }
+        if (!virtio_net_is_user_mode(OBJECT(dev))) {
+            *error = g_strdup_printf("NIC '%s' is on a tap: forwards are "
+                                     "for user-mode NICs", id);
+            return NULL;
+        }
+        return OBJECT(dev);
+    }
+    *error = g_strdup_printf("no NIC '%s' (user-mode NICs: %s)", id,
+                             nics->len ? ids : "none");
+    return NULL;
+}
+
+/* forward-add, forward-remove: replies with the NIC and the rule in full. */
+static bool control_forward_change(MachineState *ms, GHashTable *req,
+                                   bool add, GString *reply, char **error)
+{
+    const char *rule = g_hash_table_lookup(req, "rule");
+    g_autoptr(GError) err = NULL;
+    g_autofree char *full = NULL;
+    Object *nic;
+    HostFwd fwd;
+
+    if (!rule) {
+        *error = g_strdup("missing \"rule\"");
+        return false;
+    }
+    nic = request_nic(ms, req, error);
+    if (!nic) {
+        return false;
+    }
+    if (!(add ? virtio_net_add_forward(nic, rule, &err)
+              : virtio_net_remove_forward(nic, rule, &err))) {
+        *error = g_strdup_printf("%s: %s", DEVICE(nic)->id, err->message);
+        return false;
+    }
+    full = hostfwd_parse(rule, &fwd, NULL) ? hostfwd_format(&fwd)
+                                           : g_strdup(rule);
+    g_string_append(reply, "\"nic\": ");
+    json_escape(reply, DEVICE(nic)->id);
+    g_string_append(reply, ", \"forward\": ");
+    json_escape(reply, full);
+    return true;
+}
+
+/* --- The control commands ------------------------------------------------ */
+
+/* The members each command takes besides "cmd"; any other is an error. */
+static const struct {
+    const char *cmd;
+    const char *args[3];
+} control_commands[] = {
+    { "status", { NULL } },
+    { "pause", { NULL } },
+    { "resume", { NULL } },
+    { "stop", { NULL } },
+    { "kill", { NULL } },
+    { "forward-add", { "nic", "rule", NULL } },
+    { "forward-remove", { "nic", "rule", NULL } },
+    { "forward-list", { NULL } },
+};
+
+/* Whether cmd is known and req has no member it doesn't take. */
+static bool check_request(const char *cmd, GHashTable *req, char **error)
+{
+    GHashTableIter it;
+    const char *key;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(control_commands); i++) {
+        const char *const *args = control_commands[i].args;
+
+        if (strcmp(control_commands[i].cmd, cmd) != 0) {
+            continue;
+        }
+        g_hash_table_iter_init(&it, req);
+        while (g_hash_table_iter_next(&it, (gpointer *)&key, NULL)) {
+            if (strcmp(key, "cmd") != 0 &&
+                !g_strv_contains((const char *const *)args, key)) {
+                *error = g_strdup_printf("'%s' takes no \"%s\"", cmd, key);
+                return false;
+            }
+        }
+        return true;
+    }
+    *error = g_strdup_printf("unknown command '%s' (status, pause, resume, "
+                             "stop, kill, forward-add, forward-remove, "
+                             "forward-list)", cmd);
+    return false;
+}
+
+static bool control_command(void *opaque, const char *cmd, GHashTable *req,
+                            GString *reply, char **error)
 {
     RunState *rs = opaque;
 
+    if (!check_request(cmd, req, error)) {
+        return false;
+    }
     if (strcmp(cmd, "status") == 0) {
         g_autofree char *mem = format_size(rs->ms->ram_size);
 
@@ -96,7 +270,8 @@ static bool control_command(void *opaque, const char *cmd, GString *reply,
                                (g_get_monotonic_time() - rs->started) / 1e6);
         json_escape(reply, rs->spec_path);
         g_string_append_printf(reply, ", \"cpus\": %" G_GINT64_FORMAT
-                               ", \"memory\": \"%s\"", rs->ms->cpus, mem);
+                               ", \"memory\": \"%s\", ", rs->ms->cpus, mem);
+        append_forwards(rs->ms, reply);
         return true;
     }
     if (strcmp(cmd, "pause") == 0) {
@@ -123,9 +298,13 @@ static bool control_command(void *opaque, const char *cmd, GString *reply,
                                cmd[0] == 's' ? "stopping" : "killed");
         return true;
     }
-    *error = g_strdup_printf("unknown command '%s' (status, pause, resume, "
-                             "stop, kill)", cmd);
-    return false;
+    if (strcmp(cmd, "forward-list") == 0) {
+        append_forwards(rs->ms, reply);
+        return true;
+    }
+    return control_forward_change(rs->ms, req,
+                                  strcmp(cmd, "forward-add") == 0, reply,
+                                  error);
 }
 
 /* Runs the realized machine until the guest ends the run, a signal comes
