@@ -37,6 +37,7 @@ int cmd_stop(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
+int cmd_forward(int argc, char **argv);
 
 /* Parses argv with a context for `vmspec NAME ARGS`; on a usage error
  * prints it with a hint and returns false. */
@@ -55,6 +56,11 @@ Object *cmd_load_spec(const char *path, char **sets);
 
 /* The specs in dir (*.yaml, *.yml), sorted; NULL if it can't be read. */
 GPtrArray *cmd_list_specs(const char *dir, GError **errp);
+
+/* Writes a control reply's forwards (control_reply_forwards(); NULL as
+ * none) as one JSON object, NIC id -> array of rules (cmd/forward.c). */
+struct JsonWriter;
+void cmd_write_forwards_json(struct JsonWriter *w, GPtrArray *forwards);
 
 /* Parses a --format value: "text" or "json". */
 bool cmd_parse_format(const char *cmd, const char *format, bool *json);

@@ -18,6 +18,8 @@ static const Command commands[] = {
     { "up", "DIR|SPEC...", "Boot many VMs and supervise them", cmd_up },
     { "ps", "", "List the running VMs", cmd_ps },
     { "stop", "NAME...|--all", "Stop running VMs", cmd_stop },
+    { "forward", "NAME add|remove|list", "Change a running VM's host "
+      "forwards", cmd_forward },
     { "types", "", "List the registered types as a tree", cmd_types },
     { "describe", "TYPE", "Show a type's properties", cmd_describe },
     { "schema", "", "Print the JSON Schema for specs", cmd_schema },

@@ -1,5 +1,8 @@
 /*
- * vmspec ps: the running VMs, asked over their control sockets.
+ * vmspec ps: the running VMs, asked over their control sockets.  The
+ * table shows what fits a line; --format json adds each VM's host
+ * forwards ("forwards": {"net0": ["tcp:127.0.0.1:2222-10.0.2.15:22"]}, {}
+ * when it has none or its reply says nothing of them).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,20 +27,35 @@ static char *format_uptime(const char *seconds)
                    : g_strdup_printf("%lds", s);
 }
 
-/* Whether text is a JSON integer, so that it may be written as it is. */
-static bool is_integer(const char *text)
+/* Whether text is a JSON number (RFC 8259, 6: "uptime_s": 1.5 too), so
+ * that it may be written as it is. */
+static bool is_number(const char *text)
 {
     const char *p = text[0] == '-' ? text + 1 : text;
+    const char *digits;
 
-    if (!*p || (p[0] == '0' && p[1])) {
+    if (!g_ascii_isdigit(*p) || (p[0] == '0' && g_ascii_isdigit(p[1]))) {
         return false;
     }
-    for (; *p; p++) {
-        if (!g_ascii_isdigit(*p)) {
+    while (g_ascii_isdigit(*p)) {
+        p++;
+    }
+    if (*p == '.') {
+        for (digits = ++p; g_ascii_isdigit(*p); p++) {
+        }
+        if (p == digits) {
             return false;
         }
     }
-    return true;
+    if (*p == 'e' || *p == 'E') {
+        p += p[1] == '+' || p[1] == '-' ? 2 : 1;
+        for (digits = p; g_ascii_isdigit(*p); p++) {
+        }
+        if (p == digits) {
+            return false;
+        }
+    }
+    return *p == '\0';
 }
 
 /* A status reply's field for the table: a running VM's name and spec path
@@ -94,7 +112,7 @@ int cmd_ps(int argc, char **argv)
                      * there is not copied into the JSON as it is. */
                     if (!v) {
                         json_null(&w);
-                    } else if (is_integer(v)) {
+                    } else if (is_number(v)) {
                         json_raw(&w, v);
                     } else {
                         json_string(&w, v);
@@ -102,6 +120,12 @@ int cmd_ps(int argc, char **argv)
                 } else {
                     json_string(&w, v ? v : "");
                 }
+            }
+            {
+                g_autoptr(GPtrArray) fwds = control_reply_forwards(st, NULL);
+
+                json_key(&w, "forwards");
+                cmd_write_forwards_json(&w, fwds);
             }
             json_end_object(&w);
         } else {
