@@ -320,223 +320,11 @@ void control_server_dispatch(ControlServer *s, const struct pollfd *fds,
 /* --- Reading replies -----------------------------------------------------
  *
  * A reply may nest (status's "forwards"), which json_parse_flat_object()
- * refuses, so replies are read here: each string literal is found here and
- * unescaped by that parser (as {"": LITERAL}), so that requests and replies
- * read strings alike; numbers, true, false and null as RFC 8259 has them;
- * REPLY_MAX_DEPTH objects or arrays within the reply at most; no
- * duplicate keys.
+ * refuses: json_parse_object() reads it, REPLY_MAX_DEPTH objects or arrays
+ * within the reply at most; its size is bounded where it is read
+ * (CONTROL_MAX_REPLY).
  */
 #define REPLY_MAX_DEPTH 8
-
-typedef struct {
-    const char *p, *end;
-} ReplyReader;
-
-static void reply_skip_space(ReplyReader *r)
-{
-    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' ||
-                             *r->p == '\n' || *r->p == '\r')) {
-        r->p++;
-    }
-}
-
-/* Skips blanks, then c if it is next. */
-static bool reply_accept(ReplyReader *r, char c)
-{
-    reply_skip_space(r);
-    if (r->p < r->end && *r->p == c) {
-        r->p++;
-        return true;
-    }
-    return false;
-}
-
-/* A string literal, unescaped into a new string; NULL if there is none. */
-static char *reply_string(ReplyReader *r)
-{
-    g_autoptr(GString) obj = g_string_new("{\"\": ");
-    g_autoptr(GHashTable) parsed = NULL;
-    const char *start;
-
-    reply_skip_space(r);
-    start = r->p;
-    if (r->p >= r->end || *r->p != '"') {
-        return NULL;
-    }
-    for (r->p++; r->p < r->end && *r->p != '"'; r->p++) {
-        if (*r->p == '\\' && ++r->p == r->end) {
-            return NULL;
-        }
-    }
-    if (r->p >= r->end) {
-        return NULL;
-    }
-    r->p++;
-    g_string_append_len(obj, start, r->p - start);
-    g_string_append_c(obj, '}');
-    parsed = json_parse_flat_object(obj->str, obj->len, NULL);
-    return parsed ? g_strdup(g_hash_table_lookup(parsed, "")) : NULL;
-}
-
-/* Skips the digits at r->p; whether there was one. */
-static bool reply_digits(ReplyReader *r)
-{
-    const char *start = r->p;
-
-    while (r->p < r->end && g_ascii_isdigit(*r->p)) {
-        r->p++;
-    }
-    return r->p > start;
-}
-
-/* A number, true, false or null, appended to out as written. */
-static bool reply_scalar(ReplyReader *r, GString *out)
-{
-    static const char *const words[] = { "true", "false", "null" };
-    const char *start;
-
-    reply_skip_space(r);
-    start = r->p;
-    for (size_t i = 0; i < G_N_ELEMENTS(words); i++) {
-        size_t n = strlen(words[i]);
-
-        if ((size_t)(r->end - r->p) >= n && memcmp(r->p, words[i], n) == 0) {
-            r->p += n;
-            g_string_append(out, words[i]);
-            return true;
-        }
-    }
-    if (r->p < r->end && *r->p == '-') {
-        r->p++;
-    }
-    if (r->p < r->end && *r->p == '0') {
-        r->p++;
-    } else if (!reply_digits(r)) {
-        return false;
-    }
-    if (r->p < r->end && *r->p == '.' && (r->p++, !reply_digits(r))) {
-        return false;
-    }
-    if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
-        r->p++;
-        if (r->p < r->end && (*r->p == '+' || *r->p == '-')) {
-            r->p++;
-        }
-        if (!reply_digits(r)) {
-            return false;
-        }
-    }
-    g_string_append_len(out, start, r->p - start);
-    return true;
-}
-
-/* Any value, appended to out as compact JSON (strings re-escaped). */
-static bool reply_value(ReplyReader *r, int depth, GString *out)
-{
-    g_autoptr(GHashTable) keys = NULL;
-    bool object;
-    char close;
-
-    reply_skip_space(r);
-    if (r->p < r->end && *r->p == '"') {
-        g_autofree char *s = reply_string(r);
-
-        if (!s) {
-            return false;
-        }
-        json_escape(out, s);
-        return true;
-    }
-    if (r->p >= r->end || (*r->p != '{' && *r->p != '[')) {
-        return reply_scalar(r, out);
-    }
-    if (depth > REPLY_MAX_DEPTH) {
-        return false;
-    }
-    object = *r->p == '{';
-    close = object ? '}' : ']';
-    g_string_append_c(out, *r->p++);
-    if (reply_accept(r, close)) {
-        g_string_append_c(out, close);
-        return true;
-    }
-    keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    for (bool first = true; first || reply_accept(r, ','); first = false) {
-        if (!first) {
-            g_string_append_c(out, ',');
-        }
-        if (object) {
-            g_autofree char *key = reply_string(r);
-
-            if (!key || g_hash_table_contains(keys, key) ||
-                !reply_accept(r, ':')) {
-                return false;
-            }
-            json_escape(out, key);
-            g_string_append_c(out, ':');
-            g_hash_table_add(keys, g_steal_pointer(&key));
-        }
-        if (!reply_value(r, depth + 1, out)) {
-            return false;
-        }
-    }
-    if (!reply_accept(r, close)) {
-        return false;
-    }
-    g_string_append_c(out, close);
-    return true;
-}
-
-/* The reply's members: key -> value as control_request() has them. */
-static GHashTable *reply_parse(const char *name, const char *text,
-                               size_t len, GError **errp)
-{
-    g_autoptr(GHashTable) obj = g_hash_table_new_full(g_str_hash,
-                                                      g_str_equal, g_free,
-                                                      g_free);
-    ReplyReader r = { text, text + len };
-
-    if (!reply_accept(&r, '{')) {
-        goto bad;
-    }
-    if (!reply_accept(&r, '}')) {
-        do {
-            g_autofree char *key = reply_string(&r);
-            char *value = NULL;
-
-            if (!key || g_hash_table_contains(obj, key) ||
-                !reply_accept(&r, ':')) {
-                goto bad;
-            }
-            reply_skip_space(&r);
-            if (r.p < r.end && *r.p == '"') {
-                value = reply_string(&r);
-            } else {
-                GString *json = g_string_new(NULL);
-
-                value = g_string_free(json, !reply_value(&r, 1, json));
-            }
-            if (!value) {
-                goto bad;
-            }
-            g_hash_table_insert(obj, g_steal_pointer(&key), value);
-        } while (reply_accept(&r, ','));
-        if (!reply_accept(&r, '}')) {
-            goto bad;
-        }
-    }
-    reply_skip_space(&r);
-    if (r.p != r.end) {
-        goto bad;
-    }
-    return g_steal_pointer(&obj);
-
-bad:
-    g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                "%s: the reply is not a JSON object (at byte %ld)", name,
-                (long)(r.p - text));
-    return NULL;
-}
 
 static void control_forwards_free(gpointer p)
 {
@@ -552,46 +340,26 @@ GPtrArray *control_reply_forwards(GHashTable *reply, GError **errp)
     const char *text = g_hash_table_lookup(reply, "forwards");
     g_autoptr(GPtrArray) out =
         g_ptr_array_new_with_free_func(control_forwards_free);
-    ReplyReader r = { text, text ? text + strlen(text) : NULL };
+    /* Members, not a table: the NICs in the reply's order, and whether a
+     * value was a string (refused, whatever the string holds). */
+    g_autoptr(GPtrArray) nics = text ? json_parse_members(text, strlen(text),
+                                                          1, NULL)
+                                     : NULL;
 
-    if (!text || !reply_accept(&r, '{')) {
+    if (!nics) {
         goto bad;
     }
-    if (!reply_accept(&r, '}')) {
-        do {
-            ControlForwards *f = g_new0(ControlForwards, 1);
-            g_autoptr(GPtrArray) rules = g_ptr_array_new_with_free_func(
-                g_free);
+    for (guint i = 0; i < nics->len; i++) {
+        JsonMember *m = nics->pdata[i];
+        ControlForwards *f = g_new0(ControlForwards, 1);
 
-            g_ptr_array_add(out, f);
-            f->nic = reply_string(&r);
-            if (!f->nic || !reply_accept(&r, ':') || !reply_accept(&r, '[')) {
-                goto bad;
-            }
-            if (!reply_accept(&r, ']')) {
-                do {
-                    char *rule = reply_string(&r);
-
-                    if (!rule) {
-                        goto bad;
-                    }
-                    g_ptr_array_add(rules, rule);
-                } while (reply_accept(&r, ','));
-                if (!reply_accept(&r, ']')) {
-                    goto bad;
-                }
-            }
-            g_ptr_array_add(rules, NULL);
-            f->rules = (char **)g_ptr_array_free(g_steal_pointer(&rules),
-                                                 FALSE);
-        } while (reply_accept(&r, ','));
-        if (!reply_accept(&r, '}')) {
+        g_ptr_array_add(out, f);
+        f->nic = g_strdup(m->key);
+        if (m->is_string ||
+            !(f->rules = json_parse_string_array(m->value, strlen(m->value),
+                                                 NULL))) {
             goto bad;
         }
-    }
-    reply_skip_space(&r);
-    if (r.p != r.end) {
-        goto bad;
     }
     return g_steal_pointer(&out);
 
@@ -609,6 +377,7 @@ GHashTable *control_request_args(const char *name, const char *cmd,
 {
     g_autoptr(GString) req = g_string_new("{\"cmd\": ");
     g_autoptr(GString) in = g_string_new(NULL);
+    g_autoptr(GError) parse_err = NULL;
     struct pollfd pfd;
     GHashTable *reply;
     int fd;
@@ -647,10 +416,16 @@ GHashTable *control_request_args(const char *name, const char *cmd,
         g_string_append_len(in, buf, n);
     }
     close(fd);
-    reply = reply_parse(name, in->str,
-                        (char *)memchr(in->str, '\n', in->len) - in->str,
-                        errp);
-    if (reply && g_strcmp0(g_hash_table_lookup(reply, "ok"), "true") != 0) {
+    reply = json_parse_object(in->str,
+                              (char *)memchr(in->str, '\n', in->len) - in->str,
+                              REPLY_MAX_DEPTH, &parse_err);
+    if (!reply) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "%s: the reply is not a JSON object (%s)", name,
+                    parse_err->message);
+        return NULL;
+    }
+    if (g_strcmp0(g_hash_table_lookup(reply, "ok"), "true") != 0) {
         const char *error = g_hash_table_lookup(reply, "error");
 
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID, "%s: %s", name,

@@ -2,7 +2,8 @@
  * A small JSON writer for vmspec's machine-readable output (`plan
  * --format json`, `check --format json`, `schema`).  Output is
  * deterministic: keys in the order written, two-space indentation when
- * pretty, one line otherwise.
+ * pretty, one line otherwise.  And the readers of the control protocol's
+ * messages: flat requests, replies that may nest.
  */
 #ifndef VMSPEC_SPEC_JSON_H
 #define VMSPEC_SPEC_JSON_H
@@ -58,5 +59,37 @@ void json_escape(GString *out, const char *value);
  */
 GHashTable *json_parse_flat_object(const char *text, size_t len,
                                    GError **errp);
+
+/* One member of an object, as json_parse_members() reads it. */
+typedef struct JsonMember {
+    char *key;
+    char *value;        /* as json_parse_object() has it */
+    bool is_string;     /* value was a string literal (now unescaped) */
+} JsonMember;
+
+/*
+ * Reads len bytes of text as one JSON object whose values may nest
+ * (RFC 8259): a new array of its members in the order written (freeing
+ * them).  A string value is unescaped (the bytes between escapes as they
+ * were, even invalid UTF-8); any other value is compact JSON text - no
+ * blanks, numbers and true/false/null as written, the strings within
+ * re-escaped by json_escape(), so valid UTF-8.  Refused, NULL with an
+ * error saying what and at which byte: anything that is not one object
+ * (trailing text included), numbers beyond RFC 8259's grammar, bad
+ * escapes, \u0000 and surrogate escapes, raw control characters in
+ * strings, a duplicate key in any object, objects or arrays more than
+ * max_depth levels within the top-level object (0: scalar values only).
+ * No size limit of its own: the caller bounds len.
+ */
+GPtrArray *json_parse_members(const char *text, size_t len,
+                              unsigned max_depth, GError **errp);
+/* The same as a new table key -> value, for callers that need neither the
+ * order nor whether a value was a string. */
+GHashTable *json_parse_object(const char *text, size_t len,
+                              unsigned max_depth, GError **errp);
+/* Reads len bytes of text as one JSON array of strings: a new
+ * NULL-terminated array of them, unescaped as json_parse_members() does;
+ * NULL with an error for anything else. */
+char **json_parse_string_array(const char *text, size_t len, GError **errp);
 
 #endif
