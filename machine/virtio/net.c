@@ -128,7 +128,8 @@ typedef struct VirtioNet {
 
 static uint64_t virtio_net_get_features(VirtioDevice *vdev)
 {
-    if (VIRTIO_NET(vdev)->user) {
+    /* Asked before device_realize opens the backend: the spec says which. */
+    if (!VIRTIO_NET(vdev)->tap) {
         return (1ULL << VIRTIO_NET_F_MAC) |
                (1ULL << VIRTIO_NET_F_MRG_RXBUF) |
                (1ULL << VIRTIO_NET_F_STATUS);
