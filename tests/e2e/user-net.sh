@@ -237,14 +237,14 @@ check() {
     fi
 }
 
-# spec FILE NAME CMDLINE-EXTRA NICS-YAML...
+# spec FILE NAME MEMORY CMDLINE-EXTRA NICS-YAML...
 spec() {
-    local file=$1 name=$2 extra=$3 line
-    shift 3
+    local file=$1 name=$2 mem=$3 extra=$4 line
+    shift 4
     {
         echo "vmspec: 1"
         echo "name: $name"
-        echo "machine: {type: microvm, cpus: 1, memory: 256M}"
+        echo "machine: {type: microvm, cpus: 1, memory: $mem}"
         echo "boot:"
         echo "  kernel: $E2E_GUEST/vmlinuz"
         echo "  initrd: $E2E_GUEST/initrd.cpio.gz"
@@ -267,7 +267,7 @@ tap_plan $TESTS
 phase "the checks without a boot"
 # 1-2. Without a boot: a taken host port; two specs wanting one port.
 bg $PY "$shm/un.py" hold $P_BUSY "$shm/busy"
-spec "$shm/busy.yaml" busy "vmspec.scenario=poweroff" \
+spec "$shm/busy.yaml" busy 128M "vmspec.scenario=poweroff" \
     "  - {id: net0, forward: [\"tcp::$P_BUSY-:22\"]}"
 run_capture busy 120 "${AS_USER[@]}" "$VMSPEC" run "$shm/busy.yaml"
 if [ "$(cat "$E2E_TMP/busy.rc")" = 1 ] &&
@@ -280,7 +280,7 @@ else
 fi
 mkdir -m 0755 "$shm/dup"
 for n in dup1 dup2; do
-    spec "$shm/dup/$n.yaml" $n "vmspec.scenario=poweroff" \
+    spec "$shm/dup/$n.yaml" $n 128M "vmspec.scenario=poweroff" \
         "  - {id: net0, forward: [\"tcp:127.0.0.1:$P_DUP-:22\"]}"
 done
 run_capture dup 60 "${AS_USER[@]}" "$VMSPEC" up --log-dir "$shm/home/dup-logs" "$shm/dup"
@@ -303,7 +303,7 @@ bg $PY "$shm/un.py" greet $P_GREET "$shm/greet.log"
 bg $PY "$shm/un.py" sink $P_SINK "$shm/g2h"
 rt=0
 [ -n "$has_forward" ] && rt=1
-spec "$shm/usernet.yaml" usernet \
+spec "$shm/usernet.yaml" usernet $((MB + 256))M \
     "vmspec.scenario=user-net vmspec.un=main vmspec.un_mb=$MB vmspec.un_rt=$rt vmspec.un_host=$P_GREET vmspec.un_sink=$P_SINK" \
     "  - id: net0" \
     "    forward: [\"tcp::$P_H2G-:5001\", \"tcp:127.0.0.1:$P_G3-10.0.2.15:5003\", \"udp::$P_UDP-:53\"]" \
@@ -432,7 +432,7 @@ fi
 phase "the isolated boot"
 # 12-14. The isolated boot: no host loopback on net0; restrict on net1.
 : >"$shm/greet.log"
-spec "$shm/isolated.yaml" isolated \
+spec "$shm/isolated.yaml" isolated 128M \
     "vmspec.scenario=user-net vmspec.un=isolated vmspec.un_host=$P_GREET" \
     "  - {id: net0, host_loopback: false}" \
     "  - id: net1" \
