@@ -57,6 +57,8 @@ struct UserNet {
     GHashTable *watched;        /* fd -> epoll events, as in epoll_fd */
     GArray *pollfds;            /* PollFd: the last fill, by index */
     uint32_t slirp_timeout_ms;  /* the last fill's */
+    int64_t armed_ms;           /* the timerfd's deadline, or -1 */
+    bool stale;                 /* frames went in since the last fill */
     GPtrArray *timers;          /* UserNetTimer */
     GArray *forwards;           /* HostFwd, in the order added */
 };
@@ -271,6 +273,10 @@ static void arm_timer(UserNet *net)
     if (due <= now) {
         due = now + 1;      /* 0 would disarm it */
     }
+    if (due == net->armed_ms) {
+        return;             /* one timerfd_settime(2) fewer a round */
+    }
+    net->armed_ms = due;
     its.it_value.tv_sec = due / 1000;
     its.it_value.tv_nsec = (due % 1000) * 1000000;
     timerfd_settime(net->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
@@ -279,6 +285,7 @@ static void arm_timer(UserNet *net)
 /* A new round: what slirp wants now, in the epoll set and the timer. */
 static void fill(UserNet *net)
 {
+    net->stale = false;
     g_array_set_size(net->pollfds, 0);
     net->slirp_timeout_ms = 1000;
     slirp_pollfds_fill(net->slirp, &net->slirp_timeout_ms, add_poll, net);
@@ -320,6 +327,7 @@ void user_net_dispatch(UserNet *net)
             if (read(net->timer_fd, &drain, sizeof(drain)) < 0) {
                 /* EAGAIN: already drained */
             }
+            net->armed_ms = -1;
         } else if (ev[i].data.u64 == TAG_KICK) {
             eventfd_read(net->kick_fd, &drain);
         } else {
@@ -348,8 +356,18 @@ void user_net_input(UserNet *net, const uint8_t *frame, size_t len)
     }
     g_mutex_lock(&net->lock);
     slirp_input(net->slirp, frame, (int)len);
-    /* The frame may have opened a socket or queued data to write. */
-    fill(net);
+    /* The frame may have opened a socket or queued data to write: the
+     * next user_net_flush() fills again, once for a batch. */
+    net->stale = true;
+    g_mutex_unlock(&net->lock);
+}
+
+void user_net_flush(UserNet *net)
+{
+    g_mutex_lock(&net->lock);
+    if (net->stale) {
+        fill(net);
+    }
     g_mutex_unlock(&net->lock);
 }
 
@@ -479,6 +497,7 @@ UserNet *user_net_new(const UserNetConfig *cfg, UserNetReceive receive,
     net->timers = g_ptr_array_new();
     net->forwards = g_array_new(false, false, sizeof(HostFwd));
     net->timer_fd = net->kick_fd = -1;
+    net->armed_ms = -1;
     net->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     net->timer_fd = timerfd_create(CLOCK_MONOTONIC,
                                    TFD_NONBLOCK | TFD_CLOEXEC);

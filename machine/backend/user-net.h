@@ -47,8 +47,11 @@ int user_net_fd(UserNet *net);
 /* Runs what is ready: socket events and expired timers. */
 void user_net_dispatch(UserNet *net);
 
-/* A frame from the guest (Ethernet, no virtio header). */
+/* A frame from the guest (Ethernet, no virtio header).  Call
+ * user_net_flush() after a batch of them: what slirp then wants to poll
+ * is asked once, not once a frame. */
 void user_net_input(UserNet *net, const uint8_t *frame, size_t len);
+void user_net_flush(UserNet *net);
 
 /* Adds or removes a forward; errp says why not ("127.0.0.1:2222 is in
  * use: Address already in use", "no forward tcp:127.0.0.1:2222"). */

@@ -572,6 +572,7 @@ static void tx_process(VirtioNet *n)
         virtio_device_notify_used(vdev);
     }
     if (n->user) {
+        user_net_flush(n->user);
         user_rx_flush(n);       /* slirp may have answered (ARP, DHCP) */
     }
 }
