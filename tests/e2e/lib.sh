@@ -15,6 +15,11 @@
 #   guest_ensure               build the test guest once (tests/guest/build)
 #   e2e_need_kvm ARGS...       re-run this script under tests/kvm-sandbox
 #                              unless KVM is already decided; call first
+#   wait_for FILE STRING SECS  true once FILE has STRING, polling for at
+#                              most SECS; gives up early (after a last
+#                              look) once the VM, pid $vm_pid, has exited
+#   marker FILE NAME KEY       KEY's value on the guest's first "VMSPEC:
+#                              NAME" line in FILE (its KEY=value words)
 #
 # E2E_ROOT is the repository root; E2E_TMP a scratch directory removed on
 # exit; E2E_GUEST is build/guest.
@@ -70,6 +75,21 @@ guest_ensure() {
     [ -n "$_guest_built" ] && return 0
     "$E2E_ROOT/tests/guest/build" >&2 || return 1
     _guest_built=1
+}
+
+wait_for() {
+    local _i
+    for _i in $(seq 1 $(($3 * 2))); do
+        grep -qaF -- "$2" "$1" 2>/dev/null && return 0
+        kill -0 "$vm_pid" 2>/dev/null || { grep -qaF -- "$2" "$1"; return; }
+        sleep 0.5
+    done
+    return 1
+}
+
+marker() {
+    grep -a "VMSPEC: $2" "$1" | tr -d '\r' | head -n 1 |
+        sed -n "s/.* $3=\([^ ]*\).*/\1/p"
 }
 
 e2e_need_kvm() {

@@ -208,22 +208,6 @@ bg() {
     return 1
 }
 
-# wait_for FILE STRING SECS: until FILE has STRING (or the VM ended).
-wait_for() {
-    for _ in $(seq 1 $(($3 * 2))); do
-        grep -qaF -- "$2" "$1" 2>/dev/null && return 0
-        kill -0 "$vm_pid" 2>/dev/null || { grep -qaF -- "$2" "$1"; return; }
-        sleep 0.5
-    done
-    return 1
-}
-
-# marker FILE NAME KEY: KEY=value on the guest's "VMSPEC: NAME" line.
-marker() {
-    grep -a "VMSPEC: $2" "$1" | tr -d '\r' | head -n 1 |
-        sed -n "s/.* $3=\([^ ]*\).*/\1/p"
-}
-
 # phase WHAT: when, on stderr (the sandbox is slow; where did time go).
 phase() { echo "user-net: ${SECONDS}s: $*" >&2; }
 

@@ -45,23 +45,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for FILE STRING SECS: until FILE has STRING (or the VM ended).
-wait_for() {
-    local i
-    for i in $(seq 1 $(($3 * 2))); do
-        grep -qaF -- "$2" "$1" 2>/dev/null && return 0
-        kill -0 "$vm_pid" 2>/dev/null || { grep -qaF -- "$2" "$1"; return; }
-        sleep 0.5
-    done
-    return 1
-}
-
-# marker NAME: the value of NAME=... on the guest's "VMSPEC: " line KEY.
-marker() {
-    grep -a "VMSPEC: $1" "$E2E_TMP/vm.out" | tr -d '\r' | head -n 1 |
-        sed -n "s/.* $2=\([^ ]*\).*/\1/p"
-}
-
 check() {
     local desc=$1
     shift
@@ -117,8 +100,8 @@ tap_plan $TESTS
 wait_for "$E2E_TMP/vm.out" "VMSPEC: net-configured" 240
 mac0=$(plan_mac net0)
 mac1=$(plan_mac net1)
-got0=$(marker "net eth0" mac)
-got1=$(marker "net eth1" mac)
+got0=$(marker "$E2E_TMP/vm.out" "net eth0" mac)
+got1=$(marker "$E2E_TMP/vm.out" "net eth1" mac)
 notes=()
 [ -n "$mac0" ] && [ "$mac0" = "$got0" ] ||
     notes+=("net0: plan says '$mac0', the guest's eth0 has '$got0'")
@@ -130,7 +113,7 @@ check "the guest's NICs have the MACs vmspec plan shows ($got0, $got1)" \
     "${notes[@]}"
 
 # 2. offloads: virtio 1.2, 5.1.3 (and 6 for EVENT_IDX, VERSION_1)
-feat=$(marker "net eth0" features)
+feat=$(marker "$E2E_TMP/vm.out" "net eth0" features)
 want="0:CSUM 1:GUEST_CSUM 5:MAC 7:GUEST_TSO4 8:GUEST_TSO6 11:HOST_TSO4"
 want+=" 12:HOST_TSO6 15:MRG_RXBUF 16:STATUS 29:EVENT_IDX 32:VERSION_1"
 missing=()
@@ -172,7 +155,7 @@ for _ in 1 2 3 4 5; do
 done
 h2g_ms=$((($(date +%s%N) - start) / 1000000))
 wait_for "$E2E_TMP/vm.out" "VMSPEC: rx bytes" 120
-got=$(marker "rx bytes" sha256)
+got=$(marker "$E2E_TMP/vm.out" "rx bytes" sha256)
 if [ "$got" = "$h2g_sum" ]; then
     check "$MB MiB host -> guest arrive intact ($h2g_ms ms)"
 else
@@ -187,9 +170,10 @@ for _ in $(seq 1 20); do
     sleep 0.5
 done
 got=$(sha256sum <"$shm/g2h" | cut -d' ' -f1)
-want=$(marker "tx bytes" sha256)
+want=$(marker "$E2E_TMP/vm.out" "tx bytes" sha256)
 if [ -n "$want" ] && [ "$got" = "$want" ]; then
-    check "$MB MiB guest -> host arrive intact ($(marker tx-done ms) ms)"
+    tx_ms=$(marker "$E2E_TMP/vm.out" tx-done ms)
+    check "$MB MiB guest -> host arrive intact ($tx_ms ms)"
 else
     check "$MB MiB guest -> host arrive intact" \
         "guest sent '$want', host got $got ($(wc -c <"$shm/g2h") bytes)" \
