@@ -15,6 +15,9 @@
 #   guest_ensure               build the test guest once (tests/guest/build)
 #   e2e_need_kvm ARGS...       re-run this script under tests/kvm-sandbox
 #                              unless KVM is already decided; call first
+#   e2e_cleanup                defined by a script, if it needs one: run at
+#                              exit, before $E2E_TMP is removed (scripts do
+#                              not set their own EXIT trap)
 #   wait_for FILE STRING SECS  true once FILE has STRING, polling for at
 #                              most SECS; gives up early (after a last
 #                              look) once the VM, pid $vm_pid, has exited
@@ -28,7 +31,21 @@ E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck disable=SC2034  # for the scripts that source this
 E2E_GUEST=$E2E_ROOT/build/guest
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmspec-e2e.XXXXXX")
-trap 'rm -rf "$E2E_TMP"' EXIT
+_e2e_triple_fault='triple fault (KVM_EXIT_SHUTDOWN)'
+
+# At exit in the emulated machine, every guest that triple-faulted is named
+# in a TAP comment, for e2e_need_kvm outside to see.
+_e2e_exit() {
+    local f
+    if [ "${VMSPEC_SANDBOX:-}" = inside ]; then
+        grep -rlsF -- "$_e2e_triple_fault" "$E2E_TMP" | while read -r f; do
+            echo "# e2e: $_e2e_triple_fault under emulation: ${f#"$E2E_TMP"/}"
+        done
+    fi
+    if declare -F e2e_cleanup >/dev/null; then e2e_cleanup; fi
+    rm -rf "$E2E_TMP"
+}
+trap _e2e_exit EXIT
 _tap_n=0
 _guest_built=
 
@@ -99,8 +116,29 @@ e2e_need_kvm() {
     # Every e2e script takes under 2 minutes in the sandbox; one still
     # running after 10 is stuck (kvm-sandbox's heartbeat catches a frozen
     # emulated machine sooner) and is stopped, its start retried.
-    exec "$E2E_ROOT/tests/kvm-sandbox" --timeout "${VMSPEC_E2E_TIMEOUT:-600}" \
-        bash "$0" "$@"
+    #
+    # QEMU's TCG, emulating SVM for the nested KVM, now and then loses a
+    # guest to a triple fault that the same binary never shows on the
+    # next start (SMP bring-up, heavy virtio traffic: 2 guests in ~60 in
+    # one CI run, none in 30 here).  A run with failures in which a guest
+    # triple-faulted runs again, twice at most, the earlier runs' failures
+    # kept as TAP comments.  Only here: with direct KVM a triple fault
+    # always fails the test.
+    local out=$E2E_TMP/sandbox.tap try rc
+    for try in 1 2 3; do
+        "$E2E_ROOT/tests/kvm-sandbox" --timeout "${VMSPEC_E2E_TIMEOUT:-600}" \
+            bash "$0" "$@" >"$out"
+        rc=$?
+        if [ "$try" = 3 ] || ! grep -q '^not ok' "$out" ||
+           ! grep -qF "# e2e: $_e2e_triple_fault" "$out"; then
+            break
+        fi
+        echo "# e2e: run $try in the emulated machine failed, a guest" \
+            "triple-faulted there; running it again.  Its failures:"
+        grep -E '^not ok|^# e2e: ' "$out" | sed 's/^/#   /'
+    done
+    cat "$out"
+    exit "$rc"
 }
 
 # Self-test when run rather than sourced (tests/run-tests runs every

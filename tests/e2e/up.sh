@@ -10,7 +10,7 @@ VMSPEC=$E2E_ROOT/build/vmspec
 # Sockets need a local filesystem (the sandbox's host files are on 9p).
 export VMSPEC_RUNTIME_DIR
 VMSPEC_RUNTIME_DIR=$(mktemp -d /dev/shm/vmspec-e2e.XXXXXX)
-trap 'rm -rf "$E2E_TMP" "$VMSPEC_RUNTIME_DIR"' EXIT
+e2e_cleanup() { rm -rf "$VMSPEC_RUNTIME_DIR"; }
 
 # spec DIR NAME SCENARIO [EXTRA...]
 spec() {

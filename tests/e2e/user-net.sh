@@ -57,7 +57,7 @@ mkdir -p "$shm/run" "$shm/cache" "$shm/home"
 
 pids=()
 vm_pid=
-cleanup() {
+e2e_cleanup() {
     local p
     [ -n "$vm_pid" ] && kill -KILL "$vm_pid" 2>/dev/null
     for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
@@ -67,9 +67,8 @@ cleanup() {
         cp -r "$E2E_TMP"/. "$VMSPEC_USERNET_KEEP"/
         cp "$shm"/*.yaml "$shm"/*.log "$VMSPEC_USERNET_KEEP"/ 2>/dev/null
     fi
-    rm -rf "$E2E_TMP" "$shm"
+    rm -rf "$shm"
 }
-trap cleanup EXIT
 
 # "${AS_USER[@]}" CMD...: CMD as the unprivileged user, with its own
 # runtime directory (control sockets), boot cache and home.  Not root: as

@@ -26,7 +26,7 @@ VMSPEC=$E2E_ROOT/build/vmspec
 # cannot punch holes).
 IMG=$(mktemp -d /dev/shm/vmspec-blk.XXXXXX 2>/dev/null ||
       mktemp -d "$E2E_TMP/img.XXXXXX")
-trap 'rm -rf "$E2E_TMP" "$IMG"' EXIT
+e2e_cleanup() { rm -rf "$IMG"; }
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 marker() { grep -a "VMSPEC: $1" "$E2E_TMP/vm.out" | tr -d '\r' | head -n 1; }

@@ -37,13 +37,12 @@ done
 
 vm_pid=
 nc_pid=
-cleanup() {
+e2e_cleanup() {
     [ -n "$vm_pid" ] && kill -KILL "$vm_pid" 2>/dev/null
     [ -n "$nc_pid" ] && kill -KILL "$nc_pid" 2>/dev/null
     ip link del "$TAP0" 2>/dev/null
-    rm -rf "$E2E_TMP" "${shm:-}"
+    rm -rf "${shm:-}"
 }
-trap cleanup EXIT
 
 check() {
     local desc=$1

@@ -27,8 +27,8 @@ if [ "${VMSPEC_SANDBOX:-}" != inside ]; then
 fi
 # In the emulated machine (nested KVM on QEMU TCG's SVM), two runs in six
 # here lost the second vCPU to a triple fault during SMP bring-up (the
-# first vCPU fine, the same binary passing on the next start), which the
-# CI host's direct KVM never showed: there, and only there, a failed run
+# first vCPU fine, the same binary passing on the next start; lib.sh,
+# e2e_need_kvm, says more): there, and only there, a failed run
 # is run once more, its failure kept as TAP comments.
 "$bin" --tap >"$E2E_TMP/first.tap" 2>&1 && exec cat "$E2E_TMP/first.tap"
 echo "# first run failed in the emulated machine; its last lines:"
