@@ -1,11 +1,15 @@
 /*
- * Guest RAM.  One anonymous MAP_NORESERVE mapping backs all regions, so a
- * 4 GiB guest costs nothing until the guest touches its pages.
+ * Guest RAM.  One MAP_NORESERVE mapping backs all regions, so a 4 GiB
+ * guest costs nothing until the guest touches its pages: anonymous, or
+ * for vhost-user a memfd (shmem) mapped MAP_SHARED over the same aligned
+ * reservation.
  */
 #include "machine/kvm/guest-mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
@@ -23,6 +27,7 @@ struct GuestMem {
     unsigned nr_regions;
     uint64_t size;
     void *map;
+    int fd;                     /* the memfd of shared RAM, else -1 */
 };
 
 /* RAM + swap of the host, in bytes: the most a guest can ever fill. */
@@ -70,13 +75,60 @@ static void *map_aligned(uint64_t size, GError **errp)
     return start;
 }
 
+/*
+ * Shared RAM: a memfd of size bytes, mapped MAP_SHARED at a 2 MiB-aligned
+ * address (over an aligned anonymous reservation), so that a backend
+ * mapping the same fd sees every byte the guest writes.  Sealed against
+ * shrinking: a backend that truncated it would SIGBUS vmspec.
+ */
+static void *map_shared(uint64_t size, int *fd_out, GError **errp)
+{
+    void *start, *map;
+    int fd;
+
+    fd = memfd_create("vmspec-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
+                    "cannot create shared guest memory (memfd_create): %s",
+                    g_strerror(errno));
+        return NULL;
+    }
+    if (ftruncate(fd, (off_t)size) < 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
+                    "cannot size %" G_GUINT64_FORMAT " MiB of shared guest "
+                    "memory: %s", size >> 20, g_strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    start = map_aligned(size, errp);
+    if (!start) {
+        close(fd);
+        return NULL;
+    }
+    map = mmap(start, size, PROT_READ | PROT_WRITE,
+               MAP_SHARED | MAP_FIXED | MAP_NORESERVE, fd, 0);
+    if (map == MAP_FAILED) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
+                    "cannot map %" G_GUINT64_FORMAT " MiB of shared guest "
+                    "memory: %s", size >> 20, g_strerror(errno));
+        munmap(start, size);
+        close(fd);
+        return NULL;
+    }
+    *fd_out = fd;
+    return map;
+}
+
 /* Maps ram_size bytes (checked against what the host has) as a GuestMem
  * with no regions yet. */
-static GuestMem *guest_mem_map(uint64_t ram_size, GError **errp)
+static GuestMem *guest_mem_map(uint64_t ram_size, GuestMemBacking backing,
+                               GError **errp)
 {
     uint64_t limit;
     GuestMem *m;
     void *map;
+    int fd = -1;
 
     if (ram_size == 0 || ram_size % GUEST_PAGE_SIZE) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
@@ -97,7 +149,8 @@ static GuestMem *guest_mem_map(uint64_t ram_size, GError **errp)
                     ram_size >> 20, limit >> 20);
         return NULL;
     }
-    map = map_aligned(ram_size, errp);
+    map = backing == GUEST_MEM_SHARED ? map_shared(ram_size, &fd, errp)
+                                      : map_aligned(ram_size, errp);
     if (!map) {
         return NULL;
     }
@@ -109,53 +162,73 @@ static GuestMem *guest_mem_map(uint64_t ram_size, GError **errp)
     m = g_new0(GuestMem, 1);
     m->map = map;
     m->size = ram_size;
+    m->fd = fd;
+    return m;
+}
+
+static GuestMemRegion region_at(const GuestMem *m, uint64_t gpa,
+                                uint64_t offset, uint64_t size)
+{
+    return (GuestMemRegion){
+        .gpa = gpa,
+        .size = size,
+        .host = (uint8_t *)m->map + offset,
+        .fd = m->fd,
+        .fd_offset = m->fd >= 0 ? offset : 0,
+    };
+}
+
+GuestMem *guest_mem_new_backed(uint64_t ram_size, uint64_t hole_start,
+                               GuestMemBacking backing, GError **errp)
+{
+    GuestMem *m;
+
+    g_assert(hole_start % GUEST_PAGE_SIZE == 0 && hole_start <= FOUR_GIB);
+    g_assert(hole_start > 0);
+    m = guest_mem_map(ram_size, backing, errp);
+    if (!m) {
+        return NULL;
+    }
+    m->regions[0] = region_at(m, 0, 0, MIN(ram_size, hole_start));
+    m->nr_regions = 1;
+    if (ram_size > hole_start) {
+        m->regions[1] = region_at(m, FOUR_GIB, hole_start,
+                                  ram_size - hole_start);
+        m->nr_regions = 2;
+    }
+    return m;
+}
+
+GuestMem *guest_mem_new_at_backed(uint64_t ram_size, uint64_t base,
+                                  GuestMemBacking backing, GError **errp)
+{
+    GuestMem *m;
+
+    g_assert(base % GUEST_PAGE_SIZE == 0);
+    m = guest_mem_map(ram_size, backing, errp);
+    if (!m) {
+        return NULL;
+    }
+    m->regions[0] = region_at(m, base, 0, ram_size);
+    m->nr_regions = 1;
     return m;
 }
 
 GuestMem *guest_mem_new(uint64_t ram_size, uint64_t hole_start,
                         GError **errp)
 {
-    GuestMem *m;
-
-    g_assert(hole_start % GUEST_PAGE_SIZE == 0 && hole_start <= FOUR_GIB);
-    g_assert(hole_start > 0);
-    m = guest_mem_map(ram_size, errp);
-    if (!m) {
-        return NULL;
-    }
-    m->regions[0] = (GuestMemRegion){
-        .gpa = 0,
-        .size = MIN(ram_size, hole_start),
-        .host = m->map,
-    };
-    m->nr_regions = 1;
-    if (ram_size > hole_start) {
-        m->regions[1] = (GuestMemRegion){
-            .gpa = FOUR_GIB,
-            .size = ram_size - hole_start,
-            .host = (uint8_t *)m->map + hole_start,
-        };
-        m->nr_regions = 2;
-    }
-    return m;
+    return guest_mem_new_backed(ram_size, hole_start, GUEST_MEM_PRIVATE,
+                                errp);
 }
 
 GuestMem *guest_mem_new_at(uint64_t ram_size, uint64_t base, GError **errp)
 {
-    GuestMem *m;
+    return guest_mem_new_at_backed(ram_size, base, GUEST_MEM_PRIVATE, errp);
+}
 
-    g_assert(base % GUEST_PAGE_SIZE == 0);
-    m = guest_mem_map(ram_size, errp);
-    if (!m) {
-        return NULL;
-    }
-    m->regions[0] = (GuestMemRegion){
-        .gpa = base,
-        .size = ram_size,
-        .host = m->map,
-    };
-    m->nr_regions = 1;
-    return m;
+GuestMemBacking guest_mem_backing(const GuestMem *m)
+{
+    return m->fd >= 0 ? GUEST_MEM_SHARED : GUEST_MEM_PRIVATE;
 }
 
 bool guest_mem_register(GuestMem *m, int vm_fd, uint32_t first_slot,
@@ -191,6 +264,9 @@ void guest_mem_free(GuestMem *m)
         return;
     }
     munmap(m->map, m->size);
+    if (m->fd >= 0) {
+        close(m->fd);
+    }
     g_free(m);
 }
 

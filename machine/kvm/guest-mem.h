@@ -1,6 +1,11 @@
 /*
- * Guest RAM: one anonymous host mapping, split into at most two guest
- * regions around the 32-bit MMIO hole, and registered as KVM memory slots.
+ * Guest RAM: one host mapping, split into at most two guest regions around
+ * the 32-bit MMIO hole, and registered as KVM memory slots.
+ *
+ * The mapping is anonymous and private (with transparent huge pages)
+ * unless another process must see guest RAM too: a vhost-user backend
+ * serves queues straight from it, so a VM with a vhost-user device gets
+ * RAM in a memfd mapped MAP_SHARED, whose descriptor it passes on.
  */
 #ifndef VMSPEC_KVM_GUEST_MEM_H
 #define VMSPEC_KVM_GUEST_MEM_H
@@ -15,7 +20,14 @@ typedef struct GuestMemRegion {
     uint64_t gpa;       /* guest-physical start */
     uint64_t size;      /* bytes, non-zero */
     uint8_t *host;      /* host address of gpa */
+    int fd;             /* shared: the memfd holding it; else -1 */
+    uint64_t fd_offset; /* shared: where gpa's byte lies in fd */
 } GuestMemRegion;
+
+typedef enum GuestMemBacking {
+    GUEST_MEM_PRIVATE,  /* anonymous, MAP_PRIVATE, huge pages */
+    GUEST_MEM_SHARED,   /* one memfd, MAP_SHARED, for vhost-user */
+} GuestMemBacking;
 
 typedef struct GuestMem GuestMem;
 
@@ -37,6 +49,15 @@ GuestMem *guest_mem_new(uint64_t ram_size, uint64_t hole_start,
  * Errors as guest_mem_new().
  */
 GuestMem *guest_mem_new_at(uint64_t ram_size, uint64_t base, GError **errp);
+
+/* As guest_mem_new() and guest_mem_new_at(), with the backing chosen. */
+GuestMem *guest_mem_new_backed(uint64_t ram_size, uint64_t hole_start,
+                               GuestMemBacking backing, GError **errp);
+GuestMem *guest_mem_new_at_backed(uint64_t ram_size, uint64_t base,
+                                  GuestMemBacking backing, GError **errp);
+
+/* How the RAM is backed. */
+GuestMemBacking guest_mem_backing(const GuestMem *m);
 
 /*
  * Registers every region as a KVM memory slot (api.rst

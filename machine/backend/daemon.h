@@ -1,0 +1,71 @@
+/*
+ * A backend daemon vmspec runs for a device (virtiofsd for a share,
+ * qemu-storage-daemon for a qcow2 disk): started at realize, stopped and
+ * reaped at unrealize, and never left behind.
+ *
+ *  - The child gets PR_SET_PDEATHSIG(SIGKILL) (checked against a parent
+ *    that died before it took effect), so SIGKILL of vmspec kills it too.
+ *    It is started from the thread that will stop it (the main thread).
+ *  - Its stdin is /dev/null; stdout and stderr go to log_path (created
+ *    0600, truncated), or where that is NULL to an anonymous memfd; the
+ *    last DAEMON_LOG_KEEP bytes are read back from there for messages
+ *    (no thread, no pipe that a chatty daemon could fill and block on).
+ *  - Only the descriptors in pass_fds survive exec, as fds 3, 4, ... in
+ *    that order (everything else is close-on-exec or closed).
+ *  - readonly_path (optional): the child first enters a new mount
+ *    namespace (needs CAP_SYS_ADMIN) where readonly_path is a read-only
+ *    bind mount of itself, so nothing the daemon does writes below it
+ *    (the kernel answers EROFS).
+ *
+ * Errors name the daemon by the name given ("virtiofsd for share src").
+ * Main thread only, except daemon_exit_summary() and daemon_log_tail()
+ * which any thread may call.
+ */
+#ifndef VMSPEC_BACKEND_DAEMON_H
+#define VMSPEC_BACKEND_DAEMON_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <glib.h>
+
+#define DAEMON_LOG_KEEP 4096
+
+typedef struct Daemon Daemon;
+
+typedef struct DaemonOptions {
+    const char *name;               /* for messages */
+    const char *const *argv;        /* argv[0] is the program's path */
+    const int *pass_fds;            /* become 3, 4, ... in the child */
+    unsigned n_pass_fds;
+    const char *readonly_path;      /* NULL: no mount namespace */
+    const char *log_path;           /* NULL: a memfd */
+} DaemonOptions;
+
+/* Starts the daemon.  Fails when argv[0] cannot be executed (the error
+ * says so, with the errno the child's exec got), or fork/pipe fail. */
+Daemon *daemon_start(const DaemonOptions *opts, GError **errp);
+
+/* The child's pid (the daemon until it exits). */
+pid_t daemon_pid(const Daemon *d);
+
+/* True once the daemon has exited (reaps it if so, without blocking). */
+bool daemon_exited(Daemon *d);
+
+/* A line for messages: "exited with status 1", "was killed by signal 9",
+ * "is running"; plus ": LAST LINE OF ITS OUTPUT" when it wrote any.
+ * Returns a new string. */
+char *daemon_exit_summary(Daemon *d);
+
+/* The last bytes it wrote to stdout/stderr (new string, maybe ""). */
+char *daemon_log_tail(Daemon *d);
+
+/* Stops it: SIGTERM, waits up to timeout_ms for it to exit, then SIGKILL,
+ * and reaps it.  Idempotent.  Returns true if it ended on SIGTERM (or had
+ * already exited). */
+bool daemon_stop(Daemon *d, unsigned timeout_ms);
+
+/* daemon_stop(d, 2000) if still running, then frees d.  NULL is allowed. */
+void daemon_free(Daemon *d);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Daemon, daemon_free)
+
+#endif
