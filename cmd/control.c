@@ -52,6 +52,14 @@ static char *control_runtime_dir(GError **errp)
     return g_steal_pointer(&dir);
 }
 
+char *control_server_runtime_prefix(const ControlServer *s)
+{
+    size_t len = strlen(s->path);
+
+    g_assert(g_str_has_suffix(s->path, ".sock"));
+    return g_strndup(s->path, len - strlen(".sock"));
+}
+
 static bool socket_address(const char *name, struct sockaddr_un *addr,
                            char **path, GError **errp)
 {

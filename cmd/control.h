@@ -61,6 +61,10 @@ ControlServer *control_server_new(const char *name, GError **errp);
 /* Closes every connection and removes the socket file. */
 void control_server_free(ControlServer *s);
 
+/* "RUNTIME/vmspec/NAME": the socket's path less ".sock", where the VM's
+ * other sockets and logs go (DeviceContext.runtime_prefix).  New string. */
+char *control_server_runtime_prefix(const ControlServer *s);
+
 /* Adds the server's fds to fds (at most max); returns how many. */
 int control_server_pollfds(ControlServer *s, struct pollfd *fds, int max);
 /* Handles what poll() reported on those fds (same order), calling fn for

@@ -113,10 +113,21 @@ static const DeviceResources *assigned_resources(Object *obj)
     return dev && dev->res.assigned ? &dev->res : NULL;
 }
 
+/* The device's backend process or socket (DeviceClass.describe_backend),
+ * or NULL. */
+static char *backend_of(Object *obj)
+{
+    DeviceState *dev = (DeviceState *)object_dynamic_cast(obj, TYPE_DEVICE);
+
+    return dev && DEVICE_GET_CLASS(dev)->describe_backend
+        ? DEVICE_GET_CLASS(dev)->describe_backend(dev) : NULL;
+}
+
 static bool print_text_object(Object *obj, void *opaque)
 {
     GString *out = opaque;
     g_autofree char *path = object_get_canonical_path(obj);
+    g_autofree char *backend = backend_of(obj);
     const DeviceResources *res = assigned_resources(obj);
     PlanPrinter p = { obj, out, NULL };
 
@@ -130,6 +141,11 @@ static bool print_text_object(Object *obj, void *opaque)
         if (*text) {
             g_string_append_printf(out, "  # %s\n", text);
         }
+    }
+    if (backend) {
+        g_string_append(out, "  # backend: ");
+        cmd_escape_append(out, backend);
+        g_string_append_c(out, '\n');
     }
     return object_child_foreach(obj, print_text_object, out);
 }
@@ -165,6 +181,7 @@ static bool print_json_object(Object *obj, void *opaque)
 {
     JsonWriter *w = opaque;
     g_autofree char *path = object_get_canonical_path(obj);
+    g_autofree char *backend = backend_of(obj);
     const DeviceResources *res = assigned_resources(obj);
     PlanPrinter p = { obj, NULL, w };
 
@@ -177,6 +194,9 @@ static bool print_json_object(Object *obj, void *opaque)
     json_end_object(w);
     if (res) {
         print_json_resources(w, res);
+    }
+    if (backend) {
+        json_member_string(w, "backend", backend);
     }
     json_key(w, "children");
     json_begin_array(w);

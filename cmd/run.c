@@ -417,6 +417,7 @@ int cmd_run(int argc, char **argv)
         return EXIT_ERROR;
     }
 
+    rs.ms->runtime_prefix = control_server_runtime_prefix(control);
     signal_fd = open_signal_fd(&set);
     for (;;) {
         g_autofree char *detail = NULL;

@@ -102,8 +102,8 @@ static bool claim_resources(UpClaims *c, UpVm *v, Vm *vm,
     for (guint i = 0; i < host_claims_len(claims); i++) {
         const HostClaim *claim = host_claims_get(claims, i);
         const char *owner = NULL;
-        const HostClaim *first = claim_table_add(c->table, claim, v->name,
-                                                 &owner);
+        const HostClaim *first = claim->kind == HOST_CLAIM_GUEST_NAME
+            ? NULL : claim_table_add(c->table, claim, v->name, &owner);
         g_autofree char *value = NULL;
 
         if (!first) {

@@ -161,6 +161,8 @@ static char *claim_key(ClaimTable *table, const HostClaim *claim)
         return g_strdup_printf("mac %s", claim->value);
     case HOST_CLAIM_PORT:
         return g_strdup_printf("port %s", claim->value);
+    case HOST_CLAIM_GUEST_NAME:
+        return g_strdup_printf("guest %s", claim->value);
     case HOST_CLAIM_FILE:
         break;
     }

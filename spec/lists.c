@@ -9,6 +9,7 @@
 static const SpecDeviceList device_lists[] = {
     { "disks", "disk", "Disks" },
     { "nics", "net", "Network cards" },
+    { "shares", "share", "Host directories shared with the guest (virtio-fs)" },
     { "devices", NULL, "Other devices, each with a type" },
 };
 

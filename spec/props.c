@@ -104,6 +104,28 @@ static void file_use(Object *obj, const char *path, bool *backing,
     }
 }
 
+/* A directory property's: a directory the user can list and enter; a
+ * tree cannot be pinned by one hash. */
+static void check_directory(SpecProps *p, const FileCheck *fc,
+                            const char *path, const struct stat *st,
+                            bool pinned)
+{
+    int errnum;
+
+    if (!S_ISDIR(st->st_mode)) {
+        spec_diags_add(p->diags, fc->mark, "%s: %s is not a directory",
+                       fc->key, path);
+    } else if ((errnum = spec_file_probe_access(p->probes, path,
+                                                R_OK | X_OK)) != 0) {
+        spec_diags_add_code(p->diags, VMSPEC_ERROR_IO, fc->mark,
+                            "%s: cannot read directory %s: %s", fc->key,
+                            path, g_strerror(errnum));
+    } else if (pinned) {
+        spec_diags_add(p->diags, fc->pin_mark, "%s: a directory cannot be "
+                       "pinned with sha256", fc->key);
+    }
+}
+
 /* The file is there, of the kind its user opens, readable (and writable,
  * for a disk the guest writes) by whoever runs this, and matches its pin.
  * access(2) asks with the real IDs: those of the user who runs vmspec. */
@@ -124,6 +146,10 @@ static void check_file(SpecProps *p, Object *obj, const FileCheck *fc)
     if ((errnum = spec_file_probe_stat(p->probes, path, &st)) != 0) {
         spec_diags_add_code(p->diags, VMSPEC_ERROR_NOT_FOUND, fc->mark,
                             "%s: %s: %s", key, path, g_strerror(errnum));
+        return;
+    }
+    if (fc->prop->directory) {
+        check_directory(p, fc, path, &st, fp->sha256 != NULL);
         return;
     }
     if (!S_ISREG(st.st_mode) && !(backing && S_ISBLK(st.st_mode))) {

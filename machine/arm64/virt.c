@@ -328,7 +328,10 @@ static bool virt_realize(MachineState *ms, GError **errp)
         goto fail;
     }
     if (!(ms->run_end = run_end_new(errp)) ||
-        !(ms->ram = guest_mem_new_at(ms->ram_size, ARM64_RAM_BASE, errp)) ||
+        !(ms->ram = guest_mem_new_at_backed(ms->ram_size, ARM64_RAM_BASE,
+                                            machine_needs_shared_ram(ms)
+                                            ? GUEST_MEM_SHARED
+                                            : GUEST_MEM_PRIVATE, errp)) ||
         !arm64_boot_load(ms->ram, &boot, &info, errp) ||
         !(ms->kvm = kvm_vm_new(NULL, errp)) ||
         !guest_mem_register(ms->ram, ms->kvm->vm_fd, 0, errp)) {

@@ -29,6 +29,11 @@ typedef struct DeviceContext {
     /* An earlier boot of this run came first (a guest reboot): a console
      * file is appended to, not truncated. */
     bool rebooted;
+    /* Where the VM's own sockets and logs go: "RUNTIME/vmspec/NAME", to
+     * which a device appends ".share-src.sock"; the directory exists and
+     * is the user's alone.  NULL where there is no run (device tests):
+     * a device that needs one makes a temporary directory. */
+    const char *runtime_prefix;
 } DeviceContext;
 
 static inline void device_context_set_irq(const DeviceContext *ctx,

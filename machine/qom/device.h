@@ -47,6 +47,9 @@ typedef struct DeviceClass {
     ObjectClass parent_class;
     /* Spec list the type is written in ("disks", "nics", "devices"). */
     const char *spec_list;
+    /* Another process must map guest RAM (a vhost-user backend): the
+     * machine then backs RAM with a shared memfd (guest-mem.h). */
+    bool needs_shared_ram;
     /* Asks the machine's allocator for what the device occupies (an MMIO
      * window, ports, an interrupt line, a virtio slot), recording it in
      * dev->res.  Main thread, before realize; may be NULL (nothing). */
@@ -73,6 +76,10 @@ typedef struct DeviceClass {
      * so that a spec, or `vmspec up` across specs, can refuse two users
      * of one.  Main thread, before realize; NULL: it claims nothing. */
     void (*host_claims)(DeviceState *dev, HostClaims *claims);
+    /* The process that would serve the device, for `vmspec plan`: its
+     * command line, or the socket of one someone else runs (new string);
+     * NULL: none.  Main thread, before realize; may be NULL. */
+    char *(*describe_backend)(DeviceState *dev);
 } DeviceClass;
 
 #define DEVICE(obj) OBJECT_CHECK(DeviceState, (obj), TYPE_DEVICE)

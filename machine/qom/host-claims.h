@@ -20,6 +20,10 @@ typedef enum {
     HOST_CLAIM_TAP,     /* value: the tap's interface name */
     HOST_CLAIM_MAC,     /* value: "52:54:00:12:34:56", lowercase */
     HOST_CLAIM_PORT,    /* value: "tcp:2222": a host port, any address */
+    /* Not the host's: a name the guest tells devices apart by (a
+     * virtio-fs tag), unique within one VM; `vmspec up` lets two VMs use
+     * the same one. */
+    HOST_CLAIM_GUEST_NAME,  /* value: "virtio-fs tag src" */
 } HostClaimKind;
 
 typedef struct HostClaim {

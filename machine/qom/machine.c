@@ -96,6 +96,7 @@ const DeviceContext *machine_device_context(MachineState *ms)
         .set_irq = machine_ctx_set_irq,
         .irq_opaque = ms,
         .rebooted = ms->boots > 0,
+        .runtime_prefix = ms->runtime_prefix,
     };
 
     const DeviceContext *was = &ms->device_ctx;
@@ -106,10 +107,25 @@ const DeviceContext *machine_device_context(MachineState *ms)
     if (now.ram != was->ram || now.pio_bus != was->pio_bus ||
         now.mmio_bus != was->mmio_bus || now.kvm != was->kvm ||
         now.run_end != was->run_end || now.set_irq != was->set_irq ||
-        now.irq_opaque != was->irq_opaque || now.rebooted != was->rebooted) {
+        now.irq_opaque != was->irq_opaque || now.rebooted != was->rebooted ||
+        now.runtime_prefix != was->runtime_prefix) {
         ms->device_ctx = now;
     }
     return &ms->device_ctx;
+}
+
+bool machine_needs_shared_ram(MachineState *ms)
+{
+    GPtrArray *children = OBJECT(ms)->children;
+
+    for (guint i = 0; i < children->len; i++) {
+        DeviceState *dev = machine_device_child(ms, i);
+
+        if (dev && DEVICE_GET_CLASS(dev)->needs_shared_ram) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void machine_describe_acpi(MachineState *ms, Aml *scope)
@@ -193,6 +209,7 @@ static void machine_finalize(Object *obj)
 {
     MachineState *ms = MACHINE(obj);
 
+    g_free(ms->runtime_prefix);
     if (ms->resources.taken) {
         g_array_free(ms->resources.taken, true);
     }

@@ -42,6 +42,8 @@ typedef struct MachineState {
     unsigned boots;         /* realizes that succeeded: while one runs,
                                the earlier boots of this run */
     ResourceAllocator resources;    /* the assignment pass's state */
+    char *runtime_prefix;   /* DeviceContext.runtime_prefix; owned, may be
+                               NULL; set before realize */
     DeviceContext device_ctx;       /* what the devices get at realize */
 } MachineState;
 
@@ -83,6 +85,11 @@ void machine_unrealize(MachineState *ms);
  * notifier as they are now.  For machine realize (done by
  * machine_realize_children) and device tests. */
 const DeviceContext *machine_device_context(MachineState *ms);
+
+/* True when a device child needs guest RAM another process can map
+ * (DeviceClass.needs_shared_ram): the concrete machine then creates RAM
+ * with GUEST_MEM_SHARED. */
+bool machine_needs_shared_ram(MachineState *ms);
 
 /* Every device child's DSDT entries (DeviceClass.acpi_aml) or device tree
  * nodes (DeviceClass.fdt_node), in tree order, from what the assignment

@@ -63,6 +63,7 @@ struct Property {
      * for the machine's kernel); NULL for the object's own map. */
     const char *group;
     bool required;              /* string/path: no default, must be set */
+    bool directory;             /* PATH: names a directory, not a file */
     int64_t def_int;            /* INT, BOOL (0/1), ENUM (index) */
     int64_t min, max;           /* INT range */
     uint64_t def_size, size_min, size_max;
@@ -118,6 +119,10 @@ struct Property {
     { .name = (_name), .kind = PROP_KIND_PATH,                              \
       .offset = PROP_OFFSET(FilePath, State, field),                        \
       .required = (_required), .description = (_desc), __VA_ARGS__ }
+/* A PATH property naming a host directory (a shared folder). */
+#define PROP_DIR(_name, State, field, _required, _desc, ...)                \
+    PROP_PATH(_name, State, field, _required, _desc, .directory = true,     \
+              __VA_ARGS__)
 #define PROP_MAC(_name, State, field, _desc, ...)                           \
     { .name = (_name), .kind = PROP_KIND_MAC,                               \
       .offset = PROP_OFFSET(MacAddr, State, field), .def_str = "auto",      \

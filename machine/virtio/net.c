@@ -128,7 +128,7 @@ typedef struct VirtioNet {
 
 static uint64_t virtio_net_get_features(VirtioDevice *vdev)
 {
-    /* Asked before device_realize opens the backend: the spec says which. */
+    /* From the spec alone: a tap offloads, the user-mode stack does not. */
     if (!VIRTIO_NET(vdev)->tap) {
         return (1ULL << VIRTIO_NET_F_MAC) |
                (1ULL << VIRTIO_NET_F_MRG_RXBUF) |

@@ -381,6 +381,9 @@ bool virtio_device_watch_queue_notifier(VirtioDevice *vdev, unsigned index,
                                         int fd, GError **errp)
 {
     g_assert(index < vdev->num_queues);
+    if (VIRTIO_DEVICE_GET_CLASS(vdev)->backend_serves_queues) {
+        return true;
+    }
     return virtio_device_io_add(vdev, fd, EPOLLIN, queue_notifier_ready,
                                 GUINT_TO_POINTER(index), errp);
 }
@@ -414,6 +417,7 @@ static void virtio_device_unrealize(DeviceState *dev)
     g_clear_pointer(&vdev->io, io_free);
     vdev->status = 0;
     vdev->guest_features = 0;
+    vdev->ctx = NULL;
 }
 
 static bool virtio_device_realize(DeviceState *dev, const DeviceContext *ctx,
@@ -433,18 +437,19 @@ static bool virtio_device_realize(DeviceState *dev, const DeviceContext *ctx,
     vdev->status = 0;
     vdev->guest_features = 0;
     vdev->config_generation = 0;
-    vdev->host_features = (1ULL << VIRTIO_F_VERSION_1) |
-                          (1ULL << VIRTIO_F_INDIRECT_DESC) |
-                          (1ULL << VIRTIO_F_EVENT_IDX);
-    if (vc->get_features) {
-        vdev->host_features |= vc->get_features(vdev);
-    }
+    vdev->ctx = ctx;
     if (!(vdev->io = io_new(errp))) {
         return false;
     }
     if (vc->device_realize && !vc->device_realize(vdev, errp)) {
         g_clear_pointer(&vdev->io, io_free);
         return false;
+    }
+    vdev->host_features = vc->backend_serves_queues
+        ? 0 : (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_INDIRECT_DESC) |
+              (1ULL << VIRTIO_F_EVENT_IDX);
+    if (vc->get_features) {
+        vdev->host_features |= vc->get_features(vdev);
     }
     for (unsigned i = 0; i < vc->num_queues; i++) {
         vdev->queues[i] = virtqueue_new(ctx->ram, vc->queue_max_size);

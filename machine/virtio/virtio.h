@@ -66,6 +66,8 @@ struct VirtioDevice {
     const VirtioTransportOps *transport_ops;
     void *transport;
     VirtioIoThread *io;         /* the device's I/O thread */
+    /* What the machine gave it at realize (alive until unrealize). */
+    const DeviceContext *ctx;
 };
 
 typedef struct VirtioDeviceClass {
@@ -75,8 +77,15 @@ typedef struct VirtioDeviceClass {
     unsigned num_queues;
     uint16_t queue_max_size;    /* power of two, <= 32768 */
 
+    /* Another process serves the queues (a vhost-user backend): the I/O
+     * thread does not watch the queue notifiers, which the device hands
+     * to the backend as kick fds, and get_features is the whole offer
+     * (the backend's ring features, not the base's). */
+    bool backend_serves_queues;
+
     /* Device-specific feature bits to offer (the base adds VERSION_1,
-     * INDIRECT_DESC and EVENT_IDX).  Called at realize. */
+     * INDIRECT_DESC and EVENT_IDX, unless backend_serves_queues).  Called
+     * at realize, after device_realize. */
     uint64_t (*get_features)(VirtioDevice *vdev);
 
     /* Size of the device-specific configuration space, and accessors at
@@ -157,8 +166,9 @@ void virtio_device_set_queue_ready(VirtioDevice *vdev, VirtQueue *vq,
                                    bool ready);
 
 /* Watches fd on the I/O thread as queue index's notifier: each wakeup
- * passes the notification to the device while the queue is live.  fd
- * stays the caller's; unwatch with virtio_device_io_remove(). */
+ * passes the notification to the device while the queue is live (for a
+ * device whose backend serves the queues: nothing, the backend watches
+ * it).  fd stays the caller's; unwatch with virtio_device_io_remove(). */
 bool virtio_device_watch_queue_notifier(VirtioDevice *vdev, unsigned index,
                                         int fd, GError **errp);
 

@@ -259,7 +259,10 @@ static bool microvm_realize(MachineState *ms, GError **errp)
      */
     boot.rsdp_addr = X86_ACPI_START;
     if (!(ms->run_end = run_end_new(errp)) ||
-        !(ms->ram = guest_mem_new(ms->ram_size, X86_MMIO_HOLE_START, errp)) ||
+        !(ms->ram = guest_mem_new_backed(ms->ram_size, X86_MMIO_HOLE_START,
+                                         machine_needs_shared_ram(ms)
+                                         ? GUEST_MEM_SHARED
+                                         : GUEST_MEM_PRIVATE, errp)) ||
         !x86_boot_load(ms->ram, &boot, &info, errp) ||
         !microvm_write_reset_vector(ms, errp) ||
         !(ms->kvm = kvm_vm_new(NULL, errp)) ||
