@@ -64,6 +64,10 @@
 #define REG_QUEUE_DRIVER_HIGH   0x094
 #define REG_QUEUE_DEVICE_LOW    0x0a0
 #define REG_QUEUE_DEVICE_HIGH   0x0a4
+#define REG_SHM_LEN_LOW         0x0b0
+#define REG_SHM_LEN_HIGH        0x0b4
+#define REG_SHM_BASE_LOW        0x0b8
+#define REG_SHM_BASE_HIGH       0x0bc
 #define REG_CONFIG_GENERATION   0x0fc
 
 #define VIRTIO_MMIO_MAGIC       0x74726976  /* "virt" */
@@ -211,6 +215,18 @@ static uint64_t mmio_read(void *opaque, uint64_t offset, unsigned size)
         break;
     case REG_CONFIG_GENERATION:
         v = __atomic_load_n(&vdev->config_generation, __ATOMIC_SEQ_CST);
+        break;
+    case REG_SHM_LEN_LOW:
+    case REG_SHM_LEN_HIGH:
+    case REG_SHM_BASE_LOW:
+    case REG_SHM_BASE_HIGH:
+        /*
+         * No device here has shared memory regions, so every SHMSel names
+         * a region that does not exist, whose length and base read as -1
+         * (4.2.2).  Linux's virtiofs probes its DAX window this way and
+         * fails the probe on a length of 0.
+         */
+        v = UINT32_MAX;
         break;
     default:
         break;                  /* write-only or reserved: 0 */
