@@ -452,6 +452,10 @@ char *daemon_exit_summary(Daemon *d)
         what = g_strdup_printf("was killed by signal %d (SIG%s)",
                                WTERMSIG(status), abbrev ? abbrev : "?");
     }
-    line = last_line(d);
+    /* What a daemon wrote last explains an exit; before a signal it is
+     * only whatever it happened to be doing. */
+    if (ended && status != -1 && WIFEXITED(status)) {
+        line = last_line(d);
+    }
     return line ? g_strdup_printf("%s: %s", what, line) : g_steal_pointer(&what);
 }

@@ -51,9 +51,9 @@ pid_t daemon_pid(const Daemon *d);
 /* True once the daemon has exited (reaps it if so, without blocking). */
 bool daemon_exited(Daemon *d);
 
-/* A line for messages: "exited with status 1", "was killed by signal 9",
- * "is running"; plus ": LAST LINE OF ITS OUTPUT" when it wrote any.
- * Returns a new string. */
+/* A line for messages: "exited with status 1", "was killed by signal 9
+ * (SIGKILL)", "is running"; after an exit, plus ": LAST LINE OF ITS
+ * OUTPUT" when it wrote any.  Returns a new string. */
 char *daemon_exit_summary(Daemon *d);
 
 /* The last bytes it wrote to stdout/stderr (new string, maybe ""). */

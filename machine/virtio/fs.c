@@ -300,6 +300,7 @@ static char *virtio_fs_backend_start(VhostUserDevice *d, GError **errp)
 static char *virtio_fs_backend_state(VhostUserDevice *d)
 {
     VirtioFs *fs = VIRTIO_FS(d);
+    g_autofree char *summary = NULL;
 
     if (!fs->daemon) {
         return NULL;
@@ -307,7 +308,8 @@ static char *virtio_fs_backend_state(VhostUserDevice *d)
     for (int i = 0; i < 20 && !daemon_exited(fs->daemon); i++) {
         g_usleep(10000);
     }
-    return daemon_exit_summary(fs->daemon);
+    summary = daemon_exit_summary(fs->daemon);
+    return g_strdup_printf("virtiofsd %s", summary);
 }
 
 static void virtio_fs_backend_stop(VhostUserDevice *d)

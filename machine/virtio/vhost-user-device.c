@@ -58,6 +58,20 @@ static void name_error(VhostUserDevice *d, GError *err)
     }
 }
 
+/* Realize errors are placed by the machine ("device 'src' (virtio-fs,
+ * spec.yaml:10:5): ..."): the protocol layer's name for the device would
+ * say it twice. */
+static void unname_error(VhostUserDevice *d, GError *err)
+{
+    g_autofree char *name = device_name(d);
+    g_autofree char *prefix = g_strdup_printf("%s: ", name);
+
+    if (g_str_has_prefix(err->message, prefix)) {
+        memmove(err->message, err->message + strlen(prefix),
+                strlen(err->message) - strlen(prefix) + 1);
+    }
+}
+
 /*
  * The backend failed: the VM stops with what it did.  The device is also
  * marked NEEDS_RESET, so the driver gets no further notifications into a
@@ -298,7 +312,7 @@ static bool vhost_user_device_device_realize(VirtioDevice *vdev,
     if (!vdev->ctx->ram ||
         guest_mem_backing(vdev->ctx->ram) != GUEST_MEM_SHARED) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                    "%s: a vhost-user device needs shared guest RAM", name);
+                    "a vhost-user device needs shared guest RAM");
         return false;
     }
     if (!(socket = uc->backend_start(d, &err))) {
@@ -329,7 +343,7 @@ fail:
         g_autofree char *note = backend_state_note(d);
 
         vhost_user_device_device_unrealize(vdev);
-        name_error(d, err);
+        unname_error(d, err);
         g_set_error(errp, VMSPEC_ERROR, err->code, "%s%s", err->message,
                     note);
     }

@@ -7,6 +7,7 @@
 # what was built; the copy's path prints as ROOT.
 # VMSPEC_UPDATE_GOLDEN=1 rewrites the golden files instead.
 set -u
+unset VMSPEC_VIRTIOFSD   # plans name the default virtiofsd
 VMSPEC=${VMSPEC:-$PWD/build/vmspec}
 GOLDEN=$PWD/tests/cli/golden
 root=$(mktemp -d)

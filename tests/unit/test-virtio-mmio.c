@@ -228,6 +228,18 @@ static void test_features(Fixture *f, gconstpointer data)
     g_assert_cmphex(rd(f, VT_DEV_FEATURES), ==, 0);
 }
 
+/* 4.2.2: no shared memory regions, so any SHMSel reads length and base
+ * -1 (Linux's virtiofs takes a length of 0 for a broken DAX window). */
+static void test_no_shared_memory(Fixture *f, gconstpointer data)
+{
+    for (uint32_t sel = 0; sel < 3; sel++) {
+        wr(f, 0x0ac, sel);
+        for (uint64_t off = 0x0b0; off <= 0x0bc; off += 4) {
+            g_assert_cmphex(rd(f, off), ==, 0xffffffff);
+        }
+    }
+}
+
 static void test_negotiation(Fixture *f, gconstpointer data)
 {
     /* No VERSION_1: FEATURES_OK does not stick (legacy is not offered). */
@@ -512,6 +524,7 @@ int main(int argc, char **argv)
     g_assert_true(module_call_init(MODULE_INIT_QOM, NULL));
     ADD("identity", test_identity);
     ADD("features", test_features);
+    ADD("no-shared-memory", test_no_shared_memory);
     ADD("negotiation", test_negotiation);
     ADD("driver-ok-needs-features-ok", test_driver_ok_needs_features_ok);
     ADD("start-failure", test_start_failure);
