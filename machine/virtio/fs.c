@@ -153,6 +153,11 @@ static bool virtio_fs_check(DeviceState *dev, const char **key,
                     "shorter tag", FS_TAG_MAX);
         return false;
     }
+    /* The default made explicit, so that `plan` shows the tag the guest
+     * mounts by. */
+    if (!fs->tag) {
+        fs->tag = g_strdup(DEVICE(fs)->id);
+    }
     return true;
 }
 

@@ -94,6 +94,20 @@ guest_ensure() {
     _guest_built=1
 }
 
+# guest_spec_head NAME CMDLINE-EXTRA: the lines every spec of the test
+# guest starts with (microvm, 1 vCPU, 256 MiB, serial on stdio); the
+# caller appends its device lists.
+guest_spec_head() {
+    echo "vmspec: 1"
+    echo "name: $1"
+    echo "machine: {type: microvm, cpus: 1, memory: 256M}"
+    echo "boot:"
+    echo "  kernel: $E2E_GUEST/vmlinuz"
+    echo "  initrd: $E2E_GUEST/initrd.cpio.gz"
+    echo "  cmdline: console=ttyS0 quiet panic=-1 $2"
+    echo "console: stdio"
+}
+
 wait_for() {
     local _i
     for _i in $(seq 1 $(($3 * 2))); do

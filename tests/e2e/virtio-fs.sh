@@ -60,14 +60,7 @@ spec() {
     local name=$1 extra=$2 f=$SHM/$1.yaml
     shift 2
     {
-        echo "vmspec: 1"
-        echo "name: $name"
-        echo "machine: {type: microvm, cpus: 1, memory: 256M}"
-        echo "boot:"
-        echo "  kernel: $E2E_GUEST/vmlinuz"
-        echo "  initrd: $E2E_GUEST/initrd.cpio.gz"
-        echo "  cmdline: console=ttyS0 quiet panic=-1 vmspec.scenario=fs $extra"
-        echo "console: stdio"
+        guest_spec_head "$name" "vmspec.scenario=fs $extra"
         echo "shares:"
         for line in "$@"; do echo "  - $line"; done
     } >"$f"
