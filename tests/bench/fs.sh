@@ -12,24 +12,30 @@
 #     stats (caches dropped) and deletes FILES small files; timed by the
 #     guest's clock.  Best of IO_N for each.
 # Ratios are vmspec / QEMU: above 1 is vmspec faster.  MIB=${MIB:-256},
-# FILES=${FILES:-10000}, N=${N:-3} boots, IO_N=${IO_N:-1} I/O runs (the
-# emulated sandbox takes minutes per run).  VMSPEC_VIRTIOFSD replaces
-# virtiofsd.
+# FILES=${FILES:-2000}, N=${N:-3} boots, IO_N=${IO_N:-1} I/O runs (the
+# emulated sandbox takes minutes per run; FILES=10000, the issue's
+# workload, seldom completes there for either VMM: see the README).
+# IO_TIMEOUT=${IO_TIMEOUT:-900} s per I/O run.  VMSPEC_VIRTIOFSD
+# replaces virtiofsd.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 . tests/bench/lib.bash
 if [ "$(id -u)" -ne 0 ]; then
-    echo "fs benchmark: needs root (the packaged virtiofsd runs as root)"
-    exit 1
+    # As net.sh's tap part: `make bench` as a user runs the rest.
+    echo "fs benchmark: skipped: needs root (the packaged virtiofsd runs" \
+        "as root)"
+    exit 0
 fi
-bench_enter_kvm 5400 env MIB="${MIB:-256}" FILES="${FILES:-10000}" \
-    N="${N:-3}" IO_N="${IO_N:-1}" bash "$0" "$@"
+bench_enter_kvm 5400 env MIB="${MIB:-256}" FILES="${FILES:-2000}" \
+    N="${N:-3}" IO_N="${IO_N:-1}" IO_TIMEOUT="${IO_TIMEOUT:-900}" \
+    bash "$0" "$@"
 
 MIB=${MIB:-256}
-FILES=${FILES:-10000}
+FILES=${FILES:-2000}
 N=${N:-3}
 IO_N=${IO_N:-1}
+IO_TIMEOUT=${IO_TIMEOUT:-900}
 G=$root/build/guest
 VIRTIOFSD=${VMSPEC_VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 VMSPEC=${VMSPEC_BIN:-$root/build/vmspec}
@@ -79,6 +85,11 @@ start_virtiofsd() {
 }
 stop_virtiofsd() {
     kill "$vfs_pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do
+        kill -0 "$vfs_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$vfs_pid" 2>/dev/null || true
     wait "$vfs_pid" 2>/dev/null || true
     vfs_pid=
 }
@@ -138,10 +149,11 @@ field() {   # field FILE MARKER KEY
 # io_run VMM OUT: one fs-bench run; true when the guest finished.
 io_run() {
     if [ "$1" = vmspec ]; then
-        timeout 1800 "$VMSPEC" run "$io" </dev/null >"$2" 2>&1 || true
+        timeout -k 10 "$IO_TIMEOUT" "$VMSPEC" run "$io" </dev/null \
+            >"$2" 2>&1 || true
     else
         start_virtiofsd
-        eval "timeout 1800 $(qemu_cmd "console=ttyS0 quiet panic=-1 $IO")" \
+        eval "timeout -k 10 $IO_TIMEOUT $(qemu_cmd "console=ttyS0 quiet panic=-1 $IO")" \
             </dev/null >"$2" 2>&1 || true
         stop_virtiofsd
     fi
