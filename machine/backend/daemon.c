@@ -231,6 +231,12 @@ Daemon *daemon_start(const DaemonOptions *opts, GError **errp)
     }
     plan.report_w = report[1];
 
+    /* A daemon's own children (virtiofsd's server runs in a child of the
+     * process vmspec starts, which leaves it behind when SIGTERM ends it)
+     * become vmspec's when the daemon exits, so daemon_stop can reap them
+     * too instead of leaving them to init.  A process attribute, set once
+     * and for good. */
+    (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid = fork();
@@ -332,20 +338,56 @@ static bool daemon_wait(Daemon *d, int timeout_ms)
     return true;
 }
 
+/*
+ * Reaps what is left of the daemon's process group (its session, from
+ * setsid in the child) after the daemon itself was reaped: its children,
+ * orphaned to vmspec, the subreaper.  They get SIGTERM, and SIGKILL at
+ * deadline.  The group is signalled only while waitpid shows unreaped
+ * members of it, so its id cannot have been reused.
+ */
+static void reap_group(Daemon *d, gint64 deadline)
+{
+    bool termed = false, killed = false;
+
+    for (;;) {
+        int status;
+        pid_t r = waitpid(-d->pid, &status, WNOHANG);
+
+        if (r > 0 || (r < 0 && errno == EINTR)) {
+            continue;
+        }
+        if (r < 0) {
+            return;             /* ECHILD: none left */
+        }
+        if (!termed) {
+            kill(-d->pid, SIGTERM);
+            termed = true;
+        } else if (!killed && g_get_monotonic_time() >= deadline) {
+            kill(-d->pid, SIGKILL);
+            killed = true;
+        }
+        g_usleep(POLL_STEP_MS * G_TIME_SPAN_MILLISECOND);
+    }
+}
+
 bool daemon_stop(Daemon *d, unsigned timeout_ms)
 {
-    if (daemon_exited(d)) {
-        return !d->killed;
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)timeout_ms * G_TIME_SPAN_MILLISECOND;
+
+    if (!daemon_exited(d)) {
+        /* Not reaped yet, so the pid, and the group it leads, are still
+         * ours (maybe a zombie).  The whole group: a child of the daemon's
+         * should end with it rather than after. */
+        kill(-d->pid, SIGTERM);
+        if (!daemon_wait(d, (int)MIN(timeout_ms, (unsigned)G_MAXINT))) {
+            d->killed = true;
+            kill(-d->pid, SIGKILL);
+            daemon_wait(d, -1);
+        }
     }
-    /* Not reaped yet, so the pid is still ours (maybe a zombie). */
-    kill(d->pid, SIGTERM);
-    if (daemon_wait(d, (int)MIN(timeout_ms, (unsigned)G_MAXINT))) {
-        return true;
-    }
-    d->killed = true;
-    kill(d->pid, SIGKILL);
-    daemon_wait(d, -1);
-    return false;
+    reap_group(d, deadline);
+    return !d->killed;
 }
 
 void daemon_free(Daemon *d)

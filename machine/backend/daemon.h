@@ -59,9 +59,10 @@ char *daemon_exit_summary(Daemon *d);
 /* The last bytes it wrote to stdout/stderr (new string, maybe ""). */
 char *daemon_log_tail(Daemon *d);
 
-/* Stops it: SIGTERM, waits up to timeout_ms for it to exit, then SIGKILL,
- * and reaps it.  Idempotent.  Returns true if it ended on SIGTERM (or had
- * already exited). */
+/* Stops it: SIGTERM to its process group, waits up to timeout_ms for it
+ * to exit, then SIGKILL, and reaps it and any children it left (vmspec is
+ * their subreaper: daemon_start makes it one).  Idempotent.  Returns true
+ * if it ended on SIGTERM (or had already exited). */
 bool daemon_stop(Daemon *d, unsigned timeout_ms);
 
 /* daemon_stop(d, 2000) if still running, then frees d.  NULL is allowed. */

@@ -288,6 +288,35 @@ static void test_stop_kills(void)
     g_assert_cmpint(kill(daemon_pid(d), 0), ==, -1);
 }
 
+/* virtiofsd's shape: the process vmspec starts exits at once on SIGTERM,
+ * leaving a child of its own (here one that ignores SIGTERM).  The child
+ * goes too, reaped by vmspec, by daemon_stop's return. */
+static void test_stop_reaps_children(void)
+{
+    g_autoptr(Daemon) d = start_sh("(trap '' TERM; exec sleep 100) & "
+                                   "trap 'exit 0' TERM; echo ready; "
+                                   "while :; do sleep 0.05; done", NULL);
+    g_autofree char *tail = NULL;
+    gint64 start;
+
+    for (int i = 0; i < 500; i++) {
+        g_free(tail);
+        tail = daemon_log_tail(d);
+        if (*tail) {
+            break;
+        }
+        g_usleep(10000);
+    }
+    g_assert_cmpstr(tail, ==, "ready\n");
+    g_assert_cmpint(kill(-daemon_pid(d), 0), ==, 0);
+    start = g_get_monotonic_time();
+    g_assert_true(daemon_stop(d, 300));
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 1500 * 1000);
+    /* No member of its process group is left, not even a zombie. */
+    g_assert_cmpint(kill(-daemon_pid(d), 0), ==, -1);
+    g_assert_cmpint(errno, ==, ESRCH);
+}
+
 static void test_free_stops(void)
 {
     Daemon *d = start_sh("exec sleep 100", NULL);
@@ -411,6 +440,7 @@ int main(int argc, char **argv)
     g_test_add_func("/daemon/pass-fds", test_pass_fds);
     g_test_add_func("/daemon/signals-reset", test_signals_reset);
     g_test_add_func("/daemon/stop-kills", test_stop_kills);
+    g_test_add_func("/daemon/stop-reaps-children", test_stop_reaps_children);
     g_test_add_func("/daemon/free-stops", test_free_stops);
     g_test_add_func("/daemon/parent-death", test_parent_death);
     g_test_add_func("/daemon/readonly-path", test_readonly_path);
