@@ -53,6 +53,22 @@ static void assert_summary(Daemon *d, const char *expected)
     g_assert_cmpstr(s, ==, expected);
 }
 
+/* Waits (up to 5 s) until the daemon's script has printed "ready". */
+static void wait_ready(Daemon *d)
+{
+    g_autofree char *tail = NULL;
+
+    for (int i = 0; i < 500; i++) {
+        g_free(tail);
+        tail = daemon_log_tail(d);
+        if (*tail) {
+            break;
+        }
+        g_usleep(10000);
+    }
+    g_assert_cmpstr(tail, ==, "ready\n");
+}
+
 static void test_exit_status(void)
 {
     g_autoptr(Daemon) d = start_sh("echo hello; echo 'bad\tthing\033' >&2; "
@@ -267,18 +283,9 @@ static void test_stop_kills(void)
 {
     g_autoptr(Daemon) d = start_sh("trap '' TERM; echo ready; "
                                    "exec sleep 100", NULL);
-    g_autofree char *tail = NULL;
     gint64 start;
 
-    for (int i = 0; i < 500; i++) {
-        g_free(tail);
-        tail = daemon_log_tail(d);
-        if (*tail) {
-            break;
-        }
-        g_usleep(10000);
-    }
-    g_assert_cmpstr(tail, ==, "ready\n");
+    wait_ready(d);
     start = g_get_monotonic_time();
     g_assert_false(daemon_stop(d, 300));
     g_assert_cmpint(g_get_monotonic_time() - start, >=, 300 * 1000);
@@ -296,18 +303,9 @@ static void test_stop_reaps_children(void)
     g_autoptr(Daemon) d = start_sh("(trap '' TERM; exec sleep 100) & "
                                    "trap 'exit 0' TERM; echo ready; "
                                    "while :; do sleep 0.05; done", NULL);
-    g_autofree char *tail = NULL;
     gint64 start;
 
-    for (int i = 0; i < 500; i++) {
-        g_free(tail);
-        tail = daemon_log_tail(d);
-        if (*tail) {
-            break;
-        }
-        g_usleep(10000);
-    }
-    g_assert_cmpstr(tail, ==, "ready\n");
+    wait_ready(d);
     g_assert_cmpint(kill(-daemon_pid(d), 0), ==, 0);
     start = g_get_monotonic_time();
     g_assert_true(daemon_stop(d, 300));
