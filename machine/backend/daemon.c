@@ -33,6 +33,8 @@ struct Daemon {
     bool reaped;
     int status;         /* waitpid's; -1 when someone else reaped it */
     bool killed;        /* daemon_stop had to SIGKILL it */
+    bool group_done;    /* no child of vmspec's is left in its group;
+                         * atomic (daemon_stop reads it unlocked) */
 };
 
 /* What failed in the child, sent through the report pipe before _exit. */
@@ -307,6 +309,12 @@ bool daemon_exited(Daemon *d)
         if (r == d->pid || (r < 0 && errno == ECHILD)) {
             d->reaped = true;
             d->status = r < 0 ? -1 : status;
+            /* Its orphans were made vmspec's before it could be reaped.
+             * With none, the group's id is free for reuse from now on:
+             * reap_group must not look for it again. */
+            if (waitpid(-d->pid, &status, WNOHANG) < 0 && errno == ECHILD) {
+                __atomic_store_n(&d->group_done, true, __ATOMIC_SEQ_CST);
+            }
         }
     }
     reaped = d->reaped;
@@ -343,13 +351,14 @@ static bool daemon_wait(Daemon *d, int timeout_ms)
  * setsid in the child) after the daemon itself was reaped: its children,
  * orphaned to vmspec, the subreaper.  They get SIGTERM, and SIGKILL at
  * deadline.  The group is signalled only while waitpid shows unreaped
- * members of it, so its id cannot have been reused.
+ * members of it (even zombies keep its id from reuse), and never looked
+ * for again once it had none.
  */
 static void reap_group(Daemon *d, gint64 deadline)
 {
     bool termed = false, killed = false;
 
-    for (;;) {
+    while (!__atomic_load_n(&d->group_done, __ATOMIC_SEQ_CST)) {
         int status;
         pid_t r = waitpid(-d->pid, &status, WNOHANG);
 
@@ -357,7 +366,9 @@ static void reap_group(Daemon *d, gint64 deadline)
             continue;
         }
         if (r < 0) {
-            return;             /* ECHILD: none left */
+            /* ECHILD: none left */
+            __atomic_store_n(&d->group_done, true, __ATOMIC_SEQ_CST);
+            break;
         }
         if (!termed) {
             kill(-d->pid, SIGTERM);

@@ -228,7 +228,8 @@ ext_pid=$!
 for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
 f=$(spec ext "vmspec.fs_tag=ext" "{id: ext, socket: $sock}")
 start ext "$f"
-wait_for "$E2E_TMP/ext.out" "VMSPEC: fs-hello" 240
+# The whole line: SIGTERM right after its first bytes cut it short once.
+wait_for "$E2E_TMP/ext.out" "VMSPEC: fs-hello sha256=$ro_sha" 240
 kill -TERM "$vm_pid" 2>/dev/null
 finish
 if [ "$(marker "$E2E_TMP/ext.out" fs-mount rc)" = 0 ] &&
