@@ -141,10 +141,6 @@ done
 # I/O: fs-bench, best of IO_N.
 IO="vmspec.scenario=fs-bench vmspec.fs_mb=$MIB vmspec.fs_files=$FILES"
 io=$(spec io "$IO" share)
-field() {   # field FILE MARKER KEY
-    grep -a "VMSPEC: $2" "$1" | tr -d '\r' | head -n 1 |
-        sed -n "s/.* $3=\([^ ]*\).*/\1/p"
-}
 : >"$tmp/io"
 # io_run VMM OUT: one fs-bench run; true when the guest finished.
 io_run() {
@@ -179,9 +175,11 @@ for i in $(seq 1 "$IO_N"); do
             fi
         done
         grep -a 'VMSPEC: fsb-' "$out" | tr -d '\r' | sed "s/^/$vmm: /" >&2
-        echo "$vmm $(field "$out" fsb-write ms) $(field "$out" fsb-read ms)" \
-            "$(field "$out" fsb-create ms) $(field "$out" fsb-stat ms)" \
-            "$(field "$out" fsb-delete ms)" >>"$tmp/io"
+        ms=$vmm
+        for phase in write read create stat delete; do
+            ms="$ms $(bench_field "$out" "fsb-$phase" ms)"
+        done
+        echo "$ms" >>"$tmp/io"
     done
 done
 

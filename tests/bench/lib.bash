@@ -20,3 +20,10 @@ bench_enter_kvm() {
     tests/guest/build >&2
     exec tests/kvm-sandbox --timeout "$timeout" "$@"
 }
+
+# bench_field FILE MARKER KEY: KEY's value on the first "VMSPEC: MARKER"
+# line the guest printed to FILE (empty if none).
+bench_field() {
+    grep -a "VMSPEC: $2" "$1" | tr -d '\r' | head -n 1 |
+        sed -n "s/.* $3=\([^ ]*\).*/\1/p"
+}

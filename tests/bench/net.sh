@@ -123,12 +123,6 @@ wait_for() {
     return 1
 }
 
-# field FILE MARKER KEY: KEY=value on the guest's "VMSPEC: MARKER" line.
-field() {
-    grep -a "VMSPEC: $2" "$1" | tr -d '\r' | head -n 1 |
-        sed -n "s/.* $3=\([^ ]*\).*/\1/p"
-}
-
 # connects PORT N: ms for N connections to 127.0.0.1:PORT, each read to
 # the guest's close; fails unless every one says "ok".
 connects() {
@@ -190,16 +184,16 @@ run_one() {
     vm_pid=
     wait "$nc_pid" 2>/dev/null || true
     nc_pid=
-    got=$(field "$out" "${p}rx bytes" sha256)
+    got=$(bench_field "$out" "${p}rx bytes" sha256)
     [ "$got" = "$h2g_sum" ] || {
         echo "$mode $vmm: host->guest corrupted"; grep -a VMSPEC "$out"
         return 1; }
-    want=$(field "$out" "${p}tx bytes" sha256)
+    want=$(bench_field "$out" "${p}tx bytes" sha256)
     got=$(sha256sum <"$shm/g2h" | cut -d' ' -f1)
     [ "$got" = "$want" ] || {
         echo "$mode $vmm: guest->host corrupted"; grep -a VMSPEC "$out"
         return 1; }
-    g2h_ms=$(field "$out" "${p}tx-done" ms)
+    g2h_ms=$(bench_field "$out" "${p}tx-done" ms)
     echo "$mode $vmm $h2g_ms $g2h_ms $conn_ms" >>"$tmp/results"
     echo "$mode $vmm: host->guest $h2g_ms ms, guest->host $g2h_ms ms" \
         "${conn_ms:+, $CONNECTS connects $conn_ms ms}" >&2
