@@ -349,14 +349,15 @@ static bool daemon_wait(Daemon *d, int timeout_ms)
 /*
  * Reaps what is left of the daemon's process group (its session, from
  * setsid in the child) after the daemon itself was reaped: its children,
- * orphaned to vmspec, the subreaper.  They get SIGTERM, and SIGKILL at
- * deadline.  The group is signalled only while waitpid shows unreaped
+ * orphaned to vmspec, the subreaper.  They get SIGTERM (unless termed:
+ * the group had it already), and SIGKILL at deadline.  The group is
+ * signalled only while waitpid shows unreaped
  * members of it (even zombies keep its id from reuse), and never looked
  * for again once it had none.
  */
-static void reap_group(Daemon *d, gint64 deadline)
+static void reap_group(Daemon *d, gint64 deadline, bool termed)
 {
-    bool termed = false, killed = false;
+    bool killed = false;
 
     while (!__atomic_load_n(&d->group_done, __ATOMIC_SEQ_CST)) {
         int status;
@@ -385,19 +386,21 @@ bool daemon_stop(Daemon *d, unsigned timeout_ms)
 {
     gint64 deadline = g_get_monotonic_time() +
                       (gint64)timeout_ms * G_TIME_SPAN_MILLISECOND;
+    bool termed = false;
 
     if (!daemon_exited(d)) {
         /* Not reaped yet, so the pid, and the group it leads, are still
          * ours (maybe a zombie).  The whole group: a child of the daemon's
          * should end with it rather than after. */
         kill(-d->pid, SIGTERM);
+        termed = true;
         if (!daemon_wait(d, (int)MIN(timeout_ms, (unsigned)G_MAXINT))) {
             d->killed = true;
             kill(-d->pid, SIGKILL);
             daemon_wait(d, -1);
         }
     }
-    reap_group(d, deadline);
+    reap_group(d, deadline, termed);
     return !d->killed;
 }
 
