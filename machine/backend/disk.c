@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "machine/backend/image-lock.h"
 #include "machine/qom/error.h"
 
 /* Zeroes are written from a buffer of at most this size where the
@@ -37,26 +38,10 @@ struct DiskImage {
 
 static bool lock_image(DiskImage *disk, GError **errp)
 {
-    struct flock fl = {
-        .l_type = disk->mode == DISK_OPEN_READWRITE ? F_WRLCK : F_RDLCK,
-        .l_whence = SEEK_SET,
-        .l_start = 0,
-        .l_len = 0,             /* to the end of the file, however large */
-    };
-
-    if (fcntl(disk->fd, F_OFD_SETLK, &fl) == 0) {
-        return true;
-    }
-    if (errno == EAGAIN || errno == EACCES) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_BUSY,
-                    "disk image %s is in use by another VM (locked)",
-                    disk->path);
-    } else {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
-                    "cannot lock disk image %s: %s", disk->path,
-                    g_strerror(errno));
-    }
-    return false;
+    return image_lock_take(disk->fd, disk->path,
+                           disk->mode == DISK_OPEN_READWRITE
+                               ? IMAGE_LOCK_WRITER : IMAGE_LOCK_READER,
+                           errp);
 }
 
 static bool image_size(DiskImage *disk, GError **errp)
@@ -153,7 +138,7 @@ static void disk_free(DiskImage *disk)
         close(disk->overlay_fd);
     }
     if (disk->fd >= 0) {
-        close(disk->fd);    /* releases the OFD lock */
+        close(disk->fd);    /* releases the OFD locks */
     }
     g_free(disk->written);
     g_free(disk->path);

@@ -2,15 +2,16 @@
  * The host side of a disk: a raw image file, read and written with
  * vectored I/O at byte offsets.
  *
- * Locking (OFD locks, fcntl(2) F_OFD_SETLK, on the whole file): a writable
- * disk takes a write lock, so a second VM (or a second disk in the same VM:
- * OFD locks belong to the open file description, not the process) that
- * wants the same image fails at once with VMSPEC_ERROR_BUSY instead of
- * corrupting it.  Read-only and snapshot disks take a read lock: any number
- * of VMs may read an image together, but no writer can start while they
- * run (it would change the bytes under their page caches), and a reader
- * cannot start while a writer runs.  Locks are advisory: they stop vmspec
- * and other OFD/POSIX-lock users (QEMU takes similar locks), not `dd`.
+ * Locking (image-lock.h: QEMU's lock bytes, so vmspec and QEMU processes
+ * on one image see each other): a writable disk is a writer, so a second
+ * VM (or a second disk in the same VM: OFD locks belong to the open file
+ * description, not the process) that wants the same image fails at once
+ * with VMSPEC_ERROR_BUSY instead of corrupting it.  Read-only and
+ * snapshot disks are readers: any number of VMs may read an image
+ * together, but no writer can start while they run (it would change the
+ * bytes under their page caches), and a reader cannot start while a
+ * writer runs.  Locks are advisory: they stop vmspec, QEMU and other
+ * lock users, not `dd`.
  *
  * Snapshot mode: the image is opened read-only and writes go to a
  * throwaway overlay (an unnamed temporary file in $TMPDIR, sparse, as large
