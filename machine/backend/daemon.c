@@ -14,8 +14,10 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "machine/backend/daemon.h"
@@ -84,7 +86,8 @@ static G_NORETURN void child_run(const ChildPlan *p)
     struct sigaction dfl = { .sa_handler = SIG_DFL };
     sigset_t none;
 
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+    if (prctl(PR_SET_PDEATHSIG,
+              o->death_signal ? o->death_signal : SIGKILL) < 0) {
         child_fail(report, STEP_PRCTL);
     }
     if (getppid() != p->parent) {
@@ -288,6 +291,34 @@ out:
         close_fd(log_r);
     }
     return d;
+}
+
+int daemon_listen_unix(const char *path, GError **errp)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd;
+
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "socket path %s is too long", path);
+        return -1;
+    }
+    strcpy(addr.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
+                    "cannot create a unix socket: %s", g_strerror(errno));
+        return -1;
+    }
+    (void)unlink(path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+        listen(fd, 1) < 0) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
+                    "cannot listen at %s: %s", path, g_strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 pid_t daemon_pid(const Daemon *d)

@@ -3,8 +3,9 @@
  * qemu-storage-daemon for a qcow2 disk): started at realize, stopped and
  * reaped at unrealize, and never left behind.
  *
- *  - The child gets PR_SET_PDEATHSIG(SIGKILL) (checked against a parent
- *    that died before it took effect), so SIGKILL of vmspec kills it too.
+ *  - The child gets PR_SET_PDEATHSIG(SIGKILL, or death_signal) (checked
+ *    against a parent that died before it took effect), so SIGKILL of
+ *    vmspec ends it too.
  *    It is started from the thread that will stop it (the main thread).
  *  - Its stdin is /dev/null; stdout and stderr go to log_path (created
  *    0600, truncated), or where that is NULL to an anonymous memfd; the
@@ -39,11 +40,21 @@ typedef struct DaemonOptions {
     unsigned n_pass_fds;
     const char *readonly_path;      /* NULL: no mount namespace */
     const char *log_path;           /* NULL: a memfd */
+    /* What the daemon gets when vmspec dies (PR_SET_PDEATHSIG): 0 for
+     * SIGKILL; SIGTERM for one that must close its files cleanly. */
+    int death_signal;
 } DaemonOptions;
 
 /* Starts the daemon.  Fails when argv[0] cannot be executed (the error
  * says so, with the errno the child's exec got), or fork/pipe fail. */
 Daemon *daemon_start(const DaemonOptions *opts, GError **errp);
+
+/* A unix socket listening at path, for a daemon to serve on (passed to
+ * it in pass_fds): bound before it starts, so there is no wait for it to
+ * come up and no window in which another process could bind the name.  A
+ * stale file at path is replaced (the runtime directory is the user's
+ * own).  Returns the fd, or -1 with an error. */
+int daemon_listen_unix(const char *path, GError **errp);
 
 /* The child's pid (the daemon until it exits). */
 pid_t daemon_pid(const Daemon *d);

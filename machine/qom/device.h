@@ -48,8 +48,9 @@ typedef struct DeviceClass {
     /* Spec list the type is written in ("disks", "nics", "devices"). */
     const char *spec_list;
     /* Another process must map guest RAM (a vhost-user backend): the
-     * machine then backs RAM with a shared memfd (guest-mem.h). */
-    bool needs_shared_ram;
+     * machine then backs RAM with a shared memfd (guest-mem.h).  Asked
+     * after the spec's keys are set, before realize; NULL: no. */
+    bool (*needs_shared_ram)(DeviceState *dev);
     /* Asks the machine's allocator for what the device occupies (an MMIO
      * window, ports, an interrupt line, a virtio slot), recording it in
      * dev->res.  Main thread, before realize; may be NULL (nothing). */

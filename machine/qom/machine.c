@@ -120,8 +120,9 @@ bool machine_needs_shared_ram(MachineState *ms)
 
     for (guint i = 0; i < children->len; i++) {
         DeviceState *dev = machine_device_child(ms, i);
+        DeviceClass *dc = dev ? DEVICE_GET_CLASS(dev) : NULL;
 
-        if (dev && DEVICE_GET_CLASS(dev)->needs_shared_ram) {
+        if (dc && dc->needs_shared_ram && dc->needs_shared_ram(dev)) {
             return true;
         }
     }

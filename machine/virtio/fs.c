@@ -20,10 +20,7 @@
  * the shared directory is a read-only bind mount, so the guest's writes
  * fail with EROFS whatever the guest or virtiofsd do.
  */
-#include <errno.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "machine/backend/daemon.h"
@@ -198,36 +195,6 @@ static char *virtio_fs_describe_backend(DeviceState *dev)
     return g_string_free(s, false);
 }
 
-/* A unix socket listening at path (a stale file there is replaced: the
- * runtime directory is the user's own).  Returns the fd or -1. */
-static int listen_at(const char *path, GError **errp)
-{
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    int fd;
-
-    if (strlen(path) >= sizeof(addr.sun_path)) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
-                    "socket path %s is too long", path);
-        return -1;
-    }
-    strcpy(addr.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
-                    "cannot create a unix socket: %s", g_strerror(errno));
-        return -1;
-    }
-    (void)unlink(path);
-    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-        listen(fd, 1) < 0) {
-        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
-                    "cannot listen at %s: %s", path, g_strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* "RUNTIME/vmspec/NAME", or a private temporary directory outside a run
  * (device tests). */
 static char *runtime_prefix(VirtioFs *fs, GError **errp)
@@ -266,7 +233,7 @@ static char *start_virtiofsd(VirtioFs *fs, GError **errp)
     fs->socket_path = g_strdup_printf("%s.share-%s.sock", prefix, id);
     log = g_strdup_printf("%s.share-%s.log", prefix, id);
     name = g_strdup_printf("virtiofsd for share '%s'", id);
-    if ((listen_fd = listen_at(fs->socket_path, errp)) < 0) {
+    if ((listen_fd = daemon_listen_unix(fs->socket_path, errp)) < 0) {
         return NULL;
     }
     argv = virtiofsd_argv(fs);

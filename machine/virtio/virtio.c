@@ -381,7 +381,7 @@ bool virtio_device_watch_queue_notifier(VirtioDevice *vdev, unsigned index,
                                         int fd, GError **errp)
 {
     g_assert(index < vdev->num_queues);
-    if (VIRTIO_DEVICE_GET_CLASS(vdev)->backend_serves_queues) {
+    if (vdev->backend_serves_queues) {
         return true;
     }
     return virtio_device_io_add(vdev, fd, EPOLLIN, queue_notifier_ready,
@@ -445,7 +445,7 @@ static bool virtio_device_realize(DeviceState *dev, const DeviceContext *ctx,
         g_clear_pointer(&vdev->io, io_free);
         return false;
     }
-    vdev->host_features = vc->backend_serves_queues
+    vdev->host_features = vdev->backend_serves_queues
         ? 0 : (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_INDIRECT_DESC) |
               (1ULL << VIRTIO_F_EVENT_IDX);
     if (vc->get_features) {

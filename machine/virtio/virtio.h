@@ -66,6 +66,12 @@ struct VirtioDevice {
     const VirtioTransportOps *transport_ops;
     void *transport;
     VirtioIoThread *io;         /* the device's I/O thread */
+    /* Another process serves the queues (a vhost-user backend): the I/O
+     * thread does not watch the queue notifiers, which the device hands
+     * to the backend as kick fds, and get_features is the whole offer
+     * (the backend's ring features, not the base's).  Set by the device
+     * before or in its device_realize. */
+    bool backend_serves_queues;
     /* What the machine gave it at realize (alive until unrealize). */
     const DeviceContext *ctx;
 };
@@ -77,14 +83,8 @@ typedef struct VirtioDeviceClass {
     unsigned num_queues;
     uint16_t queue_max_size;    /* power of two, <= 32768 */
 
-    /* Another process serves the queues (a vhost-user backend): the I/O
-     * thread does not watch the queue notifiers, which the device hands
-     * to the backend as kick fds, and get_features is the whole offer
-     * (the backend's ring features, not the base's). */
-    bool backend_serves_queues;
-
     /* Device-specific feature bits to offer (the base adds VERSION_1,
-     * INDIRECT_DESC and EVENT_IDX, unless backend_serves_queues).  Called
+     * INDIRECT_DESC and EVENT_IDX, unless vdev->backend_serves_queues).  Called
      * at realize, after device_realize. */
     uint64_t (*get_features)(VirtioDevice *vdev);
 
