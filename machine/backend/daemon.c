@@ -321,6 +321,19 @@ int daemon_listen_unix(const char *path, GError **errp)
     return fd;
 }
 
+char *daemon_runtime_prefix(const char *runtime_prefix, char **scratch_dir,
+                            GError **errp)
+{
+    if (runtime_prefix) {
+        return g_strdup(runtime_prefix);
+    }
+    if (!*scratch_dir &&
+        !(*scratch_dir = g_dir_make_tmp("vmspec-daemon-XXXXXX", errp))) {
+        return NULL;
+    }
+    return g_build_filename(*scratch_dir, "vm", NULL);
+}
+
 pid_t daemon_pid(const Daemon *d)
 {
     return d->pid;

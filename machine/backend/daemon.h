@@ -56,6 +56,14 @@ Daemon *daemon_start(const DaemonOptions *opts, GError **errp);
  * own).  Returns the fd, or -1 with an error. */
 int daemon_listen_unix(const char *path, GError **errp);
 
+/* Where a device's daemon keeps its socket and log: runtime_prefix
+ * (DeviceContext.runtime_prefix, "RUNTIME/vmspec/NAME") when there is a
+ * run; else (device tests) a name in a private temporary directory, made
+ * once and put in *scratch_dir for the caller to rmdir when done.  New
+ * string, or NULL with an error. */
+char *daemon_runtime_prefix(const char *runtime_prefix, char **scratch_dir,
+                            GError **errp);
+
 /* The child's pid (the daemon until it exits). */
 pid_t daemon_pid(const Daemon *d);
 

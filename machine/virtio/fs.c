@@ -195,24 +195,9 @@ static char *virtio_fs_describe_backend(DeviceState *dev)
     return g_string_free(s, false);
 }
 
-/* "RUNTIME/vmspec/NAME", or a private temporary directory outside a run
- * (device tests). */
-static char *runtime_prefix(VirtioFs *fs, GError **errp)
-{
-    const DeviceContext *ctx = VIRTIO_DEVICE(fs)->ctx;
-
-    if (ctx->runtime_prefix) {
-        return g_strdup(ctx->runtime_prefix);
-    }
-    if (!fs->scratch_dir &&
-        !(fs->scratch_dir = g_dir_make_tmp("vmspec-fs-XXXXXX", errp))) {
-        return NULL;
-    }
-    return g_build_filename(fs->scratch_dir, "vm", NULL);
-}
-
 static char *start_virtiofsd(VirtioFs *fs, GError **errp)
 {
+    const DeviceContext *ctx = VIRTIO_DEVICE(fs)->ctx;
     const char *id = DEVICE(fs)->id ? DEVICE(fs)->id : fs_tag(fs);
     g_autofree char *prefix = NULL, *log = NULL, *name = NULL;
     g_auto(GStrv) argv = NULL;
@@ -227,7 +212,8 @@ static char *start_virtiofsd(VirtioFs *fs, GError **errp)
                     "as `socket:` instead of `path:`", virtiofsd_program());
         return NULL;
     }
-    if (!(prefix = runtime_prefix(fs, errp))) {
+    if (!(prefix = daemon_runtime_prefix(ctx->runtime_prefix,
+                                         &fs->scratch_dir, errp))) {
         return NULL;
     }
     fs->socket_path = g_strdup_printf("%s.share-%s.sock", prefix, id);

@@ -107,7 +107,7 @@ out=$($VMSPEC plan --set machine.cpus=3 --set disks.root.readonly=false good/chi
 if grep -q '^  memory: 1G$' <<<"$out" && grep -q '^  cpus: 3$' <<<"$out" &&
    ! grep -q '^  cpus: 2$' <<<"$out" &&
    grep -q '^/machine/data (virtio-blk)$' <<<"$out" &&
-   grep -A3 '^/machine/root' <<<"$out" | grep -q 'readonly: false'; then
+   grep -A6 '^/machine/root' <<<"$out" | grep -q 'readonly: false'; then
     ok "plan: extends merged, --set applied"
 else
     fail "plan: extends merged, --set applied" "$out"
