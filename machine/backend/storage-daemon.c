@@ -318,6 +318,16 @@ void storage_daemon_serving(StorageDaemon *sd)
     }
 }
 
+/* When the socket closed, the daemon is usually on its way out: give it
+ * a moment, so that a message can say how it ended.  True if it did. */
+static bool wait_exit(StorageDaemon *sd)
+{
+    for (int i = 0; i < 20 && !daemon_exited(sd->daemon); i++) {
+        g_usleep(10000);
+    }
+    return daemon_exited(sd->daemon);
+}
+
 char *storage_daemon_state(StorageDaemon *sd)
 {
     g_autofree char *summary = NULL;
@@ -325,11 +335,7 @@ char *storage_daemon_state(StorageDaemon *sd)
     if (!sd || !sd->daemon) {
         return NULL;
     }
-    /* When the socket closed, the daemon is usually on its way out: give
-     * it a moment, so the message can say how it ended. */
-    for (int i = 0; i < 20 && !daemon_exited(sd->daemon); i++) {
-        g_usleep(10000);
-    }
+    wait_exit(sd);
     summary = daemon_exit_summary(sd->daemon);
     return g_strdup_printf("qemu-storage-daemon %s", summary);
 }
@@ -343,7 +349,7 @@ void storage_daemon_explain(StorageDaemon *sd, GError *err)
     g_autofree char *path = NULL;
     GError *busy = NULL;
 
-    if (!sd || !sd->daemon || !daemon_exited(sd->daemon)) {
+    if (!sd || !sd->daemon || !wait_exit(sd)) {
         return;
     }
     log = daemon_log_tail(sd->daemon);
