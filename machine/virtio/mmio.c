@@ -90,6 +90,9 @@ typedef struct VirtioMmio {
 
     int irq_fd;                 /* eventfd behind the irqfd, or -1 */
     bool irqfd;
+    /* A backend writes irq_fd itself: InterruptStatus always shows a used
+     * buffer (backend_used_irq). */
+    bool backend_irq;
     int notify_fd[VIRTIO_MAX_QUEUES];
     bool ioeventfd[VIRTIO_MAX_QUEUES];
     bool registered;
@@ -133,6 +136,7 @@ static void mmio_interrupt(VirtioDevice *vdev, VirtioInterruptCause cause)
 static void mmio_reset_registers(VirtioMmio *t)
 {
     __atomic_store_n(&t->isr, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&t->backend_irq, false, __ATOMIC_SEQ_CST);
     t->device_features_sel = t->driver_features_sel = t->queue_sel = 0;
     t->driver_features = 0;
 }
@@ -209,6 +213,9 @@ static uint64_t mmio_read(void *opaque, uint64_t offset, unsigned size)
         break;
     case REG_INTERRUPT_STATUS:
         v = __atomic_load_n(&t->isr, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&t->backend_irq, __ATOMIC_SEQ_CST)) {
+            v |= VIRTIO_MMIO_INT_VRING;
+        }
         break;
     case REG_STATUS:
         v = mmio_status(vdev);
@@ -479,6 +486,17 @@ static int mmio_queue_notifier(VirtioDevice *vdev, unsigned index)
     return t && index < vdev->num_queues ? t->notify_fd[index] : -1;
 }
 
+static int mmio_backend_used_irq(VirtioDevice *vdev)
+{
+    VirtioMmio *t = vdev->transport;
+
+    if (!t || !t->irqfd) {
+        return -1;
+    }
+    __atomic_store_n(&t->backend_irq, true, __ATOMIC_SEQ_CST);
+    return t->irq_fd;
+}
+
 /* The DSDT entry for the slot (_HID LNRO0005, its window and GSI); the
  * slot number names the device (VRxx). */
 static void mmio_acpi_aml(VirtioDevice *vdev, Aml *scope)
@@ -513,6 +531,7 @@ const VirtioTransportOps virtio_mmio_transport = {
     .unrealize = mmio_unrealize,
     .interrupt = mmio_interrupt,
     .queue_notifier = mmio_queue_notifier,
+    .backend_used_irq = mmio_backend_used_irq,
     .acpi_aml = mmio_acpi_aml,
     .fdt_node = mmio_fdt_node,
 };

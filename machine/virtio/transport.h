@@ -48,6 +48,16 @@ typedef struct VirtioTransportOps {
      * and a backend that takes the queue over gets it as its kick fd.
      * -1 before realize or for a queue the device lacks. */
     int (*queue_notifier)(VirtioDevice *vdev, unsigned index);
+    /* For a backend that takes the queues over: an eventfd it may write
+     * to interrupt the driver for used buffers itself (a KVM irqfd), so
+     * its completions reach the guest without a thread of vmspec's in
+     * between.  From the call until the device resets, the transport
+     * reports a used-buffer cause whenever the driver looks (it cannot
+     * tell when the backend wrote), which costs a driver at most a look
+     * at its rings.  -1 where the transport has no such fd (no VM, no
+     * irqfd): the device then relays with interrupt().  vCPU thread, at
+     * DRIVER_OK; may be NULL (none). */
+    int (*backend_used_irq)(VirtioDevice *vdev);
     /* Describes the slot to the guest; read DEVICE(vdev)->res only. */
     void (*acpi_aml)(VirtioDevice *vdev, Aml *scope);
     void (*fdt_node)(VirtioDevice *vdev, FdtBuilder *b);

@@ -132,8 +132,10 @@ static uint64_t ring_host_address(VirtioDevice *vdev, uint64_t gpa,
 
 /* Hands ring index to the backend (vhost-user.rst, "Starting and stopping
  * rings"); the call fd before the kick fd, so that the first request the
- * backend takes can be signalled. */
-static bool start_ring(VhostUserLink *link, unsigned index, GError **errp)
+ * backend takes can be signalled.  call: the transport's interrupt
+ * eventfd, or -1 for the ring's own, which vmspec relays. */
+static bool start_ring(VhostUserLink *link, unsigned index, int call,
+                       GError **errp)
 {
     VirtioDevice *vdev = link->vdev;
     VirtQueue *vq = vdev->queues[index];
@@ -159,8 +161,7 @@ static bool start_ring(VhostUserLink *link, unsigned index, GError **errp)
         !vhost_user_set_vring_addr(link->vu, index, desc, used, avail,
                                    errp) ||
         !vhost_user_set_vring_base(link->vu, index, 0, errp) ||
-        !vhost_user_set_vring_call(link->vu, index, link->call_fd[index],
-                                   errp) ||
+        !vhost_user_set_vring_call(link->vu, index, call, errp) ||
         !vhost_user_set_vring_kick(link->vu, index, kick, errp)) {
         return false;
     }
@@ -179,16 +180,22 @@ bool vhost_user_link_start(VhostUserLink *link)
     VirtioDevice *vdev = link->vdev;
     uint64_t features = vdev->guest_features |
         (link->backend_features & (1ULL << VHOST_USER_F_PROTOCOL_FEATURES));
+    const VirtioTransportOps *ops = vdev->transport_ops;
     g_autoptr(GError) err = NULL;
+    int irq;
     bool ok;
 
+    /* The backend interrupts the guest itself where the transport lets
+     * it (a thread switch fewer per completion); else vmspec relays. */
+    irq = ops->backend_used_irq ? ops->backend_used_irq(vdev) : -1;
     pthread_mutex_lock(&link->lock);
     ok = link->vu &&
          vhost_user_set_features(link->vu, features, &err) &&
          vhost_user_set_mem_table(link->vu, vdev->ctx->ram, &err);
     for (unsigned i = 0; ok && i < vdev->num_queues; i++) {
         if (virtqueue_ready(vdev->queues[i])) {
-            ok = start_ring(link, i, &err);
+            ok = start_ring(link, i, irq >= 0 ? irq : link->call_fd[i],
+                            &err);
         }
     }
     pthread_mutex_unlock(&link->lock);

@@ -20,10 +20,10 @@
  *  - start (DRIVER_OK): SET_FEATURES, SET_MEM_TABLE, and for each queue
  *    the driver enabled SET_VRING_NUM/ADDR/BASE/CALL/KICK/ENABLE.  The
  *    kick fd is the queue's notifier (a KVM ioeventfd: the guest's
- *    QueueNotify reaches the backend without vmspec); the call fd is an
- *    eventfd vmspec's I/O thread reads, because virtio-mmio must set
- *    InterruptStatus before the guest looks, and then injects through the
- *    transport.
+ *    QueueNotify reaches the backend without vmspec); the call fd is the
+ *    transport's irqfd (VirtioTransportOps.backend_used_irq: the guest's
+ *    interrupt leaves the backend without vmspec either), or where there
+ *    is none an eventfd vmspec's I/O thread reads and relays.
  *  - reset (driver reset, VM stop): GET_VRING_BASE for every running ring.
  *
  * A backend that closes its socket, fails a request or does not answer
