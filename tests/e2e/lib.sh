@@ -13,6 +13,9 @@
 #                              true if FILE has STRING; else prints its tail
 #                              as "# " lines and fails
 #   guest_ensure               build the test guest once (tests/guest/build)
+#   guest_disk_spec NAME SCENARIO DISK-LINE...
+#                              write a spec of the test guest with those
+#                              disks to $E2E_TMP/NAME.yaml; print its path
 #   e2e_need_kvm ARGS...       re-run this script under tests/kvm-sandbox
 #                              unless KVM is already decided; call first
 #   e2e_cleanup                defined by a script, if it needs one: run at
@@ -106,6 +109,20 @@ guest_spec_head() {
     echo "  initrd: $E2E_GUEST/initrd.cpio.gz"
     echo "  cmdline: console=ttyS0 quiet panic=-1 $2"
     echo "console: stdio"
+}
+
+# guest_disk_spec NAME SCENARIO DISK-LINE...: writes $E2E_TMP/NAME.yaml, a
+# spec of the test guest running SCENARIO with one `disks:` entry per
+# DISK-LINE (a YAML flow mapping), and prints its path.
+guest_disk_spec() {
+    local name=$1 scenario=$2 f=$E2E_TMP/$1.yaml line
+    shift 2
+    {
+        guest_spec_head "$name" "vmspec.scenario=$scenario"
+        echo "disks:"
+        for line in "$@"; do echo "  - $line"; done
+    } >"$f"
+    echo "$f"
 }
 
 wait_for() {

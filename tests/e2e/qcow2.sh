@@ -43,18 +43,6 @@ daemons() {
 }
 check_clean() { qemu-img check -q "$1" >"$E2E_TMP/check.out" 2>&1; }
 
-# spec NAME SCENARIO DISK-LINES... -> path
-spec() {
-    local name=$1 scenario=$2 f=$E2E_TMP/$1.yaml
-    shift 2
-    {
-        guest_spec_head "$name" "vmspec.scenario=$scenario"
-        echo "disks:"
-        for line in "$@"; do echo "  - $line"; done
-    } >"$f"
-    echo "$f"
-}
-
 # A stopped QEMU VM (no KVM needed) with IMAGE as a virtio-blk disk;
 # daemonizes once it holds the image.  Prints QEMU's error on failure.
 qemu_vm() {   # IMAGE FORMAT [readonly=on]
@@ -94,7 +82,7 @@ qemu-storage-daemon \
 ext_pid=$!
 for _ in $(seq 1 100); do [ -S "$IMG/ext.sock" ] && break; sleep 0.1; done
 
-f=$(spec main qcow2 "{id: data, path: $IMG/vm.qcow2, format: qcow2}" \
+f=$(guest_disk_spec main qcow2 "{id: data, path: $IMG/vm.qcow2, format: qcow2}" \
     "{id: comp, path: $IMG/comp.qcow2, format: qcow2}" \
     "{id: snap, path: $IMG/snap.qcow2, format: qcow2, snapshot: true}" \
     "{id: ro, path: $IMG/ro.qcow2, format: qcow2, readonly: true}" \
@@ -130,10 +118,10 @@ want() {   # NAME MESSAGE: run_capture NAME exited 1 with MESSAGE
 if kill -0 $pid 2>/dev/null; then
     # vmspec after vmspec: the writable top, and the backing file vmspec
     # holds for the overlay.
-    run_capture again 60 "$VMSPEC" run "$(spec again poweroff \
+    run_capture again 60 "$VMSPEC" run "$(guest_disk_spec again poweroff \
         "{id: d, path: $IMG/vm.qcow2, format: qcow2}")"
     want again "$(busy "$IMG/vm.qcow2")"
-    run_capture base 60 "$VMSPEC" run "$(spec base poweroff \
+    run_capture base 60 "$VMSPEC" run "$(guest_disk_spec base poweroff \
         "{id: d, path: $IMG/base.qcow2, format: qcow2}")"
     want base "$(busy "$IMG/base.qcow2")"
     # QEMU after vmspec: the daemon's top, vmspec's backing and read-only
@@ -151,10 +139,10 @@ if kill -0 $pid 2>/dev/null; then
     # vmspec after QEMU, writer and reader.
     qemu-img create -q -f qcow2 "$IMG/q.qcow2" 16M
     if out=$(qemu_vm "$IMG/q.qcow2" qcow2); then
-        run_capture afterqemu 60 "$VMSPEC" run "$(spec afterqemu poweroff \
+        run_capture afterqemu 60 "$VMSPEC" run "$(guest_disk_spec afterqemu poweroff \
             "{id: d, path: $IMG/q.qcow2, format: qcow2}")"
         want afterqemu "$(busy "$IMG/q.qcow2")"
-        run_capture afterqemu-ro 60 "$VMSPEC" run "$(spec afterqemu-ro \
+        run_capture afterqemu-ro 60 "$VMSPEC" run "$(guest_disk_spec afterqemu-ro \
             poweroff "{id: d, path: $IMG/q.qcow2, format: qcow2, readonly: true}")"
         want afterqemu-ro "$(busy "$IMG/q.qcow2")"
         kill "$(cat "$IMG/qemu.pid")"
@@ -253,7 +241,7 @@ fi
 # SIGKILL of vmspec while the guest writes: the daemon follows it (it
 # gets SIGTERM and closes the image).
 qemu-img create -q -f qcow2 "$IMG/churn.qcow2" 64M
-f=$(spec churn blk-churn "{id: churn, path: $IMG/churn.qcow2, format: qcow2}")
+f=$(guest_disk_spec churn blk-churn "{id: churn, path: $IMG/churn.qcow2, format: qcow2}")
 timeout -s KILL 300 "$VMSPEC" run "$f" </dev/null >"$E2E_TMP/churn.out" \
     2>"$E2E_TMP/churn.err" &
 pid=$!
@@ -274,7 +262,7 @@ else
 fi
 
 # The daemon killed mid-run: the VM stops, exit 1, naming the disk.
-f=$(spec killd wait "{id: victim, path: $IMG/churn.qcow2, format: qcow2}")
+f=$(guest_disk_spec killd wait "{id: victim, path: $IMG/churn.qcow2, format: qcow2}")
 timeout -s KILL 300 "$VMSPEC" run "$f" </dev/null >"$E2E_TMP/killd.out" \
     2>"$E2E_TMP/killd.err" &
 pid=$!
@@ -293,11 +281,11 @@ else
 fi
 
 # plan shows the chain; check places a missing backing file at `path`.
-f=$(spec plan poweroff "{id: data, path: $IMG/vm.qcow2, format: qcow2}")
+f=$(guest_disk_spec plan poweroff "{id: data, path: $IMG/vm.qcow2, format: qcow2}")
 "$VMSPEC" plan "$f" >"$E2E_TMP/plan.out" 2>&1
 chain="chain: $IMG/vm.qcow2 (qcow2) -> $IMG/base.qcow2 (qcow2)"
 ( cd "$IMG" && qemu-img create -q -f qcow2 -F qcow2 -b gone.qcow2 -u orphan.qcow2 64M )
-f=$(spec orphan poweroff "{id: o, format: qcow2,
+f=$(guest_disk_spec orphan poweroff "{id: o, format: qcow2,
       path: $IMG/orphan.qcow2}")
 line=$(grep -n "path: $IMG/orphan.qcow2" "$f" | cut -d: -f1)
 "$VMSPEC" check "$f" >"$E2E_TMP/check-orphan.out" 2>&1

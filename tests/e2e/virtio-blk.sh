@@ -31,18 +31,6 @@ e2e_cleanup() { rm -rf "$IMG"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 marker() { grep -a "VMSPEC: $1" "$E2E_TMP/vm.out" | tr -d '\r' | head -n 1; }
 
-# spec NAME SCENARIO DISK-LINES... -> path
-spec() {
-    local name=$1 scenario=$2 f=$E2E_TMP/$1.yaml
-    shift 2
-    {
-        guest_spec_head "$name" "vmspec.scenario=$scenario"
-        echo "disks:"
-        for line in "$@"; do echo "  - $line"; done
-    } >"$f"
-    echo "$f"
-}
-
 tap_plan 9
 
 # The images.
@@ -57,7 +45,7 @@ head -c 16M /dev/zero | tr '\0' '\377' >"$IMG/trim.img"
 sync "$IMG/trim.img"
 trim_blocks=$(stat -c %b "$IMG/trim.img")
 
-f=$(spec blk blk "{id: data, path: $IMG/data.ext4}" \
+f=$(guest_disk_spec blk blk "{id: data, path: $IMG/data.ext4}" \
     "{id: shared-ro, path: $IMG/shared.ext4, readonly: true}" \
     "{id: snap, path: $IMG/shared.ext4, snapshot: true}" \
     "{id: raw, path: $IMG/raw.img}" \
@@ -83,10 +71,10 @@ fi
 # (They would power off at once if they did boot.)
 rc=skipped rc3=skipped
 if kill -0 $pid 2>/dev/null; then
-    f2=$(spec intruder poweroff "{id: data, path: $IMG/data.ext4}")
+    f2=$(guest_disk_spec intruder poweroff "{id: data, path: $IMG/data.ext4}")
     run_capture intruder 60 "$VMSPEC" run "$f2"
     rc=$?
-    f3=$(spec writer poweroff "{id: shared, path: $IMG/shared.ext4}")
+    f3=$(guest_disk_spec writer poweroff "{id: shared, path: $IMG/shared.ext4}")
     run_capture writer 60 "$VMSPEC" run "$f3"
     rc3=$?
 fi
