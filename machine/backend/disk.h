@@ -40,9 +40,9 @@
 typedef struct DiskImage DiskImage;
 
 typedef enum {
-    DISK_OPEN_READWRITE,    /* O_RDWR, write lock */
-    DISK_OPEN_READONLY,     /* O_RDONLY, read lock; writes fail */
-    DISK_OPEN_SNAPSHOT,     /* O_RDONLY, read lock; writes to an overlay */
+    DISK_OPEN_READWRITE,    /* O_RDWR, a writer's lock */
+    DISK_OPEN_READONLY,     /* O_RDONLY, a reader's lock; writes fail */
+    DISK_OPEN_SNAPSHOT,     /* O_RDONLY, a reader's lock; overlay writes */
 } DiskOpenMode;
 
 /* Opens path (O_CLOEXEC, and without blocking in open(2): a FIFO is
