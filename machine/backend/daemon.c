@@ -334,6 +334,19 @@ char *daemon_runtime_prefix(const char *runtime_prefix, char **scratch_dir,
     return g_build_filename(*scratch_dir, "vm", NULL);
 }
 
+char *daemon_describe_argv(const char *const *argv)
+{
+    GString *s = g_string_new(NULL);
+
+    for (const char *const *a = argv; *a; a++) {
+        g_autofree char *quoted = g_shell_quote(*a);
+
+        g_string_append_printf(s, "%s%s", s->len ? " " : "",
+                               strpbrk(*a, " '\"\\$`!*?{}") ? quoted : *a);
+    }
+    return g_string_free(s, false);
+}
+
 pid_t daemon_pid(const Daemon *d)
 {
     return d->pid;

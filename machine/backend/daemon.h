@@ -64,6 +64,11 @@ int daemon_listen_unix(const char *path, GError **errp);
 char *daemon_runtime_prefix(const char *runtime_prefix, char **scratch_dir,
                             GError **errp);
 
+/* argv as a shell would take it, for `vmspec plan`: words with
+ * characters a shell treats specially single-quoted, the rest as they
+ * are.  New string. */
+char *daemon_describe_argv(const char *const *argv);
+
 /* The child's pid (the daemon until it exits). */
 pid_t daemon_pid(const Daemon *d);
 

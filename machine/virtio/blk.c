@@ -86,15 +86,17 @@
 #define CFG_WRITE_ZEROES_MAY_UNMAP  56
 #define CFG_SIZE                    60  /* up to unused1[3] */
 
-#define BLK_FORMAT_RAW      0       /* index in blk_format_names */
-#define BLK_FORMAT_QCOW2    1
-
-static const char *const blk_format_names[] = { "raw", "qcow2", NULL };
+/* The values of `format`, indexed by ImageFormat. */
+static const char *const blk_format_names[] = {
+    [IMAGE_FORMAT_RAW] = "raw",
+    [IMAGE_FORMAT_QCOW2] = "qcow2",
+    NULL,
+};
 
 typedef struct VirtioBlk {
     VirtioDevice parent_obj;
     FilePath image;
-    int format;                 /* BLK_FORMAT_* */
+    int format;                 /* ImageFormat */
     char *vhost_user;           /* an external backend's socket, or NULL */
     bool readonly;
     bool snapshot;
@@ -111,7 +113,7 @@ typedef struct VirtioBlk {
 static const Property virtio_blk_props[] = {
     PROP_PATH("path", VirtioBlk, image, false,
               "Disk image file, in the format `format` says"),
-    PROP_ENUM("format", VirtioBlk, format, BLK_FORMAT_RAW, blk_format_names,
+    PROP_ENUM("format", VirtioBlk, format, IMAGE_FORMAT_RAW, blk_format_names,
               "Format of the image: raw (served by vmspec) or qcow2 (with "
               "its backing files, served by a qemu-storage-daemon vmspec "
               "runs); never guessed from the file"),
@@ -128,7 +130,7 @@ static const Property virtio_blk_props[] = {
 /* Served by a vhost-user backend rather than by vmspec. */
 static bool blk_has_backend(const VirtioBlk *s)
 {
-    return s->format != BLK_FORMAT_RAW || s->vhost_user;
+    return s->format != IMAGE_FORMAT_RAW || s->vhost_user;
 }
 
 static bool blk_has_path(const VirtioBlk *s)
@@ -138,8 +140,7 @@ static bool blk_has_path(const VirtioBlk *s)
 
 static ImageFormat blk_image_format(const VirtioBlk *s)
 {
-    return s->format == BLK_FORMAT_QCOW2 ? IMAGE_FORMAT_QCOW2
-                                         : IMAGE_FORMAT_RAW;
+    return (ImageFormat)s->format;
 }
 
 static StorageExportMode blk_export_mode(const VirtioBlk *s)
@@ -375,7 +376,7 @@ static bool virtio_blk_check(DeviceState *dev, const char **key,
                                    "a disk has a path or a vhost_user "
                                    "socket, not both");
         }
-        if (s->format != BLK_FORMAT_RAW) {
+        if (s->format != IMAGE_FORMAT_RAW) {
             return blk_check_error(key, "format", errp,
                                    "the format of a vhost_user disk is its "
                                    "backend's business: leave format out");
@@ -393,7 +394,7 @@ static bool virtio_blk_check(DeviceState *dev, const char **key,
                                "a disk needs a path (an image file) or a "
                                "vhost_user socket (a backend's)");
     }
-    if (s->format != BLK_FORMAT_QCOW2 ||
+    if (s->format != IMAGE_FORMAT_QCOW2 ||
         !g_file_test(s->image.path, G_FILE_TEST_EXISTS)) {
         return true;
     }
@@ -419,7 +420,7 @@ static void virtio_blk_host_claims(DeviceState *dev, HostClaims *claims)
     host_claims_add_for(claims, dev, "disk", HOST_CLAIM_FILE, s->image.path,
                         writes, writes ? "the writable disk image"
                                        : "the disk image");
-    if (s->format == BLK_FORMAT_RAW ||
+    if (s->format == IMAGE_FORMAT_RAW ||
         !(chain = image_chain_open(s->image.path, blk_image_format(s),
                                    NULL))) {
         return;
@@ -440,27 +441,20 @@ static char *virtio_blk_describe_backend(DeviceState *dev)
     g_autoptr(ImageChain) chain = NULL;
     g_autofree char *layers = NULL;
     g_auto(GStrv) argv = NULL;
-    GString *out;
+    g_autofree char *line = NULL;
 
     if (s->vhost_user) {
         return g_strdup_printf("vhost-user-blk socket %s", s->vhost_user);
     }
-    if (s->format == BLK_FORMAT_RAW || !blk_has_path(s) ||
+    if (s->format == IMAGE_FORMAT_RAW || !blk_has_path(s) ||
         !(chain = image_chain_open(s->image.path, blk_image_format(s),
                                    NULL))) {
         return NULL;
     }
     argv = storage_daemon_argv(chain, blk_export_mode(s), NULL);
+    line = daemon_describe_argv((const char *const *)argv);
     layers = image_chain_describe(chain);
-    out = g_string_new(NULL);
-    for (char **a = argv; *a; a++) {
-        g_autofree char *quoted = g_shell_quote(*a);
-
-        g_string_append_printf(out, "%s%s", out->len ? " " : "",
-                               strpbrk(*a, " '\"\\$`!*?{}") ? quoted : *a);
-    }
-    g_string_append_printf(out, " (chain: %s)", layers);
-    return g_string_free(out, false);
+    return g_strdup_printf("%s (chain: %s)", line, layers);
 }
 
 static void virtio_blk_init(Object *obj)

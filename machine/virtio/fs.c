@@ -173,7 +173,7 @@ static char *virtio_fs_describe_backend(DeviceState *dev)
 {
     VirtioFs *fs = VIRTIO_FS(dev);
     g_auto(GStrv) argv = NULL;
-    GString *s;
+    g_autofree char *line = NULL;
 
     if (fs->socket) {
         return g_strdup_printf("socket %s", fs->socket);
@@ -182,17 +182,12 @@ static char *virtio_fs_describe_backend(DeviceState *dev)
         return NULL;
     }
     argv = virtiofsd_argv(fs);
-    s = g_string_new(NULL);
-    for (char **a = argv; *a; a++) {
-        g_autofree char *quoted = g_shell_quote(*a);
-
-        g_string_append_printf(s, "%s%s", s->len ? " " : "",
-                               strpbrk(*a, " '\"\\$`!*?") ? quoted : *a);
-    }
+    line = daemon_describe_argv((const char *const *)argv);
     if (fs->readonly) {
-        g_string_append(s, " (the directory mounted read-only for it)");
+        return g_strconcat(line, " (the directory mounted read-only for it)",
+                           NULL);
     }
-    return g_string_free(s, false);
+    return g_steal_pointer(&line);
 }
 
 static char *start_virtiofsd(VirtioFs *fs, GError **errp)
