@@ -38,6 +38,7 @@ int cmd_up(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
+int cmd_console(int argc, char **argv);
 
 /* Parses argv with a context for `vmspec NAME ARGS`; on a usage error
  * prints it with a hint and returns false. */

@@ -52,6 +52,14 @@ static char *control_runtime_dir(GError **errp)
     return g_steal_pointer(&dir);
 }
 
+char *control_runtime_path(const char *name, const char *suffix,
+                           GError **errp)
+{
+    g_autofree char *dir = control_runtime_dir(errp);
+
+    return dir ? g_strdup_printf("%s/%s%s", dir, name, suffix) : NULL;
+}
+
 char *control_server_runtime_prefix(const ControlServer *s)
 {
     size_t len = strlen(s->path);

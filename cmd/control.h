@@ -96,6 +96,12 @@ typedef struct ControlForwards {
  * error when it is missing or not an object of string arrays. */
 GPtrArray *control_reply_forwards(GHashTable *reply, GError **errp);
 
+/* "RUNTIME/vmspec/NAME" + suffix: where a running VM name keeps the file
+ * of that suffix (".console": its console socket).  The directory is
+ * created (0700) if missing.  New string, or NULL with an error. */
+char *control_runtime_path(const char *name, const char *suffix,
+                           GError **errp);
+
 /* The names of the VMs with a socket in the runtime directory, sorted
  * (live or stale: ask them). */
 GPtrArray *control_list(void);

@@ -1,5 +1,6 @@
 /*
- * Console backends: stdio (raw terminal or plain input), file, none.
+ * Console backends: stdio (raw terminal or plain input), file, none, and
+ * the input thread that also serves the console socket (console-socket.c).
  * See console.h for what each does and why.
  */
 #include "machine/backend/console.h"
@@ -12,6 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "machine/backend/console-socket.h"
 #include "machine/qom/error.h"
 
 /* Most bytes taken from the input fd at once. */
@@ -27,6 +29,7 @@ struct Console {
     bool escapes;           /* in_fd is a terminal: Ctrl-A commands */
     struct termios saved;   /* the terminal as we found it */
     gint raw;               /* atomic: 1 while the terminal is ours */
+    ConsoleServer *server;  /* NULL: no console socket */
 
     int wake_fd;            /* eventfd: room again, or stop */
     gint stopping;          /* atomic */
@@ -36,7 +39,8 @@ struct Console {
     void *opaque;
 
     /* Input thread only: escape state and bytes read but not delivered,
-     * pending[pending_pos..pending_len). */
+     * pending[pending_pos..pending_len); eof: in_fd gives no more input
+     * (or there is none), so a socket client may hold the input. */
     bool escape_pending;
     bool eof;
     uint8_t pending[CONSOLE_HOLD_MAX];
@@ -71,17 +75,22 @@ static Console *console_alloc(RunEnd *run_end)
  * typed, no echo, no line editing, no signal keys (Ctrl-C goes to the
  * guest), 8-bit.  c_oflag is left alone (see console.h).
  */
+void console_termios_make_raw(struct termios *t)
+{
+    t->c_iflag &= ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR |
+                    ICRNL | IXON);
+    t->c_lflag &= ~(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+    t->c_cflag &= ~(CSIZE | PARENB);
+    t->c_cflag |= CS8;
+    t->c_cc[VMIN] = 1;
+    t->c_cc[VTIME] = 0;
+}
+
 static bool console_make_raw(Console *c, GError **errp)
 {
     struct termios t = c->saved;
 
-    t.c_iflag &= ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR |
-                   ICRNL | IXON);
-    t.c_lflag &= ~(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
-    t.c_cflag &= ~(CSIZE | PARENB);
-    t.c_cflag |= CS8;
-    t.c_cc[VMIN] = 1;
-    t.c_cc[VTIME] = 0;
+    console_termios_make_raw(&t);
     if (tcsetattr(c->in_fd, TCSANOW, &t) < 0) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
                     "cannot put the terminal in raw mode: %s",
@@ -139,7 +148,20 @@ Console *console_open(const char *spec, bool append, RunEnd *run_end,
     return c;
 }
 
-void console_write(Console *c, const uint8_t *buf, size_t len)
+bool console_serve(Console *c, const char *path, GError **errp)
+{
+    g_assert(!c->server && !c->thread);
+    c->server = console_server_new(path, errp);
+    return c->server != NULL;
+}
+
+uint64_t console_dropped_output(Console *c)
+{
+    return c->server ? console_server_dropped(c->server) : 0;
+}
+
+/* Writes all of buf to the primary output, as a blocking write would. */
+static void console_write_out(Console *c, const uint8_t *buf, size_t len)
 {
     while (c->out_fd >= 0 && len > 0) {
         ssize_t n = write(c->out_fd, buf, len);
@@ -160,6 +182,14 @@ void console_write(Console *c, const uint8_t *buf, size_t len)
         }
         buf += n;
         len -= (size_t)n;
+    }
+}
+
+void console_write(Console *c, const uint8_t *buf, size_t len)
+{
+    console_write_out(c, buf, len);
+    if (c->server) {
+        console_server_write(c->server, buf, len);
     }
 }
 
@@ -228,6 +258,15 @@ static void console_input_byte(Console *c, uint8_t b)
     console_hold(c, b);
 }
 
+/* Moves what is still undelivered to the front of the pending buffer. */
+static void console_pending_compact(Console *c)
+{
+    memmove(c->pending, c->pending + c->pending_pos,
+            c->pending_len - c->pending_pos);
+    c->pending_len -= c->pending_pos;
+    c->pending_pos = 0;
+}
+
 /* Reads up to max bytes from the input fd into the pending buffer. */
 static void console_read_input(Console *c, size_t max)
 {
@@ -248,13 +287,27 @@ static void console_read_input(Console *c, size_t max)
         c->eof = true;
         return;
     }
-    /* Move what is still undelivered to the front. */
-    memmove(c->pending, c->pending + c->pending_pos,
-            c->pending_len - c->pending_pos);
-    c->pending_len -= c->pending_pos;
-    c->pending_pos = 0;
+    console_pending_compact(c);
     for (ssize_t i = 0; i < n; i++) {
         console_input_byte(c, buf[i]);
+    }
+}
+
+/*
+ * One round of the socket server after poll(): the input holder's bytes
+ * (at most max: what the device can take) join the pending input as they
+ * are, without escapes (the client handles its own).
+ */
+static void console_serve_clients(Console *c, const struct pollfd *fds,
+                                  size_t max)
+{
+    uint8_t buf[CONSOLE_READ_MAX];
+    size_t n = console_server_dispatch(c->server, fds, !c->eof, buf,
+                                       MIN(max, sizeof(buf)));
+
+    console_pending_compact(c);
+    for (size_t i = 0; i < n; i++) {
+        console_hold(c, buf[i]);
     }
 }
 
@@ -265,11 +318,15 @@ static gpointer console_input_thread(gpointer opaque)
     while (!g_atomic_int_get(&c->stopping)) {
         size_t room = c->can_receive(c->opaque);
         bool have_pending = c->pending_pos < c->pending_len;
-        struct pollfd fds[2] = {
+        /* Backpressure: a source is read only when everything read so
+         * far was delivered and the device has room, so a full device
+         * leaves input in the kernel (a pipe's or a client's writer then
+         * blocks). */
+        bool take_input = !have_pending && room > 0;
+        struct pollfd fds[2 + CONSOLE_SERVER_POLLFDS] = {
             { .fd = c->wake_fd, .events = POLLIN },
-            { .fd = c->in_fd, .events = POLLIN },
+            { .fd = -1 },
         };
-        nfds_t nfds;
 
         if (have_pending && room > 0) {
             size_t n = MIN(room, c->pending_len - c->pending_pos);
@@ -278,16 +335,15 @@ static gpointer console_input_thread(gpointer opaque)
                                          c->pending + c->pending_pos, n);
             continue;
         }
-        /*
-         * Backpressure: read only when everything read so far was
-         * delivered and the device has room, so a full device leaves
-         * input in the kernel (a pipe's writer then blocks).  A terminal
-         * is always read, so that Ctrl-A x works while the guest reads
-         * nothing; its typeahead waits in the hold buffer.
-         */
-        nfds = !c->eof && (c->escapes || (!have_pending && room > 0))
-            ? 2 : 1;
-        if (poll(fds, nfds, -1) < 0) {
+        /* A terminal is always read, so that Ctrl-A x works while the
+         * guest reads nothing; its typeahead waits in the hold buffer. */
+        if (!c->eof && (c->escapes || take_input)) {
+            fds[1] = (struct pollfd){ .fd = c->in_fd, .events = POLLIN };
+        }
+        if (c->server) {
+            console_server_pollfds(c->server, fds + 2, take_input);
+        }
+        if (poll(fds, c->server ? G_N_ELEMENTS(fds) : 2, -1) < 0) {
             continue;       /* EINTR */
         }
         if (fds[0].revents & POLLIN) {
@@ -295,11 +351,14 @@ static gpointer console_input_thread(gpointer opaque)
 
             (void)!read(c->wake_fd, &v, sizeof(v));
         }
-        if (nfds == 2 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             /* The room may have shrunk while we slept (the guest turned
              * its FIFO off): ask again. */
             console_read_input(c, c->escapes ? CONSOLE_READ_MAX
                                              : c->can_receive(c->opaque));
+        }
+        if (c->server) {
+            console_serve_clients(c, fds + 2, take_input ? room : 0);
         }
     }
     return NULL;
@@ -323,7 +382,8 @@ static bool console_input_ended(Console *c)
         return false;               /* nothing yet (or EINTR): wait */
     }
     if (p.revents & POLLNVAL) {
-        return true;                /* not an open fd: never any input */
+        c->eof = true;              /* not an open fd: never any input */
+        return true;
     }
     console_read_input(c, c->escapes ? CONSOLE_READ_MAX
                                      : c->can_receive(c->opaque));
@@ -337,13 +397,14 @@ bool console_start_input(Console *c, ConsoleCanReceiveFn can_receive,
     g_autoptr(GError) err = NULL;
 
     g_assert(!c->thread);
-    if (c->in_fd < 0) {
+    c->eof = c->in_fd < 0;
+    if (c->eof && !c->server) {
         return true;
     }
     c->can_receive = can_receive;
     c->receive = receive;
     c->opaque = opaque;
-    if (console_input_ended(c)) {
+    if (!c->eof && console_input_ended(c) && !c->server) {
         return true;
     }
     c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -374,6 +435,7 @@ void console_free(Console *c)
         g_thread_join(c->thread);
     }
     console_restore_terminal(c);
+    console_server_free(c->server);
     if (c->wake_fd >= 0) {
         close(c->wake_fd);
     }

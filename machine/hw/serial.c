@@ -458,6 +458,17 @@ static bool serial_realize(DeviceState *dev, const DeviceContext *ctx,
         goto fail;
     }
     s->registered = true;
+    /* `vmspec console NAME` attaches here, whatever the console kind.
+     * Each boot of a run serves it afresh (a reboot unrealizes us, which
+     * closes it and drops its clients). */
+    if (ctx->runtime_prefix) {
+        g_autofree char *path = g_strconcat(ctx->runtime_prefix,
+                                            CONSOLE_SOCKET_SUFFIX, NULL);
+
+        if (!console_serve(s->console, path, errp)) {
+            goto fail;
+        }
+    }
     if (!console_start_input(s->console, serial_can_receive, serial_receive,
                              s, errp)) {
         goto fail;

@@ -1,11 +1,17 @@
 /*
  * The console backend on real descriptors: a pseudo-terminal (raw mode,
  * restored on close; Ctrl-A x and Ctrl-A Ctrl-A), a pipe (plain input,
- * EOF is not a quit), a file (truncated), none.
+ * EOF is not a quit), a file (truncated), none; and the console socket
+ * with real clients: who gets the input, output that never waits for a
+ * client, the client limit, the socket file's life.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 #include <glib.h>
@@ -361,6 +367,380 @@ static void test_spec_check(void)
     }
 }
 
+
+/* --- The console socket ------------------------------------------------- */
+
+/* A console served on a socket in a fresh directory, input to a sink. */
+typedef struct {
+    char *dir;
+    char *path;
+    Console *c;
+    Sink sink;
+} Served;
+
+/* Serves a console with input from in_fd (-1: none) and no output. */
+static void served_start(Served *sv, int in_fd)
+{
+    GError *err = NULL;
+
+    sv->dir = g_dir_make_tmp("test-console-XXXXXX", NULL);
+    g_assert_nonnull(sv->dir);
+    sv->path = g_build_filename(sv->dir, "vm" CONSOLE_SOCKET_SUFFIX, NULL);
+    sink_init(&sv->sink);
+    sv->c = console_open_fds(in_fd, -1, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_true(console_serve(sv->c, sv->path, &err));
+    g_assert_no_error(err);
+    g_assert_true(console_start_input(sv->c, sink_can_receive, sink_receive,
+                                      &sv->sink, &err));
+    g_assert_no_error(err);
+}
+
+static void served_stop(Served *sv)
+{
+    console_free(sv->c);
+    /* The socket file goes with the console. */
+    g_assert_false(g_file_test(sv->path, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(g_rmdir(sv->dir), ==, 0);
+    sink_clear(&sv->sink);
+    g_free(sv->path);
+    g_free(sv->dir);
+}
+
+static int client_connect(const char *path)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpuint(strlen(path), <, sizeof(addr.sun_path));
+    strcpy(addr.sun_path, path);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==,
+                    0);
+    return fd;
+}
+
+/* Reads exactly len bytes (5 s at most); NULL on EOF or timeout. */
+static char *client_read(int fd, size_t len)
+{
+    g_autofree char *buf = g_malloc0(len + 1);
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n;
+
+        if (poll(&p, 1, 5000) != 1 ||
+            (n = recv(fd, buf + got, len - got, 0)) <= 0) {
+            return NULL;
+        }
+        got += (size_t)n;
+    }
+    return g_steal_pointer(&buf);
+}
+
+/* Connects and checks the first line is want. */
+static int client_attach(const char *path, const char *want)
+{
+    int fd = client_connect(path);
+    g_autofree char *hello = client_read(fd, strlen(want));
+
+    g_assert_cmpstr(hello, ==, want);
+    return fd;
+}
+
+/* True if fd reaches end of file within 5 s, with no bytes first. */
+static bool client_sees_eof(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    char b;
+
+    return poll(&p, 1, 5000) == 1 && recv(fd, &b, 1, 0) == 0;
+}
+
+static void client_send(int fd, const char *text)
+{
+    g_assert_cmpint(send(fd, text, strlen(text), MSG_NOSIGNAL), ==,
+                    (ssize_t)strlen(text));
+}
+
+/* The sink holds exactly want, and nothing more arrives for 50 ms. */
+static void assert_sink_is(Sink *sink, const char *want)
+{
+    g_assert_true(sink_wait(sink, (guint)strlen(want)));
+    g_usleep(50 * 1000);
+    g_mutex_lock(&sink->lock);
+    g_assert_cmpmem(sink->bytes->data, sink->bytes->len, want, strlen(want));
+    g_mutex_unlock(&sink->lock);
+}
+
+static void console_puts(Console *c, const char *text)
+{
+    console_write(c, (const uint8_t *)text, strlen(text));
+}
+
+static void test_socket_rw_ro(void)
+{
+    g_autofree char *got = NULL;
+    struct stat st;
+    Served sv;
+    int rw, ro;
+
+    served_start(&sv, -1);
+    g_assert_cmpint(stat(sv.path, &st), ==, 0);
+    g_assert_true(S_ISSOCK(st.st_mode));
+    g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+
+    /* The first client gets the input: its bytes reach the device. */
+    rw = client_attach(sv.path, CONSOLE_HELLO_RW);
+    console_puts(sv.c, "login: ");
+    got = client_read(rw, 7);
+    g_assert_cmpstr(got, ==, "login: ");
+    g_clear_pointer(&got, g_free);
+    client_send(rw, "root\r");
+    assert_sink_is(&sv.sink, "root\r");
+
+    /* The second is read-only: it sees the output, its keys go nowhere. */
+    ro = client_attach(sv.path, CONSOLE_HELLO_RO);
+    console_puts(sv.c, "# ");
+    got = client_read(rw, 2);
+    g_assert_cmpstr(got, ==, "# ");
+    g_clear_pointer(&got, g_free);
+    got = client_read(ro, 2);
+    g_assert_cmpstr(got, ==, "# ");
+    g_clear_pointer(&got, g_free);
+    client_send(ro, "reboot\r");
+    client_send(rw, "ls\r");
+    assert_sink_is(&sv.sink, "root\rls\r");
+    g_assert_cmpuint(console_dropped_output(sv.c), ==, 0);
+
+    served_stop(&sv);
+    /* Freeing the console closes its clients. */
+    g_assert_true(client_sees_eof(rw));
+    g_assert_true(client_sees_eof(ro));
+    close(rw);
+    close(ro);
+}
+
+/* A client that never reads costs the guest nothing: output past its
+ * socket buffer is dropped, not waited for. */
+static void test_socket_stalled_client(void)
+{
+    enum { CHUNK = 4096, TOTAL = 4 * 1024 * 1024 };
+    g_autofree uint8_t *chunk = g_malloc(CHUNK);
+    gint64 start;
+    Served sv;
+    int stalled;
+
+    memset(chunk, 'x', CHUNK);
+    served_start(&sv, -1);
+    stalled = client_attach(sv.path, CONSOLE_HELLO_RW);
+    start = g_get_monotonic_time();
+    for (size_t done = 0; done < TOTAL; done += CHUNK) {
+        console_write(sv.c, chunk, CHUNK);
+    }
+    /* Blocking would never return; 5 s is for slow sanitized builds. */
+    g_assert_cmpint(g_get_monotonic_time() - start, <,
+                    5 * G_TIME_SPAN_SECOND);
+    g_assert_cmpuint(console_dropped_output(sv.c), >, 0);
+    g_assert_cmpuint(console_dropped_output(sv.c), <, TOTAL);
+    /* Still attached: its input still goes through. */
+    client_send(stalled, "k");
+    assert_sink_is(&sv.sink, "k");
+    served_stop(&sv);
+    close(stalled);
+}
+
+/* When the holder detaches (closes) or ends its input (shuts its sending
+ * side down), the next client to attach gets the input; clients already
+ * attached stay read-only. */
+static void test_socket_handover(void)
+{
+    g_autofree char *got = NULL;
+    Served sv;
+    int a, b, c, d;
+
+    served_start(&sv, -1);
+    a = client_attach(sv.path, CONSOLE_HELLO_RW);
+    b = client_attach(sv.path, CONSOLE_HELLO_RO);
+    close(a);
+    c = client_attach(sv.path, CONSOLE_HELLO_RW);
+    client_send(b, "b");
+    client_send(c, "c");
+    assert_sink_is(&sv.sink, "c");
+
+    /* End of input: c gives the input up and still gets output. */
+    g_assert_cmpint(shutdown(c, SHUT_WR), ==, 0);
+    d = client_attach(sv.path, CONSOLE_HELLO_RW);
+    client_send(d, "d");
+    assert_sink_is(&sv.sink, "cd");
+    console_puts(sv.c, "out");
+    got = client_read(c, 3);
+    g_assert_cmpstr(got, ==, "out");
+
+    served_stop(&sv);
+    close(b);
+    close(c);
+    close(d);
+}
+
+/* CONSOLE_MAX_CLIENTS at once; one more is told so and closed; a client
+ * that leaves frees its slot. */
+static void test_socket_client_limit(void)
+{
+    int fds[CONSOLE_MAX_CLIENTS];
+    Served sv;
+    int extra;
+
+    served_start(&sv, -1);
+    for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++) {
+        fds[i] = client_attach(sv.path, i == 0 ? CONSOLE_HELLO_RW
+                                               : CONSOLE_HELLO_RO);
+    }
+    extra = client_attach(sv.path, CONSOLE_HELLO_FULL);
+    g_assert_true(client_sees_eof(extra));
+    close(extra);
+    g_assert_nonnull(strstr(CONSOLE_HELLO_FULL, "8 clients"));
+
+    close(fds[3]);
+    fds[3] = client_attach(sv.path, CONSOLE_HELLO_RO);
+    close(fds[0]);                  /* the holder: its slot and the input */
+    fds[0] = client_attach(sv.path, CONSOLE_HELLO_RW);
+    served_stop(&sv);
+    for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++) {
+        close(fds[i]);
+    }
+}
+
+/* The console's own input holds the input while it lasts; at its end of
+ * file the next client gets it. */
+static void test_socket_stdin_holds(void)
+{
+    Served sv;
+    int pipe_fds[2], ro, rw;
+
+    g_assert_cmpint(pipe2(pipe_fds, O_CLOEXEC), ==, 0);
+    served_start(&sv, pipe_fds[0]);
+    ro = client_attach(sv.path, CONSOLE_HELLO_RO);
+    g_assert_cmpint(write(pipe_fds[1], "in", 2), ==, 2);
+    client_send(ro, "ro");
+    assert_sink_is(&sv.sink, "in");
+    close(pipe_fds[1]);
+    rw = client_attach(sv.path, CONSOLE_HELLO_RW);
+    client_send(rw, "rw");
+    assert_sink_is(&sv.sink, "inrw");
+    served_stop(&sv);
+    close(pipe_fds[0]);
+    close(ro);
+    close(rw);
+}
+
+/* The thread that serves starts even without input (stdin /dev/null, as
+ * under `vmspec up`). */
+static void test_socket_thread_without_input(void)
+{
+    GError *err = NULL;
+    Served sv = { 0 };
+    int null_fd, fd;
+
+    sv.dir = g_dir_make_tmp("test-console-XXXXXX", NULL);
+    sv.path = g_build_filename(sv.dir, "vm" CONSOLE_SOCKET_SUFFIX, NULL);
+    sink_init(&sv.sink);
+    null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    g_assert_cmpint(null_fd, >=, 0);
+    sv.c = console_open_fds(null_fd, -1, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_true(console_serve(sv.c, sv.path, &err));
+    g_assert_cmpuint(start_input_threads(sv.c, &sv.sink), ==, 1);
+    fd = client_attach(sv.path, CONSOLE_HELLO_RW);
+    client_send(fd, "x");
+    assert_sink_is(&sv.sink, "x");
+    served_stop(&sv);
+    close(fd);
+    close(null_fd);
+}
+
+/* A stale socket file (its VM died) is replaced; a live one is not; a
+ * path too long for a unix socket is refused; a "file:" console serves
+ * too, and its file gets the output as before. */
+static void test_socket_file(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("test-console-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "vm.console", NULL);
+    g_autofree char *log = g_build_filename(dir, "vm.log", NULL);
+    g_autofree char *spec = g_strdup_printf("file:%s", log);
+    g_autofree char *text = NULL;
+    g_autofree char *got = NULL;
+    g_autofree char *long_path = NULL;
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    GError *err = NULL;
+    Console *c, *other;
+    int stale, fd;
+    Sink sink;
+
+    sink_init(&sink);
+    stale = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    strcpy(addr.sun_path, path);
+    g_assert_cmpint(bind(stale, (struct sockaddr *)&addr, sizeof(addr)), ==,
+                    0);
+    close(stale);
+    g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+
+    c = console_open(spec, false, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_true(console_serve(c, path, &err));
+    g_assert_no_error(err);
+    g_assert_true(console_start_input(c, sink_can_receive, sink_receive,
+                                      &sink, &err));
+    fd = client_attach(path, CONSOLE_HELLO_RW);
+    console_puts(c, "boot\r\n");
+    got = client_read(fd, 6);
+    g_assert_cmpstr(got, ==, "boot\r\n");
+
+    other = console_open("none", false, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_false(console_serve(other, path, &err));
+    g_assert_error(err, VMSPEC_ERROR, VMSPEC_ERROR_BUSY);
+    g_clear_error(&err);
+    long_path = g_strdup_printf("%s/%0200d", dir, 0);
+    g_assert_false(console_serve(other, long_path, &err));
+    g_assert_error(err, VMSPEC_ERROR, VMSPEC_ERROR_INVALID);
+    g_clear_error(&err);
+    console_free(other);
+    g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));   /* not its */
+
+    console_free(c);
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_assert_true(client_sees_eof(fd));
+    close(fd);
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    g_assert_cmpstr(text, ==, "boot\r\n");
+    g_unlink(log);
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+    sink_clear(&sink);
+}
+
+/* `vmspec console`'s terminal: the same raw mode as the console's own. */
+static void test_termios_make_raw(void)
+{
+    struct termios before, mine, console;
+    GError *err = NULL;
+    int master, slave;
+    Console *c;
+
+    open_pty(&master, &slave);
+    g_assert_cmpint(tcgetattr(slave, &before), ==, 0);
+    mine = before;
+    console_termios_make_raw(&mine);
+    c = console_open_fds(slave, -1, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(tcgetattr(slave, &console), ==, 0);
+    assert_same_termios(&mine, &console);
+    console_free(c);
+    close(slave);
+    close(master);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -370,5 +750,16 @@ int main(int argc, char **argv)
     g_test_add_func("/console/input-ended", test_input_ended);
     g_test_add_func("/console/file-and-none", test_file_and_none);
     g_test_add_func("/console/spec-check", test_spec_check);
+    g_test_add_func("/console/socket/rw-ro", test_socket_rw_ro);
+    g_test_add_func("/console/socket/stalled-client",
+                    test_socket_stalled_client);
+    g_test_add_func("/console/socket/handover", test_socket_handover);
+    g_test_add_func("/console/socket/client-limit",
+                    test_socket_client_limit);
+    g_test_add_func("/console/socket/stdin-holds", test_socket_stdin_holds);
+    g_test_add_func("/console/socket/thread-without-input",
+                    test_socket_thread_without_input);
+    g_test_add_func("/console/socket/file", test_socket_file);
+    g_test_add_func("/console/termios-make-raw", test_termios_make_raw);
     return g_test_run();
 }
