@@ -38,6 +38,9 @@ int cmd_up(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
+int cmd_ssh(int argc, char **argv);
+int cmd_ssh_config(int argc, char **argv);
+int cmd_vsock(int argc, char **argv);
 int cmd_console(int argc, char **argv);
 
 /* Parses argv with a context for `vmspec NAME ARGS`; on a usage error

@@ -22,6 +22,11 @@ static const Command commands[] = {
       cmd_console },
     { "forward", "NAME add|remove|list", "Change a running VM's host "
       "forwards", cmd_forward },
+    { "ssh", "NAME [-- CMD...]", "Run ssh into a running VM", cmd_ssh },
+    { "ssh-config", "[NAME...]", "Print OpenSSH Host blocks for running VMs",
+      cmd_ssh_config },
+    { "vsock", "NAME PORT", "Connect stdin/stdout to a guest's vsock port",
+      cmd_vsock },
     { "types", "", "List the registered types as a tree", cmd_types },
     { "describe", "TYPE", "Show a type's properties", cmd_describe },
     { "schema", "", "Print the JSON Schema for specs", cmd_schema },
