@@ -34,6 +34,7 @@ int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_schema(int argc, char **argv);

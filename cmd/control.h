@@ -9,7 +9,8 @@
  *   -> {"cmd": "status"}      <- {"ok": true, "name": ..., "pid": ...,
  *                                 "state": "running"|"paused", "uptime_s":
  *                                 ..., "spec": ..., "cpus": ...,
- *                                 "memory": ..., "forwards": FORWARDS}
+ *                                 "memory": ..., "log": ...,
+ *                                 "forwards": FORWARDS}
  *   -> {"cmd": "pause"}       <- {"ok": true, "state": "paused"}
  *   -> {"cmd": "resume"}      <- {"ok": true, "state": "running"}
  *   -> {"cmd": "stop"}        <- {"ok": true, "state": "stopping"}: the VM
@@ -24,6 +25,7 @@
  *                             <- the same: the rule as it was in force
  *   -> {"cmd": "forward-list"} <- {"ok": true, "forwards": FORWARDS}
  *
+ * "log" is the absolute path of a file: console, missing with any other.
  * FORWARDS maps every user-mode NIC's id to its forwards in force, in full
  * (machine/net/hostfwd.h): {"net0": ["tcp:127.0.0.1:2222-10.0.2.15:22"]};
  * {} without user-mode NICs.  "nic" may be left out when the VM has one

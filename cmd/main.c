@@ -18,6 +18,7 @@ static const Command commands[] = {
     { "up", "DIR|SPEC...", "Boot many VMs and supervise them", cmd_up },
     { "ps", "", "List the running VMs", cmd_ps },
     { "stop", "NAME...|--all", "Stop running VMs", cmd_stop },
+    { "logs", "NAME [-f]", "Print a VM's console log", cmd_logs },
     { "console", "NAME", "Attach to a running VM's serial console",
       cmd_console },
     { "forward", "NAME add|remove|list", "Change a running VM's host "

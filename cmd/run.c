@@ -3,7 +3,15 @@
  * guest did (the table in README.md, "Running a VM"): 0 poweroff (or
  * reboot with on_reboot: exit), 1 spec or setup error, 3 guest crash or
  * panic, 128+N after a clean shutdown on signal N.
+ *
+ * A file: console is also named by RUNTIME/vmspec/NAME.log, a symlink
+ * replaced by each run and left when it ends, and by the status reply's
+ * "log", for `vmspec logs`.  The hidden --ready-fd N is for `vmspec up`:
+ * "ready\n" on fd N once the first boot's machine is realized and its
+ * vCPUs run, then N is closed; a run that fails before never writes.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,6 +85,7 @@ typedef struct {
     Vm *vm;
     MachineState *ms;
     char *spec_path;            /* absolute, or "-" for standard input */
+    char *log_path;             /* a file: console, absolute; else NULL */
     gint64 started;             /* monotonic us */
     bool paused;
     int stop_signal;            /* set by "stop"/"kill": exit 128+N */
@@ -271,6 +280,11 @@ static bool control_command(void *opaque, const char *cmd, GHashTable *req,
         json_escape(reply, rs->spec_path);
         g_string_append_printf(reply, ", \"cpus\": %" G_GINT64_FORMAT
                                ", \"memory\": \"%s\", ", rs->ms->cpus, mem);
+        if (rs->log_path) {
+            g_string_append(reply, "\"log\": ");
+            json_escape(reply, rs->log_path);
+            g_string_append(reply, ", ");
+        }
         append_forwards(rs->ms, reply);
         return true;
     }
@@ -346,6 +360,64 @@ static int run_loop(RunState *rs, int signal_fd, ControlServer *control)
     }
 }
 
+/* The console's file, absolute, or NULL when it is not a file: one. */
+static char *console_log_path(const Vm *vm)
+{
+    if (!vm->console || !g_str_has_prefix(vm->console, "file:")) {
+        return NULL;
+    }
+    return g_canonicalize_filename(vm->console + strlen("file:"), NULL);
+}
+
+/* Points RUNTIME/vmspec/NAME.log at this run's console file (replacing
+ * the last run's link at once: a new link renamed over it), or removes
+ * the link when the console is not a file, so that it never names an
+ * older run's log as this one's. */
+static bool link_console_log(const RunState *rs, GError **errp)
+{
+    g_autofree char *link = control_runtime_path(rs->vm->name, ".log", errp);
+    g_autofree char *tmp = NULL;
+
+    if (!link) {
+        return false;
+    }
+    if (!rs->log_path) {
+        if (unlink(link) < 0 && errno != ENOENT) {
+            goto failed;
+        }
+        return true;
+    }
+    tmp = g_strdup_printf("%s.%d.tmp", link, getpid());
+    unlink(tmp);
+    if (symlink(rs->log_path, tmp) == 0 && rename(tmp, link) == 0) {
+        return true;
+    }
+    unlink(tmp);
+failed:
+    g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO, "cannot link %s: %s",
+                link, g_strerror(errno));
+    return false;
+}
+
+/* --ready-fd: says the machine runs, once.  A reader gone by then must
+ * not end the VM: SIGPIPE is blocked in this thread for the write, and
+ * one it raised is taken off again. */
+static void signal_ready(int fd)
+{
+    static const struct timespec no_wait = { 0 };
+    sigset_t pipe_set, old;
+
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    if (write(fd, "ready\n", 6) < 0 && errno == EPIPE &&
+        !sigismember(&old, SIGPIPE)) {
+        sigtimedwait(&pipe_set, NULL, &no_wait);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(fd);
+}
+
 /* Maps how the run ended to the exit status, telling the user why. */
 static int exit_status(RunEndReason reason, const char *detail, int signal,
                        const char *name)
@@ -382,8 +454,11 @@ static int exit_status(RunEndReason reason, const char *detail, int signal,
 int cmd_run(int argc, char **argv)
 {
     g_auto(GStrv) sets = NULL;
+    int ready_fd = -1;
     GOptionEntry entries[] = {
         CMD_OPTION_SET(sets),
+        { "ready-fd", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &ready_fd,
+          "Write \"ready\" to fd N once the VM runs (for vmspec up)", "N" },
         G_OPTION_ENTRY_NULL,
     };
     g_autoptr(Object) vm = NULL;
@@ -402,6 +477,12 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "vmspec run: expected one SPEC\n");
         return EXIT_USAGE;
     }
+    /* Close-on-exec: a daemon the VM starts must not hold it open, or a
+     * run that fails would not show as EOF to the reader. */
+    if (ready_fd >= 0 && fcntl(ready_fd, F_SETFD, FD_CLOEXEC) < 0) {
+        cmd_error("run", "--ready-fd %d: %s", ready_fd, g_strerror(errno));
+        return EXIT_USAGE;
+    }
     vm = cmd_load_spec(argv[1], sets);
     if (!vm) {
         return EXIT_ERROR;
@@ -410,11 +491,18 @@ int cmd_run(int argc, char **argv)
     rs.ms = vm_get_machine(rs.vm);
     rs.spec_path = spec_path_is_stdin(argv[1])
         ? g_strdup("-") : g_canonicalize_filename(argv[1], NULL);
+    rs.log_path = console_log_path(rs.vm);
     if (!host_can_run(rs.ms, &err) ||
         !(control = control_server_new(rs.vm->name, &err))) {
         cmd_error(NULL, "%s: %s", rs.vm->name, err->message);
         g_free(rs.spec_path);
+        g_free(rs.log_path);
         return EXIT_ERROR;
+    }
+    /* Only a convenience for `vmspec logs`: the VM runs without it. */
+    if (!link_console_log(&rs, &err)) {
+        cmd_error(NULL, "%s: %s", rs.vm->name, err->message);
+        g_clear_error(&err);
     }
 
     rs.ms->runtime_prefix = control_server_runtime_prefix(control);
@@ -433,6 +521,10 @@ int cmd_run(int argc, char **argv)
             status = EXIT_ERROR;
             break;
         }
+        if (ready_fd >= 0) {
+            signal_ready(ready_fd);
+            ready_fd = -1;
+        }
         signal = run_loop(&rs, signal_fd, control);
         machine_stop_vcpus(rs.ms);
         reason = run_end_get(rs.ms->run_end, &detail);
@@ -450,5 +542,6 @@ int cmd_run(int argc, char **argv)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     g_clear_error(&rs.error);
     g_free(rs.spec_path);
+    g_free(rs.log_path);
     return status;
 }

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# End-to-end: `vmspec up` on a directory of specs (-j 2), a guest that
-# panics among them, conflicts refused before anything starts, and the
-# control socket: ps, stop, pause/resume (a guest counter stands still).
+# End-to-end: `vmspec up` on a directory of specs (-j 2), each VM starting
+# then running, a guest that panics among them, conflicts refused before
+# anything starts, and the control socket: ps, stop, pause/resume (a guest
+# counter stands still).  VMSPEC_BIN replaces build/vmspec.
 . "$(dirname "$0")/lib.sh"
 guest_ensure || { echo "1..1"; tap_fail "test guest builds"; exit 0; }
 e2e_need_kvm "$@"
 
-VMSPEC=$E2E_ROOT/build/vmspec
+VMSPEC=${VMSPEC_BIN:-$E2E_ROOT/build/vmspec}
 # Sockets need a local filesystem (the sandbox's host files are on 9p).
 export VMSPEC_RUNTIME_DIR
 VMSPEC_RUNTIME_DIR=$(mktemp -d /dev/shm/vmspec-e2e.XXXXXX)
@@ -29,7 +30,7 @@ spec() {
     } >"$dir/$name.yaml"
 }
 
-tap_plan 11
+tap_plan 12
 
 # Four VMs, two at a time: all boot, logs hold their markers, summary right.
 d=$E2E_TMP/four
@@ -52,6 +53,17 @@ if [[ $(sed -n 3p <<<"$order") == *exited* ]]; then
     tap_ok "up -j 2 runs at most two at once"
 else
     tap_fail "up -j 2 runs at most two at once" "$order"
+fi
+# Each VM is "starting" until its machine runs (vmspec run --ready-fd).
+states=
+for n in 1 2 3 4; do
+    states+="$(grep -E "^vm$n: (starting|running) " "$E2E_TMP/four.out" |
+               cut -d' ' -f2 | tr '\n' ' ')/"
+done
+if [ "$states" = "starting running /starting running /starting running /starting running /" ]; then
+    tap_ok "each VM is reported starting, then running"
+else
+    tap_fail "each VM is reported starting, then running" "$states"
 fi
 
 # A panicking guest makes up fail; the others still finish.
