@@ -108,7 +108,7 @@ static bool conn_can_send_data(const VsockConn *c)
  * has not yet seen that there is some; writable while bytes wait. */
 static void conn_update_events(VsockConn *c)
 {
-    VirtioDevice *vdev = c->table->vdev;
+    VsockConns *t = c->table;
     uint32_t events = 0;
 
     if (!c->watched) {
@@ -123,7 +123,7 @@ static void conn_update_events(VsockConn *c)
     }
     if (events != c->events) {
         c->events = events;
-        virtio_device_io_modify(vdev, c->fd, events);
+        t->watcher->modify(t, c->fd, events);
     }
 }
 
@@ -182,7 +182,7 @@ static void conn_free(VsockConn *c)
         g_queue_remove(&t->rx_ready, c);
     }
     if (c->watched) {
-        virtio_device_io_remove(t->vdev, c->fd);
+        t->watcher->remove(t, c->fd);
     }
     close(c->fd);
     g_ptr_array_remove_fast(t->all, c);
@@ -199,9 +199,6 @@ static void conn_reset(VsockConn *c)
     conn_free(c);
 }
 
-static void conn_io(VirtioDevice *vdev, int fd, uint32_t events,
-                    void *opaque);
-
 static VsockConn *conn_new(VsockConns *t, int fd, ConnState state)
 {
     VsockConn *c = g_new0(VsockConn, 1);
@@ -210,7 +207,7 @@ static VsockConn *conn_new(VsockConns *t, int fd, ConnState state)
     c->fd = fd;
     c->state = state;
     g_ptr_array_add(t->all, c);
-    if (virtio_device_io_add(t->vdev, fd, 0, conn_io, c, NULL)) {
+    if (t->watcher->add(t, c, fd)) {
         c->watched = true;
     }
     return c;
@@ -665,10 +662,8 @@ static void conn_read_line(VsockConn *c)
     conn_update_events(c);
 }
 
-static void conn_io(VirtioDevice *vdev, int fd, uint32_t events,
-                    void *opaque)
+void vsock_conn_socket_ready(VsockConn *c, uint32_t events)
 {
-    VsockConn *c = opaque;
     VsockConns *t = c->table;
 
     if (c->state == CONN_HANDSHAKE) {
@@ -687,24 +682,23 @@ static void conn_io(VirtioDevice *vdev, int fd, uint32_t events,
         if (events & (EPOLLHUP | EPOLLERR)) {
             /* Reported whatever we ask for: stop watching, and read
              * what is left from the rx path until end of file. */
-            virtio_device_io_remove(vdev, fd);
+            t->watcher->remove(t, c->fd);
             c->watched = false;
         }
         c->readable = true;
         conn_update_events(c);
         conn_queue(c);
     }
-    t->run_rx(t->vdev);
 }
 
 /* --- The table --------------------------------------------------------------- */
 
-void vsock_conns_init(VsockConns *t, VirtioDevice *vdev,
-                      void (*run_rx)(VirtioDevice *vdev))
+void vsock_conns_init(VsockConns *t, const VsockWatcher *watcher,
+                      void *opaque)
 {
     memset(t, 0, sizeof(*t));
-    t->vdev = vdev;
-    t->run_rx = run_rx;
+    t->watcher = watcher;
+    t->opaque = opaque;
     t->by_ports = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
                                         NULL);
     t->all = g_ptr_array_new();

@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <glib.h>
 
-#include "machine/virtio/virtio.h"
+#include "machine/virtio/queue.h"
 #include "machine/virtio/vsock-packet.h"
 
 /* Our receive buffer per connection (the credit the guest gets), as
@@ -35,16 +35,26 @@
 #define VSOCK_HOST_PORT_FIRST   (1u << 30)
 
 typedef struct VsockConn VsockConn;
+typedef struct VsockConns VsockConns;
 
-typedef struct VsockConns {
-    /* Set by the owner: whose I/O thread watches the sockets, the
-     * guest's CID, where the host sockets are ("RUNTIME/vmspec/NAME":
-     * NAME.vsock_PORT for the guest's connections), and what to call
-     * after a host socket's event queued something for the guest. */
-    VirtioDevice *vdev;
+/* How the owner watches the connections' host sockets (the device: its
+ * I/O thread's epoll set, level-triggered), calling
+ * vsock_conn_socket_ready() for what it reports. */
+typedef struct VsockWatcher {
+    /* Starts watching fd for c, for no events yet; false: cannot. */
+    bool (*add)(VsockConns *t, VsockConn *c, int fd);
+    void (*modify)(VsockConns *t, int fd, uint32_t events);
+    void (*remove)(VsockConns *t, int fd);
+} VsockWatcher;
+
+struct VsockConns {
+    /* Set by the owner: the watcher and its opaque, the guest's CID,
+     * where the host sockets are ("RUNTIME/vmspec/NAME": NAME.vsock_PORT
+     * for the guest's connections). */
+    const VsockWatcher *watcher;
+    void *opaque;
     uint64_t guest_cid;
     const char *prefix;
-    void (*run_rx)(VirtioDevice *vdev);
 
     /* Private. */
     GHashTable *by_ports;   /* conn key -> VsockConn * (ports assigned) */
@@ -54,10 +64,10 @@ typedef struct VsockConns {
     unsigned rst_head, rst_num;
     uint32_t next_host_port;
     uint8_t *bounce;        /* made when a driver's buffers need it */
-} VsockConns;
+};
 
-void vsock_conns_init(VsockConns *t, VirtioDevice *vdev,
-                      void (*run_rx)(VirtioDevice *vdev));
+void vsock_conns_init(VsockConns *t, const VsockWatcher *watcher,
+                      void *opaque);
 /* Closes every connection (their host sockets see end of file) and drops
  * what waited for the guest: a device reset. */
 void vsock_conns_clear(VsockConns *t);
@@ -69,6 +79,12 @@ guint vsock_conns_count(const VsockConns *t);
  * it has until deadline (monotonic us) to send "CONNECT PORT\n", and the
  * guest 2 s after that to answer. */
 void vsock_conns_accept(VsockConns *t, int fd, gint64 deadline);
+
+/* What the watcher reported for c's host socket (EPOLLIN, EPOLLOUT,
+ * EPOLLHUP, EPOLLERR): reads a CONNECT line, writes buffered bytes, or
+ * notes data for the guest (the owner runs the rx queue after).  May end
+ * the connection. */
+void vsock_conn_socket_ready(VsockConn *c, uint32_t events);
 
 /* Ends the connections whose handshake is past its time (host clients
  * are closed; a REQUEST the guest left unanswered gets a RST).  Returns

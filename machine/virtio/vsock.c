@@ -134,6 +134,35 @@ static void vsock_rx_run(VirtioDevice *vdev)
     }
 }
 
+/* The connections' host sockets, on the device's I/O thread. */
+static void vsock_socket_io(VirtioDevice *vdev, int fd, uint32_t events,
+                            void *opaque)
+{
+    vsock_conn_socket_ready(opaque, events);
+    vsock_rx_run(vdev);
+}
+
+static bool vsock_watch_add(VsockConns *t, VsockConn *c, int fd)
+{
+    return virtio_device_io_add(t->opaque, fd, 0, vsock_socket_io, c, NULL);
+}
+
+static void vsock_watch_modify(VsockConns *t, int fd, uint32_t events)
+{
+    virtio_device_io_modify(t->opaque, fd, events);
+}
+
+static void vsock_watch_remove(VsockConns *t, int fd)
+{
+    virtio_device_io_remove(t->opaque, fd);
+}
+
+static const VsockWatcher vsock_io_watcher = {
+    .add = vsock_watch_add,
+    .modify = vsock_watch_modify,
+    .remove = vsock_watch_remove,
+};
+
 static void vsock_arm_timer(VirtioVsock *v)
 {
     struct itimerspec its = {
@@ -305,7 +334,7 @@ static void virtio_vsock_instance_init(Object *obj)
 
     v->listen_fd = -1;
     v->timer_fd = -1;
-    vsock_conns_init(&v->conns, VIRTIO_DEVICE(v), vsock_rx_run);
+    vsock_conns_init(&v->conns, &vsock_io_watcher, VIRTIO_DEVICE(v));
 }
 
 static void virtio_vsock_instance_finalize(Object *obj)
