@@ -127,6 +127,18 @@ static void conn_update_events(VsockConn *c)
     }
 }
 
+/* The host socket has nothing for the guest now: wait until it says it
+ * has.  A socket that hung up says nothing any more (EPOLLHUP is not
+ * watched, vsock_conn_socket_ready()), so it stays readable until its
+ * end of file is read. */
+static void conn_drained(VsockConn *c)
+{
+    if (c->watched) {
+        c->readable = false;
+        conn_update_events(c);
+    }
+}
+
 static void conn_queue(VsockConn *c)
 {
     if (!c->queued) {
@@ -543,14 +555,12 @@ static int64_t conn_fill_rx(VsockConn *c, VirtqElement *elem)
                           (size_t)conn_peer_free(c));
 
         if (!c->readable || !conn_can_send_data(c) || want == 0) {
-            c->readable = false;
-            conn_update_events(c);
+            conn_drained(c);
             return 0;
         }
         n = conn_read_into(c, elem, want);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            c->readable = false;
-            conn_update_events(c);
+            conn_drained(c);
             return 0;
         }
         if (n < 0) {
@@ -573,8 +583,7 @@ static int64_t conn_fill_rx(VsockConn *c, VirtqElement *elem)
         h.len = (uint32_t)n;
         c->tx_cnt += (uint32_t)n;
         if ((size_t)n < want) {
-            c->readable = false;    /* drained: wait for more */
-            conn_update_events(c);
+            conn_drained(c);
         }
     }
     c->fwd_cnt_told = c->fwd_cnt;

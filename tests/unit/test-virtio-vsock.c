@@ -427,6 +427,39 @@ static void test_guest_to_host(void)
     drv_free(d);
 }
 
+/* The host writes and hangs up before the guest reads: the guest still
+ * gets the bytes, then SHUTDOWN. */
+static void test_host_hangup(void)
+{
+    Drv *d = drv_new();
+    g_autofree char *path = g_strdup_printf("%s.vsock_7200", d->prefix);
+    int lfd = unix_listen(path), fd;
+    uint8_t buf[4096];
+    VsockHdr h, req = guest_hdr(VSOCK_OP_REQUEST, 3000, 7200);
+
+    /* No room in the guest yet, so the device cannot read when the
+     * socket hangs up; the credit comes after. */
+    req.buf_alloc = 0;
+    tx_send(d, req, NULL);
+    g_assert_true(rx_next(d, &h, NULL));
+    g_assert_cmpuint(h.op, ==, VSOCK_OP_RESPONSE);
+    fd = accept(lfd, NULL, NULL);
+    g_assert_cmpint(write(fd, "bye", 3), ==, 3);
+    close(fd);
+    g_assert_true(rx_quiet(d, 50));
+    req = guest_hdr(VSOCK_OP_CREDIT_UPDATE, 3000, 7200);
+    tx_send(d, req, NULL);
+    g_assert_true(rx_next(d, &h, buf));
+    g_assert_cmpuint(h.op, ==, VSOCK_OP_RW);
+    g_assert_true(h.len == 3 && memcmp(buf, "bye", 3) == 0);
+    g_assert_true(rx_next(d, &h, NULL));
+    g_assert_cmpuint(h.op, ==, VSOCK_OP_SHUTDOWN);
+    g_assert_cmpuint(h.flags, ==, VSOCK_SHUTDOWN_SEND);
+    close(lfd);
+    unlink(path);
+    drv_free(d);
+}
+
 /* The host does not read: the guest may send its credit and no more. */
 static void test_credit(void)
 {
@@ -593,6 +626,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-vsock/guest-credit", test_guest_credit);
     g_test_add_func("/virtio-vsock/host-refused", test_host_refused);
     g_test_add_func("/virtio-vsock/guest-to-host", test_guest_to_host);
+    g_test_add_func("/virtio-vsock/host-hangup", test_host_hangup);
     g_test_add_func("/virtio-vsock/credit", test_credit);
     g_test_add_func("/virtio-vsock/hostile", test_hostile);
     g_test_add_func("/virtio-vsock/host-limits", test_host_limits);
