@@ -165,9 +165,11 @@ static void G_GNUC_PRINTF(2, 3) session_say(Session *s, const char *fmt, ...)
     va_start(ap, fmt);
     text = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    /* The guest may have left the cursor after a prompt. */
-    fprintf(stderr, "%s%s\n",
-            !s->at_line_start && isatty(STDOUT_FILENO) ? "\n" : "", text);
+    /* The guest may have left the cursor after a prompt; a raw terminal
+     * needs its carriage return said. */
+    fprintf(stderr, "%s%s%s",
+            !s->at_line_start && isatty(STDOUT_FILENO) ? "\r\n" : "", text,
+            s->raw ? "\r\n" : "\n");
 }
 
 /* Shows guest output: all of it, as a blocking write would. */
@@ -359,6 +361,12 @@ static int session_attached(Session *s)
 {
     SessionEnd end;
 
+    /* Raw before the greeting: whoever reads "Connected" may type at
+     * once, and keys typed into a cooked terminal are echoed by it and
+     * held back until a newline. */
+    if (s->interactive && !session_make_raw(s)) {
+        return EXIT_ERROR;
+    }
     if (s->writable) {
         session_say(s, "Connected to %s's console (%s)", s->shown,
                     s->interactive ? "Ctrl-A d detaches" : "read-write");
@@ -366,9 +374,6 @@ static int session_attached(Session *s)
         session_say(s, "Connected to %s's console read-only: another "
                     "client or vmspec run's terminal has the input%s",
                     s->shown, s->interactive ? " (Ctrl-A d detaches)" : "");
-    }
-    if (s->interactive && !session_make_raw(s)) {
-        return EXIT_ERROR;
     }
     end = relay(s);
     session_restore(s);
