@@ -10,10 +10,16 @@ ARCH    ?= $(HOST_ARCH)
 PKG_CONFIG ?= pkg-config
 # liblzma decodes x86 bzImage payloads on the host (machine/x86/vmlinux.c).
 PKGS_x86_64 := liblzma
-PKGS    = glib-2.0 yaml-0.1 $(PKGS_$(ARCH))
+# libisofs writes NoCloud seed images (machine/backend/nocloud-seed.c).
+PKGS    = glib-2.0 yaml-0.1 libisofs-1 $(PKGS_$(ARCH))
 # Debian 12's libfdt-dev ships no .pc file: fall back to plain -lfdt.
 FDT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libfdt 2>/dev/null)
 FDT_LIBS   := $(shell $(PKG_CONFIG) --libs libfdt 2>/dev/null || echo -lfdt)
+# What Debian's libisofs.a itself needs (its .pc file names none of it):
+# libjte (jigdo templates; libjte.a needs libbz2 and zlib), libacl (ACLs,
+# on glibc's xattr calls: no libattr) and zlib (zisofs, gzip filters).
+JTE_LIBS   := -ljte
+ISOFS_LIBS  = $(JTE_LIBS) -lacl -lbz2 -lz
 
 ifneq ($(ARCH),$(HOST_ARCH))
 # Cross build: the target's compiler and multiarch libraries, and its own
@@ -33,6 +39,9 @@ PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/$(ARCH)-linux-gnu/pkgconfig:/usr/share/
 CROSS_FDT := build/cross/$(ARCH)/libfdt.a
 FDT_CFLAGS :=
 FDT_LIBS   := $(CROSS_FDT)
+# libjte-dev is not multi-arch either (libisofs-dev and libacl1-dev are).
+CROSS_JTE  := build/cross/$(ARCH)/libjte.a
+JTE_LIBS   := $(CROSS_JTE)
 endif
 
 # libslirp 4.7.0, the user-mode TCP/IP stack, built here from Debian 12's
@@ -79,10 +88,10 @@ ALL_CFLAGS = -std=gnu11 $(WARN) -fno-strict-aliasing \
 # the ASan build keep only libc shared): a VMM that maps five shared
 # libraries spends ~60 system calls and ~1.5 MiB of resident memory on the
 # dynamic loader before it runs a guest.
-STATIC_LIBS = glib-2.0 yaml-0.1 $(PKGS_$(ARCH))
+STATIC_LIBS = glib-2.0 yaml-0.1 libisofs-1 $(PKGS_$(ARCH))
 # libslirp.a comes first: it needs GLib.
 DEP_LIBS := $(SLIRP_LIB) $(shell $(PKG_CONFIG) --static --libs $(STATIC_LIBS) 2>/dev/null | \
-              sed 's/-pthread//; s/-lm//') $(FDT_LIBS)
+              sed 's/-pthread//; s/-lm//') $(ISOFS_LIBS) $(FDT_LIBS)
 LDLIBS   += -Wl,-Bstatic $(DEP_LIBS) -Wl,-Bdynamic -lm -lpthread
 
 # build/vmspec itself links libc statically too (STATIC=1, the default): with
@@ -100,7 +109,8 @@ STATIC ?= 1
 ifeq ($(STATIC),1)
 VMSPEC_CFLAGS  := -fPIE
 VMSPEC_LDFLAGS := -static-pie -Wl,--wrap=getpwnam_r -Wl,--wrap=getpwuid_r \
-                  -Wl,--wrap=getpwuid
+                  -Wl,--wrap=getpwuid -Wl,--wrap=getpwnam -Wl,--wrap=getgrnam \
+                  -Wl,--wrap=getgrgid
 VMSPEC_LDLIBS  := $(DEP_LIBS) -lm -lpthread
 else
 VMSPEC_CFLAGS  :=
@@ -145,7 +155,7 @@ TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 .PHONY: all asan check unit-tests demo bench fuzz clean deps guest
 all: $(BUILD)/vmspec
 
-$(BUILD)/vmspec: $(CMD_OBJS) $(LIB_OBJS) $(CROSS_FDT) $(SLIRP_LIB)
+$(BUILD)/vmspec: $(CMD_OBJS) $(LIB_OBJS) $(CROSS_FDT) $(CROSS_JTE) $(SLIRP_LIB)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(VMSPEC_LDFLAGS) -o $@ \
 	    $(CMD_OBJS) $(LIB_OBJS) $(VMSPEC_LDLIBS)
@@ -159,6 +169,16 @@ build/cross/%/libfdt.a:
 	        libfdt-dev:$(DEB_ARCH) >/dev/null && \
 	    dpkg-deb -x libfdt-dev_*.deb root
 	$(Q)cp $(dir $@)/deb/root/usr/lib/$*-linux-gnu/libfdt.a $@
+
+# The target's libjte.a, likewise (libisofs.a needs it).
+build/cross/%/libjte.a:
+	@mkdir -p $(dir $@)/jte-deb
+	$(quiet) FETCH libjte-dev:$(DEB_ARCH)
+	$(Q)cd $(dir $@)/jte-deb && rm -f *.deb && \
+	    apt-get download -q -o APT::Sandbox::User=root \
+	        libjte-dev:$(DEB_ARCH) >/dev/null && \
+	    dpkg-deb -x libjte-dev_*.deb root
+	$(Q)cp $(dir $@)/jte-deb/root/usr/lib/$*-linux-gnu/libjte.a $@
 
 $(SLIRP_TARBALL):
 	@mkdir -p $(dir $@)
@@ -269,7 +289,7 @@ $(BUILD)/bench/kvm-floor: tests/bench/kvm-floor.c
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/dev-image -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # ---- Fuzzing (clang + libFuzzer; needs libclang-rt-14-dev) ----------------
 # `make fuzz` builds build/fuzz/fuzz-NAME from each tests/fuzz/fuzz-NAME.c,
