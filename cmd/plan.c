@@ -16,6 +16,7 @@
 #include "machine/qom/vm.h"
 #include "spec/json.h"
 #include "spec/loader.h"
+#include "spec/provision-seed.h"
 
 typedef struct {
     Object *obj;
@@ -123,6 +124,61 @@ static char *backend_of(Object *obj)
         ? DEVICE_GET_CLASS(dev)->describe_backend(dev) : NULL;
 }
 
+/* The seed's files, as `vmspec run` would write them now. */
+static CloudSeed *seed_of(Object *obj, ProvisionSeed **ps, GError **errp)
+{
+    Object *vm = obj->parent;
+
+    if (!object_dynamic_cast(obj, TYPE_PROVISION_SEED) || !vm) {
+        return NULL;
+    }
+    *ps = provision_seed_of(VM(vm));
+    return provision_seed_render(*ps, VM(vm), errp);
+}
+
+static void print_text_seed(Object *obj, GString *out)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(CloudSeed) seed = NULL;
+    ProvisionSeed *ps = NULL;
+    const char *names[] = { "meta-data", "user-data", "vendor-data",
+                            "network-config" };
+
+    if (!(seed = seed_of(obj, &ps, &err))) {
+        if (err) {
+            g_string_append_printf(out, "  # the seed: %s\n", err->message);
+        }
+        return;
+    }
+    g_string_append(out, "  seed: ");
+    cmd_escape_append(out, provision_seed_image(ps));
+    g_string_append(out, " (disk " PROVISION_SEED_DISK ", written by each "
+                    "run)\n");
+    if (provision_seed_identity(ps)) {
+        g_string_append(out, "  ssh key: ");
+        cmd_escape_append(out, provision_seed_identity(ps));
+        g_string_append_c(out, '\n');
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+        const char *text = cloud_seed_file(seed, names[i]);
+        g_auto(GStrv) lines = NULL;
+
+        if (!text) {
+            continue;
+        }
+        g_string_append_printf(out, "  %s: |\n", names[i]);
+        lines = g_strsplit(text, "\n", -1);
+        for (guint l = 0; lines[l]; l++) {
+            if (!lines[l][0] && !lines[l + 1]) {
+                break;
+            }
+            g_string_append(out, "    ");
+            cmd_escape_append(out, lines[l]);
+            g_string_append_c(out, '\n');
+        }
+    }
+}
+
 static bool print_text_object(Object *obj, void *opaque)
 {
     GString *out = opaque;
@@ -147,6 +203,7 @@ static bool print_text_object(Object *obj, void *opaque)
         cmd_escape_append(out, backend);
         g_string_append_c(out, '\n');
     }
+    print_text_seed(obj, out);
     return object_child_foreach(obj, print_text_object, out);
 }
 
@@ -177,6 +234,33 @@ static void print_json_resources(JsonWriter *w, const DeviceResources *res)
     json_end_object(w);
 }
 
+static void print_json_seed(Object *obj, JsonWriter *w)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(CloudSeed) seed = NULL;
+    ProvisionSeed *ps = NULL;
+    const char *names[] = { "meta-data", "user-data", "vendor-data",
+                            "network-config" };
+
+    if (!(seed = seed_of(obj, &ps, &err))) {
+        if (err) {
+            json_member_string(w, "seed_error", err->message);
+        }
+        return;
+    }
+    json_key(w, "seed");
+    json_begin_object(w);
+    json_member_string(w, "image", provision_seed_image(ps));
+    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+        const char *text = cloud_seed_file(seed, names[i]);
+
+        if (text) {
+            json_member_string(w, names[i], text);
+        }
+    }
+    json_end_object(w);
+}
+
 static bool print_json_object(Object *obj, void *opaque)
 {
     JsonWriter *w = opaque;
@@ -198,6 +282,7 @@ static bool print_json_object(Object *obj, void *opaque)
     if (backend) {
         json_member_string(w, "backend", backend);
     }
+    print_json_seed(obj, w);
     json_key(w, "children");
     json_begin_array(w);
     object_child_foreach(obj, print_json_object, w);

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmd/cmd.h"
 #include "cmd/control.h"
@@ -133,7 +134,13 @@ int cmd_ps(int argc, char **argv)
                 g_hash_table_lookup(st, "uptime_s"));
             g_autofree char *name = text_field(st, "name");
             g_autofree char *pid = text_field(st, "pid");
-            g_autofree char *state = text_field(st, "state");
+            const char *provision = g_hash_table_lookup(st, "provision");
+            /* A running VM whose guest is still provisioning, or failed
+             * to, says so in place of "running". */
+            g_autofree char *state = provision &&
+                strcmp(provision, "ready") != 0 &&
+                g_strcmp0(g_hash_table_lookup(st, "state"), "running") == 0
+                ? text_field(st, "provision") : text_field(st, "state");
             g_autofree char *cpus = text_field(st, "cpus");
             g_autofree char *memory = text_field(st, "memory");
             g_autofree char *spec = text_field(st, "spec");

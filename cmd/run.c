@@ -23,6 +23,7 @@
 #include "cmd/cmd.h"
 #include "cmd/control.h"
 #include "cmd/output.h"
+#include "cmd/ready.h"
 #include "machine/kvm/run.h"
 #include "machine/net/hostfwd.h"
 #include "machine/qom/device.h"
@@ -31,6 +32,7 @@
 #include "spec/json.h"
 #include "machine/qom/error.h"
 #include "spec/loader.h"
+#include "spec/provision-seed.h"
 #include "spec/readfile.h"
 
 /* The signals that stop a VM cleanly; blocked in every thread and read
@@ -88,6 +90,8 @@ typedef struct {
     char *log_path;             /* a file: console, absolute; else NULL */
     gint64 started;             /* monotonic us */
     bool paused;
+    ProvisionSeed *seed;        /* borrowed from vm; NULL: none */
+    ReadyListener *ready;       /* the guest's report, when it sends one */
     int stop_signal;            /* set by "stop"/"kill": exit 128+N */
     GError *error;              /* a failed resume */
 } RunState;
@@ -215,6 +219,61 @@ static bool control_forward_change(MachineState *ms, GHashTable *req,
     return true;
 }
 
+/* `"provision": STATE, "provision_report": TEXT, "ssh_user": USER,
+ * "ssh_identity": KEY, ` for a provisioned VM, each only when known. */
+static void append_provision(const RunState *rs, GString *reply)
+{
+    const char *user, *key, *report = NULL;
+
+    if (!rs->seed) {
+        return;
+    }
+    if (rs->ready) {
+        ProvisionState state = ready_listener_state(rs->ready, &report);
+
+        g_string_append_printf(reply, "\"provision\": \"%s\", ",
+                               provision_state_name(state));
+    }
+    if (report) {
+        g_string_append(reply, "\"provision_report\": ");
+        json_escape(reply, report);
+        g_string_append(reply, ", ");
+    }
+    if ((user = provision_seed_user(rs->seed))) {
+        g_string_append(reply, "\"ssh_user\": ");
+        json_escape(reply, user);
+        g_string_append(reply, ", ");
+    }
+    if ((key = provision_seed_identity(rs->seed))) {
+        g_string_append(reply, "\"ssh_identity\": ");
+        json_escape(reply, key);
+        g_string_append(reply, ", ");
+    }
+}
+
+/* The seed written, and the guest's report listened for. */
+static bool prepare_provision(RunState *rs, GError **errp)
+{
+    g_autofree char *path = NULL, *suffix = NULL;
+
+    if (!(rs->seed = provision_seed_of(rs->vm))) {
+        return true;
+    }
+    if (!provision_seed_prepare(rs->seed, rs->vm, errp)) {
+        g_prefix_error(errp, "provision: ");
+        return false;
+    }
+    if (!provision_seed_reports(rs->seed)) {
+        return true;
+    }
+    suffix = g_strdup_printf(".vsock_%u", PROVISION_READY_PORT);
+    if (!(path = control_runtime_path(rs->vm->name, suffix, errp))) {
+        return false;
+    }
+    rs->ready = ready_listener_new(path, errp);
+    return rs->ready != NULL;
+}
+
 /* --- The control commands ------------------------------------------------ */
 
 /* The members each command takes besides "cmd"; any other is an error. */
@@ -285,6 +344,7 @@ static bool control_command(void *opaque, const char *cmd, GHashTable *req,
             json_escape(reply, rs->log_path);
             g_string_append(reply, ", ");
         }
+        append_provision(rs, reply);
         append_forwards(rs->ms, reply);
         return true;
     }
@@ -325,17 +385,23 @@ static bool control_command(void *opaque, const char *cmd, GHashTable *req,
  * or a control request stops it; returns the signal, or 0. */
 static int run_loop(RunState *rs, int signal_fd, ControlServer *control)
 {
-    struct pollfd fds[2 + 1 + CONTROL_MAX_CLIENTS];
+    struct pollfd fds[2 + 1 + CONTROL_MAX_CLIENTS + 1 + READY_MAX_CLIENTS];
 
     for (;;) {
-        int n = 2;
+        int n = 2, n_control = 0, n_ready = 0;
 
         fds[0] = (struct pollfd){ .fd = run_end_fd(rs->ms->run_end),
                                   .events = POLLIN };
         fds[1] = (struct pollfd){ .fd = signal_fd, .events = POLLIN };
         if (control) {
-            n += control_server_pollfds(control, fds + 2,
-                                        G_N_ELEMENTS(fds) - 2);
+            n_control = control_server_pollfds(control, fds + 2,
+                                               1 + CONTROL_MAX_CLIENTS);
+            n += n_control;
+        }
+        if (rs->ready) {
+            n_ready = ready_listener_pollfds(rs->ready, fds + n,
+                                             G_N_ELEMENTS(fds) - n);
+            n += n_ready;
         }
         if (poll(fds, n, -1) < 0) {
             continue;
@@ -350,8 +416,11 @@ static int run_loop(RunState *rs, int signal_fd, ControlServer *control)
                 return (int)info.ssi_signo;
             }
         }
+        if (rs->ready) {
+            ready_listener_dispatch(rs->ready, fds + 2 + n_control, n_ready);
+        }
         if (control) {
-            control_server_dispatch(control, fds + 2, n - 2,
+            control_server_dispatch(control, fds + 2, n_control,
                                     control_command, rs);
         }
         if (rs->stop_signal) {
@@ -499,6 +568,13 @@ int cmd_run(int argc, char **argv)
         g_free(rs.log_path);
         return EXIT_ERROR;
     }
+    if (!prepare_provision(&rs, &err)) {
+        cmd_error(NULL, "%s: %s", rs.vm->name, err->message);
+        control_server_free(control);
+        g_free(rs.spec_path);
+        g_free(rs.log_path);
+        return EXIT_ERROR;
+    }
     /* Only a convenience for `vmspec logs`: the VM runs without it. */
     if (!link_console_log(&rs, &err)) {
         cmd_error(NULL, "%s: %s", rs.vm->name, err->message);
@@ -514,6 +590,9 @@ int cmd_run(int argc, char **argv)
 
         rs.started = g_get_monotonic_time();
         rs.paused = false;
+        if (rs.ready) {
+            ready_listener_reset(rs.ready);
+        }
         if (!machine_realize(rs.ms, &err) ||
             !machine_start_vcpus(rs.ms, &err)) {
             machine_unrealize(rs.ms);
@@ -537,6 +616,7 @@ int cmd_run(int argc, char **argv)
         status = exit_status(reason, detail, signal, rs.vm->name);
         break;
     }
+    ready_listener_free(rs.ready);
     control_server_free(control);
     close(signal_fd);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);

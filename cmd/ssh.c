@@ -9,7 +9,9 @@
  * is the user's own socket (mode 0600, in a 0700 directory) or a loopback
  * port, and a dev VM's host key changes whenever its disk is rebuilt, so
  * known_hosts would only hold stale entries (as Lima does).  User and key
- * are the user's ssh defaults unless -l and -i say otherwise.
+ * are the spec's provisioned user and the key vmspec made for the VM
+ * (from its status reply), else the user's ssh defaults, unless -l and -i
+ * say otherwise.
  *
  * `vmspec ssh` execs ssh, so the remote command's exit status (or ssh's
  * own 255) is vmspec's, and standard input and output stream through.
@@ -35,12 +37,16 @@ typedef struct {
     char *host_name;        /* HostName */
     unsigned port;          /* 0: ssh's default */
     char *proxy_command;    /* NULL: connect directly */
+    char *user;             /* the spec's provisioned user, or NULL */
+    char *identity;         /* vmspec's key for the VM, or NULL */
 } SshRoute;
 
 static void ssh_route_clear(SshRoute *r)
 {
     g_free(r->host_name);
     g_free(r->proxy_command);
+    g_free(r->user);
+    g_free(r->identity);
 }
 
 /* A ProxyCommand as ssh_config(5) reads it: run by the shell after
@@ -99,6 +105,8 @@ static bool ssh_route(const char *name, SshRoute *r, GError **errp)
         !(sock = vsock_socket_path(name, errp))) {
         return false;
     }
+    r->user = g_strdup(g_hash_table_lookup(status, "ssh_user"));
+    r->identity = g_strdup(g_hash_table_lookup(status, "ssh_identity"));
     if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
         r->host_name = g_strdup(name);
         r->proxy_command = proxy_command(sock);
@@ -169,13 +177,18 @@ int cmd_ssh(int argc, char **argv)
         g_ptr_array_add(args, g_strdup("-p"));
         g_ptr_array_add(args, g_strdup_printf("%u", route.port));
     }
-    if (user) {
+    if (user || route.user) {
         g_ptr_array_add(args, g_strdup("-l"));
-        g_ptr_array_add(args, g_strdup(user));
+        g_ptr_array_add(args, g_strdup(user ? user : route.user));
     }
-    if (identity) {
+    if (identity || route.identity) {
         g_ptr_array_add(args, g_strdup("-i"));
-        g_ptr_array_add(args, g_strdup(identity));
+        g_ptr_array_add(args, g_strdup(identity ? identity
+                                                : route.identity));
+        /* Only that key: an agent's many keys could use up the server's
+         * MaxAuthTries before it. */
+        g_ptr_array_add(args, g_strdup("-o"));
+        g_ptr_array_add(args, g_strdup("IdentitiesOnly=yes"));
     }
     for (size_t i = 0; options && options[i]; i++) {
         g_ptr_array_add(args, g_strdup("-o"));
@@ -208,6 +221,14 @@ static void append_host_block(GString *out, const char *name,
     }
     if (r->proxy_command) {
         g_string_append_printf(out, "  ProxyCommand %s\n", r->proxy_command);
+    }
+    if (r->user) {
+        g_string_append_printf(out, "  User %s\n", r->user);
+    }
+    if (r->identity) {
+        /* ssh_config(5) takes double quotes around an argument. */
+        g_string_append_printf(out, "  IdentityFile \"%s\"\n  "
+                               "IdentitiesOnly yes\n", r->identity);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(ssh_fixed_options); i++) {
         g_auto(GStrv) kv = g_strsplit(ssh_fixed_options[i], "=", 2);

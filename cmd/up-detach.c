@@ -307,5 +307,8 @@ int up_detach(Up *up, const char *self, const char *log_dir)
     }
     close(report[1]);
     close(log_fd);
-    return await_start(up, report[0], pid, up_log);
+    if (await_start(up, report[0], pid, up_log) != EXIT_OK) {
+        return EXIT_ERROR;
+    }
+    return up->wait_ready ? up_await_ready(up) : EXIT_OK;
 }

@@ -217,7 +217,8 @@ static bool parse_duration(const char *s, gint64 *us)
 int cmd_up(int argc, char **argv)
 {
     int jobs = 0;
-    g_autofree char *log_dir = NULL, *timeout = NULL;
+    g_autofree char *log_dir = NULL, *timeout = NULL, *wait = NULL;
+    g_autofree char *wait_timeout = NULL;
     gboolean keep_going = FALSE, detach = FALSE;
     GOptionEntry entries[] = {
         { "detach", 'd', 0, G_OPTION_ARG_NONE, &detach,
@@ -231,6 +232,11 @@ int cmd_up(int argc, char **argv)
           "Stop a VM that runs longer (90, 90s, 5m, 1h)", "DUR" },
         { "keep-going", 0, 0, G_OPTION_ARG_NONE, &keep_going,
           "Skip invalid specs instead of starting nothing", NULL },
+        { "wait", 0, 0, G_OPTION_ARG_STRING, &wait,
+          "With -d: return once every VM is running (default) or ready "
+          "(its provisioning finished)", "running|ready" },
+        { "wait-timeout", 0, 0, G_OPTION_ARG_STRING, &wait_timeout,
+          "With --wait ready: give up after DUR (default 30m)", "DUR" },
         G_OPTION_ENTRY_NULL,
     };
     Up up = { .vms = g_ptr_array_new_with_free_func((GDestroyNotify)
@@ -253,6 +259,19 @@ int cmd_up(int argc, char **argv)
                 "0 and --timeout like 90s or 5m\n");
         g_ptr_array_unref(up.vms);
         return EXIT_USAGE;
+    }
+    if ((wait && strcmp(wait, "running") != 0 &&
+         strcmp(wait, "ready") != 0) || ((wait || wait_timeout) && !detach) ||
+        (wait_timeout && !parse_duration(wait_timeout,
+                                         &up.ready_timeout_us))) {
+        fprintf(stderr, "vmspec up: --wait is running or ready, and goes "
+                "with -d; --wait-timeout like 90s or 5m\n");
+        g_ptr_array_unref(up.vms);
+        return EXIT_USAGE;
+    }
+    up.wait_ready = wait && strcmp(wait, "ready") == 0;
+    if (!wait_timeout) {
+        up.ready_timeout_us = 30 * 60 * G_USEC_PER_SEC;
     }
     up.jobs = jobs;
     up.tty = isatty(STDOUT_FILENO);

@@ -45,6 +45,8 @@ typedef struct {
     guint drawn_lines;
     int report_fd;              /* up -d: to the foreground, until every VM
                                  * started or failed; -1 otherwise */
+    bool wait_ready;            /* up -d --wait ready */
+    gint64 ready_timeout_us;    /* how long --wait ready waits */
 } Up;
 
 /* Starts the VMs (at most up->jobs at once) and supervises them until all
@@ -60,6 +62,12 @@ int up_supervise(Up *up, const char *self);
  * 0 if none failed, else 1; in the supervisor, up_supervise()'s status.
  * log_dir is absolute. */
 int up_detach(Up *up, const char *self, const char *log_dir);
+
+/* up -d --wait ready, in the foreground once every VM started: waits
+ * until each running VM's guest reported its provisioning (a VM without
+ * one is ready when it runs), printing a line per VM, for a failed one the
+ * guest's report.  Returns 0 if every one is ready, else 1. */
+int up_await_ready(Up *up);
 
 /* Called by up_supervise() after each round of state changes: with up -d,
  * sends the foreground a line for each VM newly RUNNING or ended before

@@ -12,6 +12,7 @@
 #include "spec/loader.h"
 #include "spec/merge.h"
 #include "spec/props.h"
+#include "spec/provision-seed.h"
 #include "spec/scalar.h"
 #include "spec/suggest.h"
 
@@ -40,6 +41,9 @@ static GPtrArray *top_level_skip(void)
     guint n;
 
     for (const char *const *k = structural_keys; *k; k++) {
+        g_ptr_array_add(keys, (gpointer)*k);
+    }
+    for (const char *const *k = spec_provision_keys; *k; k++) {
         g_ptr_array_add(keys, (gpointer)*k);
     }
     lists = spec_device_lists(&n);
@@ -428,6 +432,7 @@ Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
     g_autoptr(GPtrArray) skip = top_level_skip();
     g_autoptr(Object) vm = NULL;
     Object *machine;
+    Provision *provision;
 
     if (!spec_version_ok(&b, root)) {
         return NULL;
@@ -437,6 +442,7 @@ Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
                    (const char *const *)skip->pdata, "the spec");
     spec_props_check_required(&b.props, vm, NULL, root, "the spec");
     resolve_console(&b, VM(vm), root);
+    provision = spec_provision_parse(root, &b.props, diags);
 
     machine = build_machine(&b, root);
     if (machine) {
@@ -446,6 +452,12 @@ Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
         /* A tree with errors is thrown away: no MAC to derive for it. */
         if (VM(vm)->name && builder_ok(&b)) {
             object_child_foreach(machine, derive_device_macs, VM(vm)->name);
+        }
+        /* After the devices (the seed looks for shares, NICs, vsock)
+         * and before resources (its disk takes a slot) and claims. */
+        if (provision && builder_ok(&b)) {
+            spec_provision_attach(VM(vm), g_steal_pointer(&provision),
+                                  diags);
         }
         check_claims(&b, VM(vm), root);
         wire_console(&b, VM(vm), machine);
@@ -457,6 +469,7 @@ Vm *spec_build_vm(const SpecNode *root, const SpecLoadOptions *opts,
         build_devices(&b, scratch, root);
     }
     spec_props_clear(&b.props);
+    provision_free(provision);
     if (!builder_ok(&b)) {
         return NULL;
     }

@@ -30,6 +30,7 @@
 #include "spec/json.h"
 #include "spec/lists.h"
 #include "spec/loader.h"
+#include "spec/provision.h"
 #include "spec/schema.h"
 
 static void emit_default(JsonWriter *w, const Property *prop)
@@ -545,6 +546,7 @@ char *spec_schema_generate(void)
     json_member_int(&w, "minLength", 1);
     json_end_object(&w);
     emit_properties(&w, vm_class, NULL);
+    spec_provision_schema(&w);
     json_key(&w, "machine");
     emit_typed_object(&w, NULL, NULL);
     json_key(&w, "boot");

@@ -47,6 +47,7 @@ typedef struct VirtioFs {
     FilePath path;              /* the shared directory, or none */
     char *socket;               /* an external backend's socket, or NULL */
     char *tag;                  /* NULL: the id */
+    char *mount;                /* where provisioning mounts it, or NULL */
     bool readonly;
 
     uint8_t config[FS_CONFIG_SIZE];
@@ -96,6 +97,17 @@ static bool fs_tag_check(const char *tag, GError **errp)
     return true;
 }
 
+static bool fs_mount_check(const char *dir, GError **errp)
+{
+    if (dir[0] != '/' || strpbrk(dir, " \t\n\\")) {
+        g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_INVALID,
+                    "'%s' is not a mount point: an absolute guest path "
+                    "without blanks or '\\'", dir);
+        return false;
+    }
+    return true;
+}
+
 static const Property virtio_fs_props[] = {
     PROP_DIR("path", VirtioFs, path, false,
              "Host directory to share, relative to the spec; vmspec runs a "
@@ -109,6 +121,9 @@ static const Property virtio_fs_props[] = {
     PROP_BOOL("readonly", VirtioFs, readonly, false,
               "The guest may not write (the host refuses with EROFS); with "
               "path only"),
+    PROP_STRING_CHECKED("mount", VirtioFs, mount, NULL, fs_mount_check,
+                        "^/", "Guest directory `provision:` mounts it at "
+                        "(an /etc/fstab entry, nofail)"),
     PROP_END,
 };
 

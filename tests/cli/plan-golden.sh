@@ -19,6 +19,14 @@ mkdir -p "$root/build/guest" "$root/build/guest-aarch64" "$root/build/demo"
 : >"$root/build/guest-aarch64/Image"
 : >"$root/build/guest-aarch64/initrd.cpio.gz"
 : >"$root/build/demo/data.img"
+# examples/dev.yaml: the dev image's files, its disk a real (empty) qcow2
+# (the plan reads its header); the seed's state directory in the copy and
+# the host user as under `sudo` by uid 1000, whoever runs this.
+mkdir -p "$root/build/dev-image"
+: >"$root/build/dev-image/vmlinuz"
+: >"$root/build/dev-image/initrd.img"
+qemu-img create -q -f qcow2 "$root/build/dev-image/dev.qcow2" 8G
+export VMSPEC_STATE_DIR=$root/state SUDO_UID=1000 SUDO_GID=1000
 n=0
 cd "$root"
 for f in $(find examples -name '*.yaml' | sort); do
