@@ -21,6 +21,8 @@ typedef struct {
 struct ControlServer {
     int listen_fd;
     char *path;
+    dev_t dev;                  /* the socket file bound at path */
+    ino_t ino;
     ControlClient clients[CONTROL_MAX_CLIENTS];
 };
 
@@ -135,6 +137,7 @@ ControlServer *control_server_new(const char *name, GError **errp)
 {
     g_autofree ControlServer *s = g_new0(ControlServer, 1);
     struct sockaddr_un addr;
+    struct stat st;
     int rc;
 
     if (!socket_address(name, &addr, &s->path, errp)) {
@@ -170,6 +173,10 @@ ControlServer *control_server_new(const char *name, GError **errp)
     if (rc == 0) {
         rc = chmod(s->path, 0600);
     }
+    if (rc == 0 && (rc = stat(s->path, &st)) == 0) {
+        s->dev = st.st_dev;
+        s->ino = st.st_ino;
+    }
     if (rc < 0 || listen(s->listen_fd, 8) < 0) {
         g_set_error(errp, VMSPEC_ERROR, VMSPEC_ERROR_IO,
                     "cannot serve the control socket %s: %s", s->path,
@@ -200,6 +207,8 @@ static void client_close(ControlClient *c)
 
 void control_server_free(ControlServer *s)
 {
+    struct stat st;
+
     if (!s) {
         return;
     }
@@ -207,7 +216,12 @@ void control_server_free(ControlServer *s)
         client_close(&s->clients[i]);
     }
     close(s->listen_fd);
-    unlink(s->path);
+    /* Only our own: a VM of the same name started while this one was
+     * shutting down (and no longer answering) has replaced it. */
+    if (stat(s->path, &st) == 0 && st.st_dev == s->dev &&
+        st.st_ino == s->ino) {
+        unlink(s->path);
+    }
     g_free(s->path);
     g_free(s);
 }

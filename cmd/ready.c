@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd/ready.h"
@@ -18,6 +19,7 @@ typedef struct {
 
 struct ReadyListener {
     char *path;
+    struct stat bound;          /* the socket file at path, ours */
     int listen_fd;
     ReadyClient clients[READY_MAX_CLIENTS];
     ProvisionState state;
@@ -41,6 +43,7 @@ ReadyListener *ready_listener_new(const char *path, GError **errp)
     }
     r = g_new0(ReadyListener, 1);
     r->path = g_strdup(path);
+    (void)stat(path, &r->bound);
     r->listen_fd = fd;
     for (int i = 0; i < READY_MAX_CLIENTS; i++) {
         r->clients[i].fd = -1;
@@ -62,6 +65,8 @@ static void client_close(ReadyClient *c)
 
 void ready_listener_free(ReadyListener *r)
 {
+    struct stat st;
+
     if (!r) {
         return;
     }
@@ -69,7 +74,11 @@ void ready_listener_free(ReadyListener *r)
         client_close(&r->clients[i]);
     }
     close(r->listen_fd);
-    unlink(r->path);
+    /* Not one a later run of the same name bound meanwhile. */
+    if (stat(r->path, &st) == 0 && st.st_dev == r->bound.st_dev &&
+        st.st_ino == r->bound.st_ino) {
+        unlink(r->path);
+    }
     g_free(r->path);
     g_free(r->report);
     g_free(r);
