@@ -152,7 +152,7 @@ CMD_OBJS  = $(CMD_SRCS:%.c=$(BUILD)/%.o)
 TEST_BINS = $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .SECONDARY:
-.PHONY: all asan check unit-tests demo bench fuzz clean deps guest
+.PHONY: all asan check unit-tests demo bench fuzz clean deps guest dev-image
 all: $(BUILD)/vmspec
 
 $(BUILD)/vmspec: $(CMD_OBJS) $(LIB_OBJS) $(CROSS_FDT) $(CROSS_JTE) $(SLIRP_LIB)
@@ -273,6 +273,10 @@ demo: deps
 	    truncate -s 64M build/demo/data.img
 	@tests/kvm-sandbox sh -c 'build/vmspec run examples/hello.yaml && \
 	    build/vmspec run examples/devices.yaml'
+
+# The Debian 12 image of examples/dev.yaml (build/dev-image/), cached.
+dev-image: deps
+	@examples/dev-image/build
 
 # Benchmarks: ratios against peers measured in the same run.
 bench: deps

@@ -124,6 +124,10 @@ static char *backend_of(Object *obj)
         ? DEVICE_GET_CLASS(dev)->describe_backend(dev) : NULL;
 }
 
+static const char *const seed_file_names[] = {
+    "meta-data", "user-data", "vendor-data", "network-config",
+};
+
 /* The seed's files, as `vmspec run` would write them now. */
 static CloudSeed *seed_of(Object *obj, ProvisionSeed **ps, GError **errp)
 {
@@ -141,8 +145,6 @@ static void print_text_seed(Object *obj, GString *out)
     g_autoptr(GError) err = NULL;
     g_autoptr(CloudSeed) seed = NULL;
     ProvisionSeed *ps = NULL;
-    const char *names[] = { "meta-data", "user-data", "vendor-data",
-                            "network-config" };
 
     if (!(seed = seed_of(obj, &ps, &err))) {
         if (err) {
@@ -159,14 +161,15 @@ static void print_text_seed(Object *obj, GString *out)
         cmd_escape_append(out, provision_seed_identity(ps));
         g_string_append_c(out, '\n');
     }
-    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
-        const char *text = cloud_seed_file(seed, names[i]);
+    for (guint i = 0; i < G_N_ELEMENTS(seed_file_names); i++) {
+        const char *name = seed_file_names[i];
+        const char *text = cloud_seed_file(seed, name);
         g_auto(GStrv) lines = NULL;
 
         if (!text) {
             continue;
         }
-        g_string_append_printf(out, "  %s: |\n", names[i]);
+        g_string_append_printf(out, "  %s: |\n", name);
         lines = g_strsplit(text, "\n", -1);
         for (guint l = 0; lines[l]; l++) {
             if (!lines[l][0] && !lines[l + 1]) {
@@ -239,8 +242,6 @@ static void print_json_seed(Object *obj, JsonWriter *w)
     g_autoptr(GError) err = NULL;
     g_autoptr(CloudSeed) seed = NULL;
     ProvisionSeed *ps = NULL;
-    const char *names[] = { "meta-data", "user-data", "vendor-data",
-                            "network-config" };
 
     if (!(seed = seed_of(obj, &ps, &err))) {
         if (err) {
@@ -251,11 +252,11 @@ static void print_json_seed(Object *obj, JsonWriter *w)
     json_key(w, "seed");
     json_begin_object(w);
     json_member_string(w, "image", provision_seed_image(ps));
-    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
-        const char *text = cloud_seed_file(seed, names[i]);
+    for (guint i = 0; i < G_N_ELEMENTS(seed_file_names); i++) {
+        const char *text = cloud_seed_file(seed, seed_file_names[i]);
 
         if (text) {
-            json_member_string(w, names[i], text);
+            json_member_string(w, seed_file_names[i], text);
         }
     }
     json_end_object(w);
